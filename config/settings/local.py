@@ -1,0 +1,8 @@
+"""Local development (`make run`)."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="local-development-only-not-a-secret")
+EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"

@@ -1,0 +1,15 @@
+"""Test settings: real PostgreSQL and Redis (started by deploy/localstack.py), fast hashing."""
+
+from .base import *  # noqa: F403
+from .base import CACHES, env
+
+DEBUG = False
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="test-only-not-a-secret")
+# Argon2 stays the default hasher in production; tests use a cheap one so the suite stays fast.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CACHES["default"]["KEY_PREFIX"] = env("CACHE_KEY_PREFIX", default="tenantry-test")
+TENANT_POOL_SIZE = env.int("TENANT_POOL_SIZE", default=2)
+CELERY_TASK_ALWAYS_EAGER = False
+# Tests refill the pool explicitly (or through the real worker) instead of on every provisioning.
+TENANT_POOL_AUTO_REFILL = False

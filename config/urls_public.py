@@ -1,0 +1,18 @@
+"""URLs of the public host: landing, signup, operator admin, Stripe webhooks, health."""
+
+from django.contrib import admin
+from django.http import HttpRequest, JsonResponse
+from django.urls import path
+
+from tenants.health import healthz
+
+
+def index(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"service": "tenantry", "docs": "/api/docs/"})
+
+
+urlpatterns = [
+    path("", index, name="public-index"),
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,17 @@
+"""URLs of a tenant host (<slug>.<base domain>)."""
+
+from django.http import HttpRequest, JsonResponse
+from django.urls import path
+
+from tenants.health import healthz
+
+
+def index(request: HttpRequest) -> JsonResponse:
+    tenant = request.tenant  # type: ignore[attr-defined]
+    return JsonResponse({"organization": tenant.slug, "name": tenant.name, "status": tenant.status})
+
+
+urlpatterns = [
+    path("", index, name="tenant-index"),
+    path("healthz", healthz, name="tenant-healthz"),
+]

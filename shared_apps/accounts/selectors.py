@@ -1,0 +1,25 @@
+"""Reads about people and their memberships."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from shared_apps.accounts.models import Membership, Role, User
+
+
+def membership_get(*, user: User, tenant_id: int) -> Membership | None:
+    if not user.is_authenticated:
+        return None
+    return Membership.objects.filter(user=user, tenant_id=tenant_id).first()
+
+
+def membership_list(*, tenant_id: int) -> QuerySet[Membership]:
+    return Membership.objects.filter(tenant_id=tenant_id).select_related("user")
+
+
+def owner_count(*, tenant_id: int) -> int:
+    return Membership.objects.filter(tenant_id=tenant_id, role=Role.OWNER).count()
+
+
+def tenants_for_user(*, user: User) -> QuerySet[Membership]:
+    return Membership.objects.filter(user=user).select_related("tenant").order_by("tenant__name")

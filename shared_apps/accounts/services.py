@@ -1,0 +1,96 @@
+"""Writes about people and memberships. An organization always keeps at least one owner."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from shared_apps.accounts.models import Membership, Role, User
+
+
+class LastOwnerError(ValidationError):
+    def __init__(self) -> None:
+        super().__init__("An organization must keep at least one owner.", code="last_owner")
+
+
+def user_create(*, email: str, password: str | None, full_name: str = "") -> User:
+    return User.objects.create_user(email=email, password=password, full_name=full_name)
+
+
+def user_get_or_create(*, email: str, password: str | None = None) -> tuple[User, bool]:
+    user = User.objects.filter(email__iexact=email).first()
+    if user is not None:
+        return user, False
+    return user_create(email=email, password=password), True
+
+
+@transaction.atomic
+def membership_add(*, user: User, tenant_id: int, role: str = Role.MEMBER) -> Membership:
+    if role not in Role.values:
+        raise ValidationError("Unknown role.", code="invalid_role")
+    membership, created = Membership.objects.get_or_create(
+        user=user, tenant_id=tenant_id, defaults={"role": role}
+    )
+    if not created and membership.role != role:
+        membership = membership_change_role(membership=membership, role=role)
+    return membership
+
+
+def _lock_owners(tenant_id: int) -> int:
+    """Lock the tenant's owner rows, so two concurrent demotions cannot both pass the check."""
+    return len(list(Membership.objects.select_for_update().filter(tenant_id=tenant_id, role=Role.OWNER)))
+
+
+@transaction.atomic
+def membership_change_role(*, membership: Membership, role: str) -> Membership:
+    if role not in Role.values:
+        raise ValidationError("Unknown role.", code="invalid_role")
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if membership.role == Role.OWNER and role != Role.OWNER and _lock_owners(membership.tenant_id) <= 1:
+        raise LastOwnerError()
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership) -> None:
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if membership.role == Role.OWNER and _lock_owners(membership.tenant_id) <= 1:
+        raise LastOwnerError()
+    membership.delete()
+
+
+class LoginThrottledError(ValidationError):
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__("Too many failed sign-in attempts. Try again later.", code="login_throttled")
+
+
+class InvalidCredentialsError(ValidationError):
+    def __init__(self) -> None:
+        super().__init__("Email or password is incorrect.", code="invalid_credentials")
+
+
+def _throttle_key(email: str, ip: str) -> str:
+    return f"login-failures:{email.strip().lower()}:{ip}"
+
+
+def user_authenticate(*, email: str, password: str, ip: str) -> User:
+    """Check credentials with a per (email, IP) failure budget; raises instead of returning None."""
+    from django.conf import settings
+    from django.contrib.auth import authenticate
+    from django.core.cache import cache
+
+    key = _throttle_key(email, ip)
+    window = settings.LOGIN_THROTTLE_WINDOW_SECONDS
+    failures = cache.get(key, 0)
+    if failures >= settings.LOGIN_THROTTLE_ATTEMPTS:
+        raise LoginThrottledError(retry_after=window)
+    user = authenticate(username=email.strip().lower(), password=password)
+    if user is None:
+        if cache.add(key, 1, timeout=window) is False:
+            cache.incr(key)
+        raise InvalidCredentialsError()
+    cache.delete(key)
+    return user  # type: ignore[return-value]

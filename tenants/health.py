@@ -1,0 +1,34 @@
+"""GET /healthz on any host: database and broker state as JSON; 200 when healthy, 503 otherwise."""
+
+import time
+
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+
+from tenants.redis import redis_client
+
+
+def _check(fn) -> dict:  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    try:
+        fn()
+    except Exception as exc:
+        return {"ok": False, "error": type(exc).__name__}
+    return {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 2)}
+
+
+def _db() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _broker() -> None:
+    redis_client().ping()
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    checks = {"database": _check(_db), "broker": _check(_broker)}
+    healthy = all(c["ok"] for c in checks.values())
+    return JsonResponse(
+        {"status": "ok" if healthy else "unavailable", "checks": checks}, status=200 if healthy else 503
+    )

@@ -1,0 +1,33 @@
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from tenants.selectors import tenant_primary_url
+from tenants.services import tenant_provision
+
+
+class Command(BaseCommand):
+    help = "Create an organization (schema from the spare pool) with its owner."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--slug", required=True)
+        parser.add_argument("--name", required=True)
+        parser.add_argument("--owner-email", required=True)
+        parser.add_argument(
+            "--owner-password", default=None, help="Optional; without it the owner must reset it."
+        )
+
+    def handle(self, *args: object, **opts: str) -> None:
+        try:
+            tenant = tenant_provision(
+                slug=opts["slug"],
+                name=opts["name"],
+                owner_email=opts["owner_email"],
+                owner_password=opts["owner_password"],
+            )
+        except ValidationError as exc:
+            raise CommandError(f"{exc.code}: {' '.join(exc.messages)}") from exc
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{tenant.slug}: schema {tenant.schema_name}, {tenant_primary_url(tenant=tenant)}"
+            )
+        )

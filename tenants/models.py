@@ -1,0 +1,79 @@
+"""Tenants live in the public schema: one row per organization, its domains, and spare schemas."""
+
+from django.db import models
+from django_tenants.models import DomainMixin, TenantMixin
+
+
+class TenantStatus(models.TextChoices):
+    TRIALING = "trialing", "Trialing"
+    ACTIVE = "active", "Active"
+    PAST_DUE = "past_due", "Past due"
+    SUSPENDED = "suspended", "Suspended"
+    CLOSED = "closed", "Closed"
+
+
+class Tenant(TenantMixin):
+    """An organization. `schema_name` is generated (never user input); `slug` is the public handle."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=40, unique=True)
+    status = models.CharField(max_length=16, choices=TenantStatus.choices, default=TenantStatus.TRIALING)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # Schemas come from the spare pool or a clone; never migrate on save().
+    auto_create_schema = False
+    auto_drop_schema = False
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Domain(DomainMixin):
+    def __str__(self) -> str:
+        return self.domain
+
+
+class SpareSchema(models.Model):
+    """A pre-migrated, unassigned schema waiting in the pool; provisioning takes one in milliseconds."""
+
+    schema_name = models.CharField(max_length=63, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return self.schema_name
+
+
+class TenantMigrationRun(models.Model):
+    """One `migrate_schemas` run; per-tenant results make it resumable and reportable."""
+
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    target = models.JSONField(default=dict)  # {app_label: latest migration name}
+
+    class Meta:
+        ordering = ["-started_at"]
+
+
+class TenantMigrationResult(models.Model):
+    class Outcome(models.TextChoices):
+        OK = "ok", "Migrated"
+        SKIPPED = "skipped", "Already up to date"
+        FAILED = "failed", "Failed"
+
+    run = models.ForeignKey(TenantMigrationRun, on_delete=models.CASCADE, related_name="results")
+    schema_name = models.CharField(max_length=63)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    error = models.TextField(blank=True, default="")
+    seconds = models.FloatField(default=0.0)
+
+    class Meta:
+        unique_together = [("run", "schema_name")]

@@ -1,0 +1,232 @@
+"""Writes about tenants: provisioning from the spare-schema pool, and the lifecycle."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core import serializers
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from shared_apps.accounts.models import Membership, Role
+from shared_apps.accounts.services import membership_add, user_get_or_create
+from tenants.models import Domain, SpareSchema, Tenant, TenantStatus
+from tenants.naming import SCHEMA_RE, generate_schema_name, validate_slug
+
+logger = logging.getLogger(__name__)
+
+
+# --- Spare-schema pool ---------------------------------------------------------------------------
+
+
+def schema_create_migrated(*, schema_name: str | None = None) -> str:
+    """Create a schema and run every tenant migration in it (slow: done in the background)."""
+    schema_name = schema_name or generate_schema_name()
+    if not SCHEMA_RE.match(schema_name):
+        raise ValueError(f"refusing to create a schema with a non-generated name: {schema_name!r}")
+    with connection.cursor() as cursor:
+        cursor.execute(f'CREATE SCHEMA "{schema_name}"')
+    try:
+        call_command("migrate_schemas", tenant=True, schema_name=schema_name, interactive=False, verbosity=0)
+    except Exception:
+        schema_drop(schema_name=schema_name)
+        raise
+    finally:
+        connection.set_schema_to_public()
+    return schema_name
+
+
+def schema_drop(*, schema_name: str) -> None:
+    if schema_name == settings.PUBLIC_SCHEMA_NAME or not SCHEMA_RE.match(schema_name):
+        raise ValueError(f"refusing to drop schema {schema_name!r}")
+    with schema_context(settings.PUBLIC_SCHEMA_NAME), connection.cursor() as cursor:
+        cursor.execute(f'DROP SCHEMA IF EXISTS "{schema_name}" CASCADE')
+
+
+def schema_pool_add_spare() -> SpareSchema:
+    schema_name = schema_create_migrated()
+    return SpareSchema.objects.create(schema_name=schema_name)
+
+
+def schema_pool_refill(*, size: int | None = None) -> int:
+    """Top the pool up to `size` spare schemas; returns how many were created."""
+    target = settings.TENANT_POOL_SIZE if size is None else size
+    created = 0
+    while SpareSchema.objects.count() < target:
+        schema_pool_add_spare()
+        created += 1
+    return created
+
+
+def _claim_spare_schema() -> str | None:
+    spare = SpareSchema.objects.select_for_update(skip_locked=True).order_by("created_at").first()
+    if spare is None:
+        return None
+    spare.delete()
+    return spare.schema_name
+
+
+# --- Provisioning --------------------------------------------------------------------------------
+
+
+def tenant_provision(*, slug: str, name: str, owner_email: str, owner_password: str | None = None) -> Tenant:
+    """Create an organization with its owner. Takes a ready schema from the pool (milliseconds);
+    only when the pool is empty does it build one first (about a second), then asks for a refill."""
+    validate_slug(slug)
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise ValidationError("An organization name of 1 to 200 characters is required.", code="name_invalid")
+    if Tenant.objects.filter(slug=slug).exists():
+        raise ValidationError("This slug is already taken.", code="slug_taken")
+
+    for _attempt in range(3):
+        with transaction.atomic():
+            schema_name = _claim_spare_schema()
+            if schema_name is not None:
+                tenant = _tenant_create(schema_name=schema_name, slug=slug, name=name)
+                user, _ = user_get_or_create(email=owner_email, password=owner_password)
+                membership_add(user=user, tenant_id=tenant.pk, role=Role.OWNER)
+                if settings.TENANT_POOL_AUTO_REFILL:
+                    transaction.on_commit(_request_pool_refill)
+                return tenant
+        logger.warning("spare schema pool empty; building a schema on the request path")
+        schema_pool_add_spare()
+    raise RuntimeError("could not claim a spare schema")
+
+
+def _tenant_create(*, schema_name: str, slug: str, name: str) -> Tenant:
+    if Tenant.objects.select_for_update().filter(slug=slug).exists():
+        raise ValidationError("This slug is already taken.", code="slug_taken")
+    tenant = Tenant.objects.create(
+        schema_name=schema_name,
+        slug=slug,
+        name=name,
+        status=TenantStatus.TRIALING,
+        status_changed_at=timezone.now(),
+    )
+    Domain.objects.create(domain=f"{slug}.{settings.TENANT_BASE_DOMAIN}", tenant=tenant, is_primary=True)
+    return tenant
+
+
+def _request_pool_refill() -> None:
+    from tenants.tasks import refill_schema_pool
+
+    try:
+        refill_schema_pool.delay()
+    except Exception:  # broker down: the beat schedule refills the pool later
+        logger.warning("could not enqueue pool refill; the periodic refill will catch up", exc_info=True)
+
+
+# --- Lifecycle -----------------------------------------------------------------------------------
+
+_TRANSITIONS: dict[str, set[str]] = {
+    TenantStatus.TRIALING: {
+        TenantStatus.ACTIVE,
+        TenantStatus.PAST_DUE,
+        TenantStatus.SUSPENDED,
+        TenantStatus.CLOSED,
+    },
+    TenantStatus.ACTIVE: {TenantStatus.PAST_DUE, TenantStatus.SUSPENDED, TenantStatus.CLOSED},
+    TenantStatus.PAST_DUE: {TenantStatus.ACTIVE, TenantStatus.SUSPENDED, TenantStatus.CLOSED},
+    TenantStatus.SUSPENDED: {TenantStatus.ACTIVE, TenantStatus.PAST_DUE, TenantStatus.CLOSED},
+    TenantStatus.CLOSED: {TenantStatus.ACTIVE},
+}
+
+
+@transaction.atomic
+def tenant_set_status(*, tenant: Tenant, status: str) -> Tenant:
+    tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+    if tenant.status == status:
+        return tenant
+    if status not in _TRANSITIONS.get(tenant.status, set()):
+        raise ValidationError(
+            f"A {tenant.status} organization cannot become {status}.", code="invalid_status_transition"
+        )
+    tenant.status = status
+    tenant.status_changed_at = timezone.now()
+    tenant.closed_at = tenant.status_changed_at if status == TenantStatus.CLOSED else None
+    tenant.save(update_fields=["status", "status_changed_at", "closed_at", "updated_at"])
+    return tenant
+
+
+def tenant_suspend(*, tenant: Tenant) -> Tenant:
+    return tenant_set_status(tenant=tenant, status=TenantStatus.SUSPENDED)
+
+
+def tenant_reactivate(*, tenant: Tenant) -> Tenant:
+    return tenant_set_status(tenant=tenant, status=TenantStatus.ACTIVE)
+
+
+def tenant_close(*, tenant: Tenant) -> Tenant:
+    """Soft close: the organization stops answering, its data is kept until purge."""
+    return tenant_set_status(tenant=tenant, status=TenantStatus.CLOSED)
+
+
+def tenant_purge(*, tenant: Tenant, now: dt.datetime | None = None) -> None:
+    """Drop a closed tenant's schema and rows once its retention period has passed."""
+    now = now or timezone.now()
+    if tenant.status != TenantStatus.CLOSED or tenant.closed_at is None:
+        raise ValidationError("Only a closed organization can be purged.", code="not_closed")
+    if now - tenant.closed_at < dt.timedelta(days=settings.TENANT_RETENTION_DAYS):
+        raise ValidationError("The retention period has not passed yet.", code="retention_not_passed")
+    with transaction.atomic():
+        Membership.objects.filter(tenant=tenant).delete()
+        Domain.objects.filter(tenant=tenant).delete()
+        schema_name = tenant.schema_name
+        Tenant.objects.filter(pk=tenant.pk).delete()
+        schema_drop(schema_name=schema_name)
+
+
+def tenant_purge_expired(*, now: dt.datetime | None = None) -> list[str]:
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(days=settings.TENANT_RETENTION_DAYS)
+    purged = []
+    for tenant in Tenant.objects.filter(status=TenantStatus.CLOSED, closed_at__lte=cutoff):
+        tenant_purge(tenant=tenant, now=now)
+        purged.append(tenant.slug)
+    return purged
+
+
+# --- Export --------------------------------------------------------------------------------------
+
+_EXPORT_SKIP = {"contenttypes", "auth"}
+
+
+def tenant_export(*, tenant: Tenant) -> dict[str, Any]:
+    """The organization's data as a JSON-ready dict: organization, members, and every tenant table."""
+    members = [
+        {"email": m.user.email, "role": m.role, "joined": m.created_at.isoformat()}
+        for m in Membership.objects.filter(tenant=tenant).select_related("user")
+    ]
+    data: dict[str, list[dict[str, Any]]] = {}
+    with schema_context(tenant.schema_name):
+        for app_label in _tenant_app_labels():
+            for model in apps.get_app_config(app_label).get_models():
+                rows = serializers.serialize("python", model.objects.order_by("pk"))
+                data[model._meta.label] = [{"pk": r["pk"], **r["fields"]} for r in rows]
+    return {
+        "organization": {
+            "slug": tenant.slug,
+            "name": tenant.name,
+            "status": tenant.status,
+            "created_at": tenant.created_at.isoformat(),
+        },
+        "members": members,
+        "data": data,
+    }
+
+
+def _tenant_app_labels() -> list[str]:
+    labels = []
+    for app_name in settings.TENANT_APPS:
+        config = next(c for c in apps.get_app_configs() if c.name == app_name)
+        if config.label not in _EXPORT_SKIP:
+            labels.append(config.label)
+    return labels

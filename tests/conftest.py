@@ -1,0 +1,186 @@
+"""Shared fixtures.
+
+Tenants are expensive to create (a migrated schema each), so the session creates a few once, right
+after the test database, and every test runs inside a transaction that is rolled back. Tests that
+need a fresh tenant take one from the spare pool (milliseconds), also rolled back.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+from django_tenants.utils import schema_context
+
+from shared_apps.accounts.models import Role, User
+from shared_apps.accounts.services import membership_add
+from tenants.models import Tenant
+from tenants.services import schema_pool_refill, tenant_provision
+from tests.factories import TEST_PASSWORD, UserFactory
+
+ROOT = Path(__file__).resolve().parent.parent
+SESSION_TENANTS = ("alpha", "beta")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
+    with django_db_blocker.unblock():
+        # Enough spare schemas for the session tenants plus the provisioning tests.
+        schema_pool_refill(size=len(SESSION_TENANTS) + 4)
+        for slug in SESSION_TENANTS:
+            if not Tenant.objects.filter(slug=slug).exists():
+                tenant_provision(
+                    slug=slug,
+                    name=slug.title(),
+                    owner_email=f"owner@{slug}.test",
+                    owner_password=TEST_PASSWORD,
+                )
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _public_schema_between_tests() -> Iterator[None]:
+    connection.set_schema_to_public()
+    yield
+    connection.set_schema_to_public()
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> Iterator[None]:
+    from tenants.redis import redis_client
+
+    yield
+    # Login throttling and resolution state live in Redis; keep tests independent.
+    for key in redis_client().scan_iter(f"{settings.CACHES['default']['KEY_PREFIX']}:*login-failures*"):
+        redis_client().delete(key)
+
+
+@pytest.fixture
+def tenant_a(db) -> Tenant:  # type: ignore[no-untyped-def]
+    return Tenant.objects.get(slug="alpha")
+
+
+@pytest.fixture
+def tenant_b(db) -> Tenant:  # type: ignore[no-untyped-def]
+    return Tenant.objects.get(slug="beta")
+
+
+@pytest.fixture
+def owner_a(tenant_a: Tenant) -> User:
+    return User.objects.get(email="owner@alpha.test")
+
+
+def host_of(tenant: Tenant) -> str:
+    return f"{tenant.slug}.{settings.TENANT_BASE_DOMAIN}"
+
+
+def tenant_client(tenant: Tenant, user: User | None = None) -> Client:
+    """A test client that talks to `tenant`'s host, optionally signed in as `user`."""
+    client = Client(HTTP_HOST=host_of(tenant))
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def member_factory():  # type: ignore[no-untyped-def]
+    """make(tenant, role) -> a new user with that role in that tenant."""
+
+    def make(tenant: Tenant, role: str = Role.MEMBER, **kwargs: object) -> User:
+        user = UserFactory(**kwargs)
+        membership_add(user=user, tenant_id=tenant.pk, role=role)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def in_schema():  # type: ignore[no-untyped-def]
+    """Context manager: run a block inside a tenant's schema."""
+
+    def ctx(tenant: Tenant):  # type: ignore[no-untyped-def]
+        return schema_context(tenant.schema_name)
+
+    return ctx
+
+
+def _test_database_url() -> str:
+    db = settings.DATABASES["default"]
+    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup) -> Iterator[subprocess.Popen]:  # type: ignore[no-untyped-def]
+    """A real Celery worker process on the real broker, against the test database."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": _test_database_url(),
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "PYTHONUNBUFFERED": "1",
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool",
+            "solo",
+            "-l",
+            "warning",
+            "-n",
+            f"test-{os.getpid()}@localhost",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    from config.celery import app
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"celery worker exited with {proc.returncode}")
+        replies = app.control.ping(timeout=0.5)
+        if replies:
+            break
+    else:
+        proc.terminate()
+        raise TimeoutError("celery worker did not answer a ping within 60 s")
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture
+def wait_until():  # type: ignore[no-untyped-def]
+    def wait(predicate, timeout: float = 20.0, interval: float = 0.1):  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            result = predicate()
+            if result:
+                return result
+            time.sleep(interval)
+        raise AssertionError("condition not met within timeout")
+
+    return wait
+
+
+__all__ = ["TEST_PASSWORD", "host_of", "tenant_client"]
