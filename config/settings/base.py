@@ -180,3 +180,6 @@ LOGGING = {
 # Hosts that serve the public site (signup, webhooks, operator admin) instead of a tenant.
 TENANT_PUBLIC_HOSTS = env.list("TENANT_PUBLIC_HOSTS", default=["localhost", "127.0.0.1"])
 TENANT_POOL_AUTO_REFILL = env.bool("TENANT_POOL_AUTO_REFILL", default=True)
+
+# --- Integrations (one module each) ------------------------------------------------------------
+from .stripe import *  # noqa: E402, F403
