@@ -230,3 +230,12 @@ def _tenant_app_labels() -> list[str]:
         if config.label not in _EXPORT_SKIP:
             labels.append(config.label)
     return labels
+
+
+def tenant_ping() -> dict[str, Any]:
+    """What a worker sees of the active tenant: its schema and its project count (read only)."""
+    from tenants.celery import require_tenant_schema
+
+    schema = require_tenant_schema()
+    project_model = apps.get_model("projects", "Project")
+    return {"schema": schema, "projects": project_model.objects.count()}

@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from tenants import services
+from tenants.celery import tenant_task
 from tenants.redis import redis_client
 
 
@@ -21,3 +22,9 @@ def refill_schema_pool() -> int:
 @shared_task(name="tenants.purge_expired", ignore_result=True)
 def purge_expired() -> list[str]:
     return services.tenant_purge_expired()
+
+
+@tenant_task(name="tenants.tenant_ping")
+def tenant_ping() -> dict:
+    """Diagnostic: report which schema the worker ran in and how many projects it sees there."""
+    return services.tenant_ping()

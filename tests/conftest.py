@@ -48,9 +48,13 @@ def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-unty
 
 @pytest.fixture(autouse=True)
 def _public_schema_between_tests() -> Iterator[None]:
+    from tenants.resolution import resolution_cache_invalidate
+
     connection.set_schema_to_public()
     yield
     connection.set_schema_to_public()
+    # A test's rolled-back transaction may have changed tenants the resolution cache already saw.
+    resolution_cache_invalidate()
 
 
 @pytest.fixture(autouse=True)
