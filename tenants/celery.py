@@ -13,8 +13,10 @@ from typing import Any
 
 from celery import shared_task
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django_tenants.utils import schema_context
+
+from tenants.db import connection
 
 
 class TenantRequiredError(RuntimeError):

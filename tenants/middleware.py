@@ -6,11 +6,11 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
-from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.urls import set_urlconf
 from django_tenants.utils import remove_www
 
+from tenants.db import connection
 from tenants.errors import error_response
 from tenants.health import healthz
 from tenants.models import TenantStatus

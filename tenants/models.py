@@ -62,6 +62,9 @@ class TenantMigrationRun(models.Model):
     class Meta:
         ordering = ["-started_at"]
 
+    def __str__(self) -> str:
+        return f"migration run {self.pk} at {self.started_at:%Y-%m-%d %H:%M:%S}"
+
 
 class TenantMigrationResult(models.Model):
     class Outcome(models.TextChoices):
@@ -77,3 +80,6 @@ class TenantMigrationResult(models.Model):
 
     class Meta:
         unique_together = [("run", "schema_name")]
+
+    def __str__(self) -> str:
+        return f"{self.schema_name}: {self.outcome}"

@@ -11,12 +11,13 @@ from django.conf import settings
 from django.core import serializers
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from shared_apps.accounts.models import Membership, Role
 from shared_apps.accounts.services import membership_add, user_get_or_create
+from tenants.db import connection
 from tenants.models import Domain, SpareSchema, Tenant, TenantStatus
 from tenants.naming import SCHEMA_RE, generate_schema_name, validate_slug
 
@@ -209,7 +210,7 @@ def tenant_export(*, tenant: Tenant) -> dict[str, Any]:
     with schema_context(tenant.schema_name):
         for app_label in _tenant_app_labels():
             for model in apps.get_app_config(app_label).get_models():
-                rows = serializers.serialize("python", model.objects.order_by("pk"))
+                rows = serializers.serialize("python", model._default_manager.order_by("pk"))
                 data[model._meta.label] = [{"pk": r["pk"], **r["fields"]} for r in rows]
     return {
         "organization": {
@@ -237,5 +238,5 @@ def tenant_ping() -> dict[str, Any]:
     from tenants.celery import require_tenant_schema
 
     schema = require_tenant_schema()
-    project_model = apps.get_model("projects", "Project")
+    project_model: Any = apps.get_model("projects", "Project")
     return {"schema": schema, "projects": project_model.objects.count()}

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.test import Client
 from django_tenants.utils import schema_context
 
 from shared_apps.accounts.models import Role, User
 from shared_apps.accounts.services import membership_add
+from tenants.db import connection
 from tenants.models import Tenant
 from tenants.services import schema_pool_refill, tenant_provision
 from tests.factories import TEST_PASSWORD, UserFactory
@@ -99,7 +99,7 @@ def member_factory():  # type: ignore[no-untyped-def]
     """make(tenant, role) -> a new user with that role in that tenant."""
 
     def make(tenant: Tenant, role: str = Role.MEMBER, **kwargs: object) -> User:
-        user = UserFactory(**kwargs)
+        user: User = UserFactory(**kwargs)  # type: ignore[assignment]
         membership_add(user=user, tenant_id=tenant.pk, role=role)
         return user
 

@@ -1,6 +1,8 @@
 """Stripe integration settings (billing issue). Secrets only from the environment."""
 
-from .base import env
+import environ
+
+env = environ.Env()
 
 STRIPE_API_KEY = env("STRIPE_API_KEY", default="sk_test_local_standin")
 # Where the SDK sends API calls: the local stand-in in development and tests, Stripe itself in production.
@@ -13,15 +15,26 @@ STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", d
 # Limits: seats (members), projects, api_rpm (API requests per minute per tenant). None = unlimited.
 BILLING_PLANS = {
     "free": {
-        "name": "Free", "lookup_key": "tenantry_free_monthly", "unit_amount": 0, "currency": "usd",
-        "limits": {"seats": 3, "projects": 10, "api_rpm": 120}, "features": ["projects", "api"],
+        "name": "Free",
+        "lookup_key": "tenantry_free_monthly",
+        "unit_amount": 0,
+        "currency": "usd",
+        "limits": {"seats": 3, "projects": 10, "api_rpm": 120},
+        "features": ["projects", "api"],
     },
     "team": {
-        "name": "Team", "lookup_key": "tenantry_team_monthly", "unit_amount": 1200, "currency": "usd",
-        "limits": {"seats": 25, "projects": 500, "api_rpm": 1200}, "features": ["projects", "api", "audit_log"],
+        "name": "Team",
+        "lookup_key": "tenantry_team_monthly",
+        "unit_amount": 1200,
+        "currency": "usd",
+        "limits": {"seats": 25, "projects": 500, "api_rpm": 1200},
+        "features": ["projects", "api", "audit_log"],
     },
     "business": {
-        "name": "Business", "lookup_key": "tenantry_business_monthly", "unit_amount": 4900, "currency": "usd",
+        "name": "Business",
+        "lookup_key": "tenantry_business_monthly",
+        "unit_amount": 4900,
+        "currency": "usd",
         "limits": {"seats": None, "projects": None, "api_rpm": 6000},
         "features": ["projects", "api", "audit_log", "sso"],
     },
