@@ -250,9 +250,7 @@ def start_valkey(sup: Supervisor, data_dir: Path, port: int, *, persist: bool) -
 
 
 @contextlib.contextmanager
-def servers(
-    data_dir: Path, *, fast: bool, persist: bool, pg_port: int, redis_port: int
-) -> Iterator[dict[str, str]]:
+def servers(data_dir: Path, *, fast: bool, persist: bool, pg_port: int, redis_port: int) -> Iterator[dict[str, str]]:
     sup = Supervisor()
     env: dict[str, str] = {}
     try:
@@ -327,81 +325,80 @@ def cmd_run() -> int:
                 "DJANGO_SETTINGS_MODULE": "config.settings.local",
                 "PORT": str(port),
                 "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", f"http://127.0.0.1:{standin_port}"),
-                "STRIPE_WEBHOOK_SECRET": os.environ.get(
-                    "STRIPE_WEBHOOK_SECRET", "whsec_local_development_only"
-                ),
+                "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET", "whsec_local_development_only"),
                 "PYTHONUNBUFFERED": "1",
             }
-            log("migrating the public schema and every tenant")
-            _manage(child_env, "migrate_schemas", "--shared", "--noinput", "-v", "0")
-            _manage(child_env, "migrate_schemas", "--tenant", "--noinput", "-v", "0")
-            _manage(child_env, "seed_demo", "--port", str(port))
-            if (ROOT / "billing" / "standin" / "__main__.py").exists():
+            try:
+                log("migrating the public schema and every tenant")
+                _manage(child_env, "migrate_schemas", "--shared", "--noinput", "-v", "0")
+                _manage(child_env, "migrate_schemas", "--tenant", "--noinput", "-v", "0")
+                _manage(child_env, "seed_demo", "--port", str(port))
+                if (ROOT / "billing" / "standin" / "__main__.py").exists():
+                    sup.start(
+                        "stripe",
+                        [
+                            PY,
+                            "-m",
+                            "billing.standin",
+                            "--host",
+                            "127.0.0.1",
+                            "--port",
+                            str(standin_port),
+                            "--webhook-url",
+                            f"http://localhost:{port}/webhooks/stripe/",
+                            "--webhook-secret",
+                            child_env["STRIPE_WEBHOOK_SECRET"].split(",")[0],
+                            "--state-file",
+                            str(data_dir / "stripe-standin.json"),
+                        ],
+                        env=child_env,
+                    )
+                sup.start("web", [PY, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"], env=child_env)
                 sup.start(
-                    "stripe",
+                    "worker",
                     [
                         PY,
                         "-m",
-                        "billing.standin",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(standin_port),
-                        "--webhook-url",
-                        f"http://localhost:{port}/webhooks/stripe/",
-                        "--webhook-secret",
-                        child_env["STRIPE_WEBHOOK_SECRET"].split(",")[0],
-                        "--state-file",
-                        str(data_dir / "stripe-standin.json"),
+                        "celery",
+                        "-A",
+                        "config",
+                        "worker",
+                        "-l",
+                        "info",
+                        "--concurrency",
+                        "2",
+                        "-n",
+                        "worker@localhost",
                     ],
                     env=child_env,
                 )
-            sup.start("web", [PY, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"], env=child_env)
-            sup.start(
-                "worker",
-                [
-                    PY,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "config",
-                    "worker",
-                    "-l",
-                    "info",
-                    "--concurrency",
-                    "2",
-                    "-n",
-                    "worker@localhost",
-                ],
-                env=child_env,
-            )
-            sup.start(
-                "beat",
-                [
-                    PY,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "config",
+                sup.start(
                     "beat",
-                    "-l",
-                    "info",
-                    "-s",
-                    str(data_dir / "celerybeat-schedule"),
-                ],
-                env=child_env,
-            )
-            wait_for_port(port, 60, sup.procs[-3][1] if len(sup.procs) >= 3 else None, "web server")
-            log(
-                f"ready: http://localhost:{port}/ (public)   http://acme.localhost:{port}/ (demo organization)"
-            )
-            log("Ctrl-C stops everything")
-            while True:
-                for name, proc in sup.procs:
-                    if proc.poll() is not None:
-                        log(f"{name} exited with code {proc.returncode}; stopping the stack")
-                        return 1
-                time.sleep(0.5)
+                    [
+                        PY,
+                        "-m",
+                        "celery",
+                        "-A",
+                        "config",
+                        "beat",
+                        "-l",
+                        "info",
+                        "-s",
+                        str(data_dir / "celerybeat-schedule"),
+                    ],
+                    env=child_env,
+                )
+                wait_for_port(port, 60, web, "web server")
+                log(f"ready: http://localhost:{port}/ (public)   http://acme.localhost:{port}/ (demo organization)")
+                log("Ctrl-C stops everything")
+                while True:
+                    for name, proc in sup.procs:
+                        if proc.poll() is not None:
+                            log(f"{name} exited with code {proc.returncode}; stopping the stack")
+                            return 1
+                    time.sleep(0.5)
+            finally:
+                sup.stop_all()  # app processes first, then the servers
     except KeyboardInterrupt:
         log("stopping")
         return 0
