@@ -353,7 +353,7 @@ def cmd_run() -> int:
                         ],
                         env=child_env,
                     )
-                sup.start("web", [PY, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"], env=child_env)
+                web = sup.start("web", [PY, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"], env=child_env)
                 sup.start(
                     "worker",
                     [

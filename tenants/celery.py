@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django_tenants.utils import schema_context
 
-from tenants.db import connection
+from tenants.conn import connection
 
 
 class TenantRequiredError(RuntimeError):

@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import set_urlconf
 from django_tenants.utils import remove_www
 
-from tenants.db import connection
+from tenants.conn import connection
 from tenants.errors import error_response
 from tenants.health import healthz
 from tenants.models import TenantStatus

@@ -17,7 +17,7 @@ from django_tenants.utils import schema_context
 
 from shared_apps.accounts.models import Membership, Role
 from shared_apps.accounts.services import membership_add, user_get_or_create
-from tenants.db import connection
+from tenants.conn import connection
 from tenants.models import Domain, SpareSchema, Tenant, TenantStatus
 from tenants.naming import SCHEMA_RE, generate_schema_name, validate_slug
 

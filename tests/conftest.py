@@ -21,7 +21,7 @@ from django_tenants.utils import schema_context
 
 from shared_apps.accounts.models import Role, User
 from shared_apps.accounts.services import membership_add
-from tenants.db import connection
+from tenants.conn import connection
 from tenants.models import Tenant
 from tenants.services import schema_pool_refill, tenant_provision
 from tests.factories import TEST_PASSWORD, UserFactory
