@@ -15,8 +15,9 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", ".localho
 # --- Apps ---------------------------------------------------------------------------------------
 # Apps whose tables live in the public schema (global identity, tenants, billing, webhook inbox).
 SHARED_APPS = [
-    "django_tenants",
+    # "tenants" before "django_tenants": its migrate_schemas (the parallel orchestrator) wins.
     "tenants",
+    "django_tenants",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
