@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db.models import QuerySet
 
+from billing.models import LIVE_SUBSCRIPTION_STATUSES, Invoice, Subscription
 from tenants.models import Tenant, TenantStatus
 
 
@@ -23,9 +25,25 @@ def plan_catalog() -> dict[str, dict]:
     return settings.BILLING_PLANS
 
 
+def subscription_for_tenant(*, tenant: Tenant) -> Subscription | None:
+    """The newest live (active, trialing or past_due) subscription, if any."""
+    return (
+        Subscription.objects.filter(tenant_id=tenant.pk, status__in=LIVE_SUBSCRIPTION_STATUSES)
+        .order_by("-created_at")
+        .first()
+    )
+
+
 def plan_code_for_tenant(*, tenant: Tenant) -> str:
-    """The tenant's current plan code. Until a subscription mirror exists: the default plan."""
+    """The live subscription's plan; the default plan without one (or with an unknown price)."""
+    sub = subscription_for_tenant(tenant=tenant)
+    if sub is not None and sub.plan_code in plan_catalog():
+        return sub.plan_code
     return settings.BILLING_DEFAULT_PLAN
+
+
+def invoices_for_tenant(*, tenant: Tenant) -> QuerySet[Invoice]:
+    return Invoice.objects.filter(tenant_id=tenant.pk).order_by("-stripe_created", "-id")
 
 
 def entitlements_for_tenant(*, tenant: Tenant) -> Entitlements:
@@ -40,3 +58,47 @@ def entitlements_for_tenant(*, tenant: Tenant) -> Entitlements:
         features=frozenset(plan.get("features", [])),
         read_only=tenant.status == TenantStatus.SUSPENDED,
     )
+
+
+# --- Platform finance ----------------------------------------------------------------------------
+
+
+def invoices_all() -> QuerySet[Invoice]:
+    return Invoice.objects.select_related("tenant").order_by("-stripe_created", "-id")
+
+
+def finance_summary() -> dict:
+    """MRR by plan (live subscriptions, minor units per month), subscription counts, failed payments."""
+    mrr: dict[str, int] = {}
+    counts: dict[str, int] = {}
+    for sub in Subscription.objects.filter(status__in=LIVE_SUBSCRIPTION_STATUSES):
+        code = sub.plan_code or "unknown"
+        mrr[code] = mrr.get(code, 0) + sub.unit_amount * sub.quantity
+        counts[code] = counts.get(code, 0) + 1
+    failed = Invoice.objects.filter(status="open", attempt_count__gt=0).select_related("tenant")
+    recent = invoices_all()[:50]
+    return {
+        "mrr_by_plan": mrr,
+        "mrr_total": sum(mrr.values()),
+        "subscriptions_by_plan": counts,
+        "failed_payments": [
+            {
+                "tenant": i.tenant.slug,
+                "invoice": i.stripe_invoice_id,
+                "amount_due": i.amount_due,
+                "attempts": i.attempt_count,
+            }
+            for i in failed
+        ],
+        "invoices": [
+            {
+                "tenant": i.tenant.slug,
+                "invoice": i.stripe_invoice_id,
+                "number": i.number,
+                "status": i.status,
+                "total": i.total,
+                "currency": i.currency,
+            }
+            for i in recent
+        ],
+    }

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
-from django.urls import path
+from django.urls import include, path
 
 from tenants.health import healthz
 
@@ -15,4 +15,6 @@ urlpatterns = [
     path("", index, name="public-index"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("webhooks/", include("webhooks.urls")),
+    path("finance/", include("billing.finance.urls")),
 ]

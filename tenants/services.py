@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from functools import partial
 from typing import Any
 
 from django.apps import apps
@@ -96,6 +97,10 @@ def tenant_provision(*, slug: str, name: str, owner_email: str, owner_password: 
                 membership_add(user=user, tenant_id=tenant.pk, role=Role.OWNER)
                 if settings.TENANT_POOL_AUTO_REFILL:
                     transaction.on_commit(_request_pool_refill)
+                if settings.BILLING_CREATE_CUSTOMERS:
+                    from billing.hooks import on_tenant_provisioned
+
+                    transaction.on_commit(partial(on_tenant_provisioned, tenant.pk))
                 return tenant
         logger.warning("spare schema pool empty; building a schema on the request path")
         schema_pool_add_spare()

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -154,6 +155,11 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "tenants-refill-schema-pool": {"task": "tenants.refill_schema_pool", "schedule": 60.0},
+    # Billing (see docs/billing.md).
+    "webhooks-sweep-pending": {"task": "webhooks.sweep_pending", "schedule": 60.0},
+    "billing-dunning": {"task": "billing.dunning_sweep", "schedule": 3600.0},
+    "billing-report-usage": {"task": "billing.report_usage", "schedule": 900.0},
+    "billing-reconcile": {"task": "billing.reconcile", "schedule": crontab(hour=3, minute=17)},
 }
 
 # --- REST framework -----------------------------------------------------------------------------

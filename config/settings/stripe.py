@@ -40,3 +40,21 @@ BILLING_PLANS = {
     },
 }
 BILLING_DEFAULT_PLAN = env("BILLING_DEFAULT_PLAN", default="free")
+
+# --- Webhook inbox and billing operations (billing issue) ------------------------------------
+STRIPE_WEBHOOK_MAX_BYTES = env.int("STRIPE_WEBHOOK_MAX_BYTES", default=256 * 1024)
+# Processing retries: exponential backoff with jitter, then the event is parked as `failed`.
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=2.0)
+WEBHOOK_RETRY_MAX_SECONDS = env.float("WEBHOOK_RETRY_MAX_SECONDS", default=900.0)
+# The sweeper re-enqueues events still pending after this long (their enqueue was lost).
+WEBHOOK_SWEEP_AFTER_SECONDS = env.int("WEBHOOK_SWEEP_AFTER_SECONDS", default=120)
+# Create the Stripe customer in the background after provisioning.
+BILLING_CREATE_CUSTOMERS = env.bool("BILLING_CREATE_CUSTOMERS", default=True)
+# Days a past_due tenant keeps full access before it becomes read-only (suspended).
+BILLING_GRACE_DAYS = env.int("BILLING_GRACE_DAYS", default=7)
+BILLING_METER_EVENT_NAME = env("BILLING_METER_EVENT_NAME", default="tenantry_api_requests")
+# Completed hours of API usage looked at by the periodic usage report.
+BILLING_USAGE_LOOKBACK_HOURS = env.int("BILLING_USAGE_LOOKBACK_HOURS", default=48)
+# Where Stripe Checkout / the Customer Portal send the customer back ({host} = the tenant host).
+BILLING_RETURN_URL = env("BILLING_RETURN_URL", default="http://{host}/billing")

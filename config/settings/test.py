@@ -13,3 +13,5 @@ TENANT_POOL_SIZE = env.int("TENANT_POOL_SIZE", default=2)
 CELERY_TASK_ALWAYS_EAGER = False
 # Tests refill the pool explicitly (or through the real worker) instead of on every provisioning.
 TENANT_POOL_AUTO_REFILL = False
+# Billing: no Stripe customer is created on provisioning unless a test asks for it.
+BILLING_CREATE_CUSTOMERS = False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -33,7 +35,16 @@ def membership_add(*, user: User, tenant_id: int, role: str = Role.MEMBER) -> Me
     )
     if not created and membership.role != role:
         membership = membership_change_role(membership=membership, role=role)
+    if created:
+        _seats_changed(tenant_id, f"add:{membership.pk}")
     return membership
+
+
+def _seats_changed(tenant_id: int, change_id: str) -> None:
+    """Billing seats follow members (after commit; billing.hooks never raises)."""
+    from billing.hooks import on_membership_changed
+
+    transaction.on_commit(partial(on_membership_changed, tenant_id, change_id))
 
 
 def _lock_owners(tenant_id: int) -> int:
@@ -58,7 +69,9 @@ def membership_remove(*, membership: Membership) -> None:
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
     if membership.role == Role.OWNER and _lock_owners(membership.tenant_id) <= 1:
         raise LastOwnerError()
+    change_id = f"remove:{membership.pk}"
     membership.delete()
+    _seats_changed(membership.tenant_id, change_id)
 
 
 class LoginThrottledError(ValidationError):

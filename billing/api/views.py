@@ -1,0 +1,123 @@
+"""Tenant billing API (owners and the billing role): overview, invoices, checkout and portal URLs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import exceptions, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from billing import gateway, selectors, services, usage
+from shared_apps.accounts.models import Role
+from tenant_apps.api.permissions import IsTenantMember
+from tenant_apps.api.views import ApiView
+
+BILLING_ROLES = (Role.OWNER, Role.BILLING)
+
+
+class IsBillingManager(IsTenantMember):
+    """Members of this tenant with the owner or billing role (others: 403; non-members: 404)."""
+
+    message = "Only the organization's owners and billing managers can see billing."
+
+    def has_permission(self, request: Request, view: object) -> bool:
+        super().has_permission(request, view)
+        return request.membership.role in BILLING_ROLES  # type: ignore[attr-defined]
+
+
+class BillingApiView(ApiView):
+    permission_classes = [IsBillingManager]
+
+    @property
+    def tenant(self) -> Any:
+        return self.request._request.tenant  # type: ignore[attr-defined]
+
+
+def _gateway_unavailable(exc: gateway.GatewayError) -> exceptions.APIException:
+    error = exceptions.APIException(
+        "Billing is temporarily unavailable. Try again shortly.", code="billing_unavailable"
+    )
+    error.status_code = 503
+    return error
+
+
+class BillingOverviewApi(BillingApiView):
+    def get(self, request: Request) -> Response:
+        tenant = self.tenant
+        ent = selectors.entitlements_for_tenant(tenant=tenant)
+        sub = selectors.subscription_for_tenant(tenant=tenant)
+        return Response(
+            {
+                "plan": ent.plan,
+                "status": tenant.status,
+                "subscription": None
+                if sub is None
+                else {
+                    "status": sub.status,
+                    "plan": sub.plan_code,
+                    "quantity": sub.quantity,
+                    "current_period_start": sub.current_period_start,
+                    "current_period_end": sub.current_period_end,
+                    "cancel_at_period_end": sub.cancel_at_period_end,
+                    "trial_end": sub.trial_end,
+                },
+                "seats": {"used": services.seat_count(tenant_id=tenant.pk), "limit": ent.seats},
+                "usage": {"api_requests_this_hour": usage.usage_current_hour(tenant.pk)},
+                "entitlements": {
+                    "seats": ent.seats,
+                    "projects": ent.projects,
+                    "api_rpm": ent.api_rpm,
+                    "features": sorted(ent.features),
+                    "read_only": ent.read_only,
+                },
+            }
+        )
+
+
+class InvoiceSerializer(serializers.Serializer):
+    id = serializers.CharField(source="stripe_invoice_id")
+    number = serializers.CharField()
+    status = serializers.CharField()
+    currency = serializers.CharField()
+    total = serializers.IntegerField()
+    amount_due = serializers.IntegerField()
+    amount_paid = serializers.IntegerField()
+    amount_refunded = serializers.IntegerField()
+    period_start = serializers.DateTimeField()
+    period_end = serializers.DateTimeField()
+    created = serializers.DateTimeField(source="stripe_created")
+    hosted_invoice_url = serializers.CharField()
+    invoice_pdf = serializers.CharField()
+
+
+class InvoiceListApi(BillingApiView):
+    def get(self, request: Request) -> Response:
+        invoices = selectors.invoices_for_tenant(tenant=self.tenant)[:100]
+        return Response({"results": InvoiceSerializer(invoices, many=True).data})
+
+
+class CheckoutInput(serializers.Serializer):
+    plan = serializers.CharField(max_length=40)
+
+
+class CheckoutApi(BillingApiView):
+    def post(self, request: Request) -> Response:
+        data = CheckoutInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            url = services.checkout_start(
+                tenant=self.tenant, plan_code=data.validated_data["plan"], host=request.get_host()
+            )
+        except gateway.GatewayError as exc:
+            raise _gateway_unavailable(exc) from exc
+        return Response({"url": url}, status=201)
+
+
+class PortalApi(BillingApiView):
+    def post(self, request: Request) -> Response:
+        try:
+            url = services.portal_start(tenant=self.tenant, host=request.get_host())
+        except gateway.GatewayError as exc:
+            raise _gateway_unavailable(exc) from exc
+        return Response({"url": url}, status=201)

@@ -1,0 +1,217 @@
+"""The only module that talks to Stripe (through the official SDK). Everything returns plain dicts.
+
+With STRIPE_API_BASE set (development, tests) the SDK is pointed at the local stand-in; otherwise it
+talks to Stripe itself. Every write takes a deterministic idempotency key built by `idempotency_key`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import Any
+
+import stripe
+from django.conf import settings
+
+
+class GatewayError(Exception):
+    """A Stripe call failed. `retryable` is True for network errors, 5xx, 429 and lock conflicts."""
+
+    def __init__(self, message: str, *, code: str = "", http_status: int | None = None, retryable: bool = False):
+        super().__init__(message)
+        self.code = code
+        self.http_status = http_status
+        self.retryable = retryable
+
+
+class NotFoundError(GatewayError):
+    pass
+
+
+def idempotency_key(*, tenant_id: int | str, operation: str, business_id: str) -> str:
+    """Deterministic: the same (tenant, operation, business id) always yields the same key."""
+    raw = f"tenantry:{tenant_id}:{operation}:{business_id}"
+    if len(raw) <= 255:
+        return raw
+    return f"tenantry:{tenant_id}:{operation}:{hashlib.sha256(business_id.encode()).hexdigest()}"
+
+
+@lru_cache(maxsize=4)
+def _client(api_key: str, api_base: str) -> stripe.StripeClient:
+    kwargs: dict[str, Any] = {"max_network_retries": 2}
+    if api_base:
+        kwargs["base_addresses"] = {"api": api_base}
+    return stripe.StripeClient(api_key, **kwargs)
+
+
+def client() -> stripe.StripeClient:
+    return _client(settings.STRIPE_API_KEY, settings.STRIPE_API_BASE)
+
+
+def _call(fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    try:
+        result = fn(*args, **kwargs)
+    except stripe.InvalidRequestError as exc:
+        if exc.http_status == 404 or exc.code == "resource_missing":
+            raise NotFoundError(str(exc), code=exc.code or "resource_missing", http_status=404) from exc
+        raise GatewayError(str(exc), code=exc.code or "invalid_request", http_status=exc.http_status) from exc
+    except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
+        raise GatewayError(
+            str(exc), code=exc.code or "unavailable", http_status=exc.http_status, retryable=True
+        ) from exc
+    except stripe.IdempotencyError as exc:
+        raise GatewayError(str(exc), code="idempotency_error", http_status=exc.http_status) from exc
+    except stripe.StripeError as exc:
+        status = exc.http_status
+        retryable = status is None or status >= 500 or status in (409, 429)
+        raise GatewayError(str(exc), code=exc.code or "stripe_error", http_status=status, retryable=retryable) from exc
+    return result.to_dict() if hasattr(result, "to_dict") else dict(result)
+
+
+def _opts(key: str | None) -> dict[str, Any]:
+    return {"idempotency_key": key} if key else {}
+
+
+# --- Customers -----------------------------------------------------------------------------------
+
+
+def customer_create(*, name: str, email: str, metadata: dict[str, str], key: str) -> dict[str, Any]:
+    params = {"name": name, "metadata": metadata}
+    if email:
+        params["email"] = email
+    return _call(client().v1.customers.create, params=params, options=_opts(key))
+
+
+def customer_retrieve(*, customer_id: str) -> dict[str, Any]:
+    return _call(client().v1.customers.retrieve, customer_id)
+
+
+# --- Subscriptions ------------------------------------------------------------------------------
+
+
+def subscription_retrieve(*, subscription_id: str) -> dict[str, Any]:
+    return _call(client().v1.subscriptions.retrieve, subscription_id)
+
+
+def subscription_list(*, customer_id: str) -> list[dict[str, Any]]:
+    return list(_paginate(client().v1.subscriptions.list, {"customer": customer_id, "status": "all"}))
+
+
+def subscription_item_set_quantity(*, item_id: str, quantity: int, key: str) -> dict[str, Any]:
+    return _call(
+        client().v1.subscription_items.update,
+        item_id,
+        params={"quantity": quantity, "proration_behavior": "create_prorations"},
+        options=_opts(key),
+    )
+
+
+# --- Invoices and charges -----------------------------------------------------------------------
+
+
+def invoice_retrieve(*, invoice_id: str) -> dict[str, Any]:
+    return _call(client().v1.invoices.retrieve, invoice_id)
+
+
+def invoice_list(*, customer_id: str) -> list[dict[str, Any]]:
+    return list(_paginate(client().v1.invoices.list, {"customer": customer_id}))
+
+
+def charge_retrieve(*, charge_id: str) -> dict[str, Any]:
+    return _call(client().v1.charges.retrieve, charge_id)
+
+
+# --- Checkout and portal ------------------------------------------------------------------------
+
+
+def checkout_session_create(
+    *,
+    customer_id: str,
+    price_id: str,
+    quantity: int,
+    success_url: str,
+    cancel_url: str,
+    client_reference_id: str,
+    metadata: dict[str, str],
+    key: str,
+) -> dict[str, Any]:
+    params = {
+        "mode": "subscription",
+        "customer": customer_id,
+        "line_items": [{"price": price_id, "quantity": quantity}],
+        "success_url": success_url,
+        "cancel_url": cancel_url,
+        "client_reference_id": client_reference_id,
+        "metadata": metadata,
+        "subscription_data": {"metadata": metadata},
+    }
+    return _call(client().v1.checkout.sessions.create, params=params, options=_opts(key))
+
+
+def checkout_session_retrieve(*, session_id: str) -> dict[str, Any]:
+    return _call(client().v1.checkout.sessions.retrieve, session_id)
+
+
+def portal_session_create(*, customer_id: str, return_url: str, key: str) -> dict[str, Any]:
+    params = {"customer": customer_id, "return_url": return_url}
+    return _call(client().v1.billing_portal.sessions.create, params=params, options=_opts(key))
+
+
+# --- Catalog --------------------------------------------------------------------------------------
+
+
+def product_retrieve(*, product_id: str) -> dict[str, Any]:
+    return _call(client().v1.products.retrieve, product_id)
+
+
+def product_create(*, product_id: str, name: str, metadata: dict[str, str], key: str) -> dict[str, Any]:
+    params = {"id": product_id, "name": name, "metadata": metadata}
+    return _call(client().v1.products.create, params=params, options=_opts(key))
+
+
+def price_list_by_lookup_keys(*, lookup_keys: list[str]) -> list[dict[str, Any]]:
+    return list(_paginate(client().v1.prices.list, {"lookup_keys": lookup_keys, "active": True}))
+
+
+def price_create(
+    *, product_id: str, lookup_key: str, unit_amount: int, currency: str, interval: str, key: str
+) -> dict[str, Any]:
+    params = {
+        "product": product_id,
+        "lookup_key": lookup_key,
+        "unit_amount": unit_amount,
+        "currency": currency,
+        "recurring": {"interval": interval, "usage_type": "licensed"},
+        "transfer_lookup_key": True,
+    }
+    return _call(client().v1.prices.create, params=params, options=_opts(key))
+
+
+# --- Usage ---------------------------------------------------------------------------------------
+
+
+def meter_event_create(
+    *, event_name: str, customer_id: str, value: int, timestamp: int, identifier: str
+) -> dict[str, Any]:
+    params = {
+        "event_name": event_name,
+        "identifier": identifier,
+        "timestamp": timestamp,
+        "payload": {"stripe_customer_id": customer_id, "value": str(value)},
+    }
+    return _call(client().v1.billing.meter_events.create, params=params, options=_opts(identifier))
+
+
+# --- Helpers ---------------------------------------------------------------------------------------
+
+
+def _paginate(list_fn: Any, params: dict[str, Any], limit: int = 100) -> Iterator[dict[str, Any]]:
+    params = {**params, "limit": limit}
+    while True:
+        page = _call(list_fn, params=params)
+        data = page.get("data") or []
+        yield from data
+        if not page.get("has_more") or not data:
+            return
+        params["starting_after"] = data[-1]["id"]

@@ -1,0 +1,113 @@
+"""Webhook event handlers: one function per Stripe event type, each idempotent and order-independent
+(the object is re-fetched from Stripe, so applying an old event twice or late converges on Stripe's
+state). Called by webhooks.services inside a transaction that holds the inbox row lock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from billing import gateway, services
+from billing.models import BillingCustomer
+
+logger = logging.getLogger(__name__)
+
+PROCESSED = "processed"
+IGNORED = "ignored"
+UNMATCHED = "unmatched"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str
+    tenant_id: int | None = None
+
+
+Handler = Callable[[BillingCustomer, dict[str, Any], dt.datetime | None], None]
+
+
+def _on_checkout_completed(customer: BillingCustomer, obj: dict[str, Any], marker: dt.datetime | None) -> None:
+    subscription_id = services.stripe_id(obj.get("subscription"))
+    if subscription_id:
+        services.subscription_sync(customer=customer, subscription_id=subscription_id, marker=marker)
+
+
+def _on_subscription(customer: BillingCustomer, obj: dict[str, Any], marker: dt.datetime | None) -> None:
+    services.subscription_sync(customer=customer, subscription_id=obj["id"], marker=marker)
+
+
+def _on_invoice(customer: BillingCustomer, obj: dict[str, Any], marker: dt.datetime | None) -> None:
+    services.invoice_sync(customer=customer, invoice_id=obj["id"])
+
+
+def _on_invoice_paid(customer: BillingCustomer, obj: dict[str, Any], marker: dt.datetime | None) -> None:
+    invoice = services.invoice_sync(customer=customer, invoice_id=obj["id"])
+    if invoice.stripe_subscription_id:
+        services.subscription_sync(customer=customer, subscription_id=invoice.stripe_subscription_id, marker=marker)
+    if invoice.status == "paid":
+        services.tenant_mark_paid(tenant=customer.tenant)
+
+
+def _on_invoice_failed(customer: BillingCustomer, obj: dict[str, Any], marker: dt.datetime | None) -> None:
+    invoice = services.invoice_sync(customer=customer, invoice_id=obj["id"])
+    # Re-fetched: if it was paid meanwhile (events out of order) the tenant stays in good standing.
+    if invoice.status == "open":
+        services.tenant_mark_past_due(tenant=customer.tenant)
+
+
+def _on_customer_updated(customer: BillingCustomer, obj: dict[str, Any], marker: dt.datetime | None) -> None:
+    services.customer_refresh(customer=customer)
+
+
+def _on_charge_refunded(customer: BillingCustomer, obj: dict[str, Any], marker: dt.datetime | None) -> None:
+    charge = gateway.charge_retrieve(charge_id=obj["id"])
+    invoice_id = services.stripe_id(charge.get("invoice"))
+    if not invoice_id:
+        payment_details = charge.get("payment_details") or {}
+        invoice_id = services.stripe_id(payment_details.get("invoice"))
+    if invoice_id:
+        invoice = services.invoice_sync(customer=customer, invoice_id=invoice_id)
+        invoice.amount_refunded = int(charge.get("amount_refunded") or 0)
+        invoice.save(update_fields=["amount_refunded", "updated_at"])
+    else:
+        logger.info("refund of %s not linked to an invoice", obj["id"])
+
+
+HANDLERS: dict[str, Handler] = {
+    "checkout.session.completed": _on_checkout_completed,
+    "customer.subscription.created": _on_subscription,
+    "customer.subscription.updated": _on_subscription,
+    "customer.subscription.deleted": _on_subscription,
+    "customer.subscription.trial_will_end": _on_subscription,
+    "invoice.finalized": _on_invoice,
+    "invoice.payment_action_required": _on_invoice,
+    "invoice.paid": _on_invoice_paid,
+    "invoice.payment_failed": _on_invoice_failed,
+    "customer.updated": _on_customer_updated,
+    "charge.refunded": _on_charge_refunded,
+}
+
+
+def _customer_id_of(event_type: str, obj: dict[str, Any]) -> str:
+    if event_type.startswith("customer.") and not event_type.startswith("customer.subscription."):
+        return str(obj.get("id") or "")
+    return services.stripe_id(obj.get("customer"))
+
+
+def handle_event(payload: dict[str, Any]) -> Outcome:
+    """Dispatch one Stripe event (already stored and locked). Raises on errors worth retrying."""
+    event_type = str(payload.get("type") or "")
+    handler = HANDLERS.get(event_type)
+    if handler is None:
+        return Outcome(IGNORED)
+    obj = ((payload.get("data") or {}).get("object")) or {}
+    if not isinstance(obj, dict) or not obj.get("id"):
+        raise ValueError("event has no data.object.id")
+    customer = services.customer_lock(stripe_customer_id=_customer_id_of(event_type, obj))
+    if customer is None:
+        return Outcome(UNMATCHED)
+    handler(customer, obj, services.ts(payload.get("created")))
+    return Outcome(PROCESSED, customer.tenant_id)

@@ -1,0 +1,247 @@
+"""Shared test support for billing and webhooks: a stand-in Stripe per session, signing, delivery,
+a live WSGI server, committed-data helpers. Imported by tests/billing/conftest.py and
+tests/webhooks/conftest.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+
+from billing import services
+from billing.models import BillingCustomer, DriftReport, Invoice, Plan, Subscription
+from tenants.models import Tenant, TenantStatus
+from webhooks.models import WebhookEvent
+from webhooks.signature import sign
+
+SECRET = "whsec_test_primary"
+OLD_SECRET = "whsec_test_previous"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# Chosen at import (collection) time so that a Celery worker started later in the session inherits
+# the stand-in address and the webhook secret through its environment.
+STANDIN_PORT = int(os.environ.get("TEST_STANDIN_PORT") or _free_port())
+os.environ["TEST_STANDIN_PORT"] = str(STANDIN_PORT)
+os.environ["STRIPE_API_BASE"] = f"http://127.0.0.1:{STANDIN_PORT}"
+os.environ["STRIPE_WEBHOOK_SECRET"] = f"{SECRET},{OLD_SECRET}"
+
+
+@pytest.fixture(scope="session")
+def standin() -> Iterator[Any]:
+    from billing.standin.server import StandinServer
+
+    srv = StandinServer(port=STANDIN_PORT, webhook_secret=SECRET)
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(autouse=True)
+def _stripe_settings(standin: Any, settings: Any) -> Iterator[Any]:
+    settings.STRIPE_API_BASE = standin.url
+    settings.STRIPE_WEBHOOK_SECRETS = [SECRET, OLD_SECRET]
+    standin.configure_webhooks(None, SECRET)
+    standin.reset()
+    yield standin
+
+
+# --- Stand-in helpers -----------------------------------------------------------------------------
+
+
+def _encode(params: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for key, value in params.items():
+        name = f"{prefix}[{key}]" if prefix else str(key)
+        if isinstance(value, dict):
+            out += _encode(value, name)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, dict):
+                    out += _encode(item, f"{name}[{i}]")
+                else:
+                    out.append((f"{name}[{i}]", str(item)))
+        elif isinstance(value, bool):
+            out.append((name, "true" if value else "false"))
+        elif value is not None:
+            out.append((name, str(value)))
+    return out
+
+
+def standin_call(srv: Any, method: str, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    data = urllib.parse.urlencode(_encode(params or {})).encode()
+    req = urllib.request.Request(  # noqa: S310
+        f"{srv.url}{path}",
+        data=data if method != "GET" else None,
+        method=method,
+        headers={"Authorization": f"Bearer {settings.STRIPE_API_KEY}"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
+            body = resp.read()
+    except urllib.error.HTTPError as exc:
+        raise AssertionError(f"stand-in {method} {path}: {exc.code} {exc.read()[:500]!r}") from exc
+    return json.loads(body) if body[:1] in (b"{", b"[") else {"raw": body.decode()}
+
+
+def events_for(srv: Any, *, types: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+    return [e for e in srv.events() if types is None or e["type"] in types]
+
+
+def subscribe(srv: Any, customer: BillingCustomer, plan: str = "team", quantity: int = 1, **extra: Any) -> dict:
+    plan_row = Plan.objects.get(code=plan)
+    return standin_call(
+        srv,
+        "POST",
+        "/v1/subscriptions",
+        {
+            "customer": customer.stripe_customer_id,
+            "items": [{"price": plan_row.stripe_price_id, "quantity": quantity}],
+            **extra,
+        },
+    )
+
+
+# --- Delivery -------------------------------------------------------------------------------------
+
+
+def signed_headers(body: bytes, *, secret: str = SECRET, timestamp: int | None = None) -> dict[str, str]:
+    return {"HTTP_STRIPE_SIGNATURE": sign(body=body, secret=secret, timestamp=timestamp)}
+
+
+def body_of(event: dict[str, Any] | bytes) -> bytes:
+    return event if isinstance(event, bytes) else json.dumps(event).encode()
+
+
+def deliver(event: dict[str, Any] | bytes, *, secret: str = SECRET, timestamp: int | None = None, **headers: str):
+    body = body_of(event)
+    client = Client(HTTP_HOST="localhost")
+    extra = {**signed_headers(body, secret=secret, timestamp=timestamp), **headers}
+    return client.post("/webhooks/stripe/", data=body, content_type="application/json", **extra)
+
+
+def deliver_and_process(event: dict[str, Any]) -> WebhookEvent:
+    from webhooks.services import webhook_event_process
+
+    response = deliver(event)
+    assert response.status_code == 200, response.content
+    row = WebhookEvent.objects.get(stripe_event_id=event["id"])
+    webhook_event_process(event_id=row.pk)
+    row.refresh_from_db()
+    return row
+
+
+def http_post(url: str, body: bytes, headers: dict[str, str]) -> int:
+    req = urllib.request.Request(url, data=body, method="POST", headers=headers)  # noqa: S310
+    try:
+        with urllib.request.urlopen(req, timeout=15) as resp:  # noqa: S310
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+# --- Live server and committed data -----------------------------------------------------------
+
+
+class LiveDjango:
+    """The real WSGI app in a threaded HTTP server; every request thread has its own connection."""
+
+    def __init__(self) -> None:
+        from django.core.handlers.wsgi import WSGIHandler
+        from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
+
+        class QuietHandler(WSGIRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadedWSGIServer(("127.0.0.1", 0), QuietHandler, allow_reuse_address=False)
+        self.httpd.set_app(WSGIHandler())
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def live_django() -> Iterator[LiveDjango]:
+    server = LiveDjango()
+    yield server
+    server.stop()
+
+
+def in_thread(fn: Callable[[], Any]) -> Any:
+    """Run fn on a fresh thread (own autocommit connection) and return its result."""
+    from django.db import connections
+
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["result"] = fn()
+        except BaseException as exc:
+            box["error"] = exc
+        finally:
+            connections.close_all()
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join(60)
+    if "error" in box:
+        raise box["error"]
+    return box.get("result")
+
+
+@pytest.fixture
+def live_db(django_db_blocker: Any) -> Iterator[None]:
+    """Autocommit access for tests whose data other processes (worker, server threads) must see.
+    Billing rows of the session tenants, webhook events and drift reports are removed afterwards and
+    the session tenants' status restored."""
+    with django_db_blocker.unblock():
+        connection.set_schema_to_public()
+        yield
+        connection.set_schema_to_public()
+        cleanup_committed()
+
+
+def cleanup_committed() -> None:
+    WebhookEvent.objects.all().delete()
+    Invoice.objects.all().delete()
+    Subscription.objects.all().delete()
+    BillingCustomer.objects.all().delete()
+    DriftReport.objects.all().delete()
+    Plan.objects.all().delete()
+    Tenant.objects.filter(slug__in=("alpha", "beta")).update(status=TenantStatus.TRIALING, closed_at=None)
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError("condition not met within timeout")
+
+
+def customer_for(tenant: Tenant) -> BillingCustomer:
+    return services.billing_customer_ensure(tenant=tenant)

@@ -1,0 +1,41 @@
+"""Inbox of Stripe webhook events (public schema): stored on receipt, processed by a Celery task."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class EventStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PROCESSED = "processed", "Processed"
+    IGNORED = "ignored", "Ignored (type not handled)"
+    UNMATCHED = "unmatched", "Unmatched (unknown customer)"
+    FAILED = "failed", "Failed"
+
+
+FINAL_STATUSES = (EventStatus.PROCESSED, EventStatus.IGNORED, EventStatus.UNMATCHED)
+
+
+class WebhookEvent(models.Model):
+    stripe_event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=120, db_index=True)
+    livemode = models.BooleanField(default=False)
+    api_version = models.CharField(max_length=64, blank=True, default="")
+    stripe_created = models.DateTimeField(null=True, blank=True)
+    body = models.TextField()  # the raw, verified request body
+    payload = models.JSONField()
+    status = models.CharField(max_length=16, choices=EventStatus.choices, default=EventStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    tenant = models.ForeignKey("tenants.Tenant", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    received_at = models.DateTimeField(auto_now_add=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "received_at"])]
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.stripe_event_id} {self.type} ({self.status})"

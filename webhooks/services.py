@@ -1,0 +1,175 @@
+"""Inbox writes: store a verified event (deduplicated), process it under a row lock, replay."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from webhooks.models import FINAL_STATUSES, EventStatus, WebhookEvent
+
+logger = logging.getLogger(__name__)
+
+
+class InvalidEventError(ValueError):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    event: WebhookEvent
+    created: bool
+
+
+def parse_event(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidEventError("invalid_json", "The body is not valid JSON.") from exc
+    if not isinstance(payload, dict):
+        raise InvalidEventError("invalid_event", "The body is not a Stripe event.")
+    event_id, event_type = payload.get("id"), payload.get("type")
+    if not isinstance(event_id, str) or not event_id.startswith("evt_") or len(event_id) > 255:
+        raise InvalidEventError("invalid_event", "The event has no valid id.")
+    if not isinstance(event_type, str) or not event_type or len(event_type) > 120:
+        raise InvalidEventError("invalid_event", "The event has no valid type.")
+    if not isinstance(payload.get("data", {}), dict):
+        raise InvalidEventError("invalid_event", "The event data is malformed.")
+    return payload
+
+
+def _created(payload: dict[str, Any]) -> dt.datetime | None:
+    value = payload.get("created")
+    if isinstance(value, int) and 0 < value < 10**11:
+        return dt.datetime.fromtimestamp(value, tz=dt.UTC)
+    return None
+
+
+def webhook_event_ingest(*, body: bytes, payload: dict[str, Any]) -> IngestResult:
+    """Store the event once (unique on the Stripe id) and enqueue processing after commit."""
+    try:
+        with transaction.atomic():
+            event = WebhookEvent.objects.create(
+                stripe_event_id=payload["id"],
+                type=payload["type"],
+                livemode=bool(payload.get("livemode")),
+                api_version=str(payload.get("api_version") or "")[:64],
+                stripe_created=_created(payload),
+                body=body.decode("utf-8"),
+                payload=payload,
+                status=EventStatus.PENDING,
+            )
+            transaction.on_commit(lambda: webhook_event_enqueue(event_id=event.pk))
+    except IntegrityError:
+        return IngestResult(WebhookEvent.objects.get(stripe_event_id=payload["id"]), created=False)
+    return IngestResult(event, created=True)
+
+
+def webhook_event_enqueue(*, event_id: int, countdown: float | None = None) -> bool:
+    """Send the processing task. A broker outage is logged, not raised: the row stays pending and
+    the sweeper re-enqueues it."""
+    from webhooks.tasks import process_event
+
+    try:
+        process_event.apply_async(
+            args=[event_id], countdown=countdown, retry_policy={"max_retries": 2, "interval_start": 0.1}
+        )
+    except Exception:
+        logger.warning("could not enqueue webhook event %s; the sweeper will retry", event_id, exc_info=True)
+        return False
+    WebhookEvent.objects.filter(pk=event_id).update(enqueued_at=timezone.now())
+    return True
+
+
+class ProcessingError(Exception):
+    """The handler failed; the attempt was recorded. `final` when no retry is left."""
+
+    def __init__(self, message: str, *, final: bool) -> None:
+        super().__init__(message)
+        self.final = final
+
+
+def webhook_event_process(*, event_id: int, force: bool = False) -> str:
+    """Apply one event exactly once: lock the row, skip if already final, dispatch, record."""
+    from billing.handlers import handle_event
+
+    with transaction.atomic():
+        event = WebhookEvent.objects.select_for_update().filter(pk=event_id).first()
+        if event is None:
+            return "missing"
+        if event.status in FINAL_STATUSES or (event.status == EventStatus.FAILED and not force):
+            return event.status
+        event.attempts += 1
+        try:
+            with transaction.atomic():
+                outcome = handle_event(event.payload)
+        except Exception as exc:
+            final = event.attempts >= settings.WEBHOOK_MAX_ATTEMPTS
+            event.status = EventStatus.FAILED if final else EventStatus.PENDING
+            event.last_error = f"{type(exc).__name__}: {exc}"[:4000]
+            event.save(update_fields=["status", "attempts", "last_error", "updated_at"])
+            logger.warning("webhook %s attempt %s failed: %s", event.stripe_event_id, event.attempts, exc)
+            error = ProcessingError(event.last_error, final=final)
+        else:
+            event.status = outcome.status
+            event.tenant_id = outcome.tenant_id
+            event.last_error = ""
+            event.processed_at = timezone.now()
+            event.save(update_fields=["status", "attempts", "last_error", "tenant", "processed_at", "updated_at"])
+            return event.status
+    raise error
+
+
+def retry_delay(attempt: int) -> float:
+    """Exponential backoff with full jitter."""
+    cap = min(settings.WEBHOOK_RETRY_MAX_SECONDS, settings.WEBHOOK_RETRY_BASE_SECONDS * (2 ** max(0, attempt - 1)))
+    return cap / 2 + random.uniform(0, cap / 2)  # noqa: S311 - jitter, not security
+
+
+def webhook_events_sweep(*, older_than_seconds: int | None = None, limit: int = 500) -> int:
+    """Re-enqueue events still pending after the threshold (their enqueue or worker was lost)."""
+    seconds = settings.WEBHOOK_SWEEP_AFTER_SECONDS if older_than_seconds is None else older_than_seconds
+    cutoff = timezone.now() - dt.timedelta(seconds=seconds)
+    ids = list(
+        WebhookEvent.objects.filter(status=EventStatus.PENDING, received_at__lte=cutoff)
+        .exclude(enqueued_at__gt=cutoff)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    return sum(1 for pk in ids if webhook_event_enqueue(event_id=pk))
+
+
+@transaction.atomic
+def webhook_event_reset(*, event: WebhookEvent) -> WebhookEvent:
+    """Put a failed (or any) event back to pending with a fresh attempt budget, for replay."""
+    event = WebhookEvent.objects.select_for_update().get(pk=event.pk)
+    event.status = EventStatus.PENDING
+    event.attempts = 0
+    event.save(update_fields=["status", "attempts", "updated_at"])
+    return event
+
+
+def webhook_events_replay(*, events: Any, inline: bool = False) -> list[tuple[str, str]]:
+    """Reset and re-process events (inline, or via the queue). Returns (stripe id, status)."""
+    results = []
+    for event in events:
+        webhook_event_reset(event=event)
+        if inline:
+            try:
+                status = webhook_event_process(event_id=event.pk)
+            except ProcessingError as exc:
+                status = f"failed: {exc}"
+        else:
+            status = "enqueued" if webhook_event_enqueue(event_id=event.pk) else "enqueue failed"
+        results.append((event.stripe_event_id, status))
+    return results
