@@ -1,7 +1,7 @@
 """URLs of a tenant host (<slug>.<base domain>)."""
 
 from django.http import HttpRequest, JsonResponse
-from django.urls import path
+from django.urls import include, path
 
 from tenants.health import healthz
 
@@ -14,4 +14,5 @@ def index(request: HttpRequest) -> JsonResponse:
 urlpatterns = [
     path("", index, name="tenant-index"),
     path("healthz", healthz, name="tenant-healthz"),
+    path("", include("tenant_apps.api.urls")),
 ]

@@ -39,6 +39,9 @@ TENANT_APPS = [
     "django.contrib.auth",
     "guardian",
     "tenant_apps.projects",
+    "tenant_apps.tokens",
+    "tenant_apps.invitations",
+    "tenant_apps.audit",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -166,12 +169,40 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # JSON only; bodies over DATA_UPLOAD_MAX_MEMORY_SIZE are refused with 413 before being read.
+    "DEFAULT_PARSER_CLASSES": ["tenant_apps.api.parsers.LimitedJSONParser"],
+    # Tenant API (see docs/api.md): bearer token first, so 401s carry `WWW-Authenticate: Bearer`.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "tenant_apps.api.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    # Every view is members-only unless it says otherwise; non-members get 404.
+    "DEFAULT_PERMISSION_CLASSES": ["tenant_apps.api.permissions.IsTenantMember"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "tenant_apps.api.throttles.CredentialRateThrottle",
+        "tenant_apps.api.throttles.TenantRateThrottle",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "tenant_apps.api.pagination.ApiPagination",
+    "PAGE_SIZE": 20,
+    "EXCEPTION_HANDLER": "tenant_apps.api.exceptions.api_exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tenantry API",
     "VERSION": "1.0.0",
+    "DESCRIPTION": (
+        "Tenant-scoped JSON API. Call it on your organization's host. Authenticate with "
+        "`Authorization: Bearer <token>` (from `POST /api/v1/auth/token/`) or the portal session. "
+        'Every error is `{"error": {"code", "message", "fields"}}`.'
+    ),
     "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "TaskStatusEnum": "tenant_apps.projects.models.TaskStatus",
+        "InvitationStatusEnum": "tenant_apps.invitations.models.InvitationStatus",
+        "RoleEnum": "shared_apps.accounts.models.Role",
+    },
 }
 
 # --- Logging ------------------------------------------------------------------------------------

@@ -1,0 +1,63 @@
+"""Per-request facts the API computes once: request id, client IP, the acting user, entitlements."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from django.http import HttpRequest
+
+from billing.selectors import Entitlements, entitlements_for_tenant
+from shared_apps.accounts.models import User
+from tenant_apps.audit.services import Actor
+from tenants.models import Tenant
+
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def _raw(request: Any) -> HttpRequest:
+    """The Django request under a DRF request (or the request itself)."""
+    return getattr(request, "_request", request)
+
+
+def tenant_of(request: Any) -> Tenant:
+    return _raw(request).tenant  # type: ignore[attr-defined]
+
+
+def user_of(request: Any) -> User:
+    """The authenticated user (views behind the membership gate only)."""
+    return request.user
+
+
+def request_id_of(request: object) -> str:
+    """The caller's X-Request-ID when it is well formed, else a generated one; stable per request."""
+    raw = _raw(request)
+    rid = getattr(raw, "request_id", None)
+    if rid is None:
+        header = raw.headers.get("X-Request-ID", "")
+        rid = header if REQUEST_ID_RE.match(header) else uuid.uuid4().hex
+        raw.request_id = rid  # type: ignore[attr-defined]
+    return rid
+
+
+def client_ip_of(request: object) -> str | None:
+    return _raw(request).META.get("REMOTE_ADDR") or None
+
+
+def actor_of(request: object) -> Actor:
+    user = getattr(request, "user", None)
+    return Actor(
+        user=user if user is not None and user.is_authenticated else None,
+        ip=client_ip_of(request),
+        request_id=request_id_of(request),
+    )
+
+
+def entitlements_of(request: object) -> Entitlements:
+    raw = _raw(request)
+    cached = getattr(raw, "entitlements", None)
+    if cached is None:
+        cached = entitlements_for_tenant(tenant=raw.tenant)  # type: ignore[attr-defined]
+        raw.entitlements = cached  # type: ignore[attr-defined]
+    return cached

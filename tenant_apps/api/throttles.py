@@ -1,0 +1,75 @@
+"""Per-credential and per-tenant request budgets from the plan's `api_rpm` (fixed one-minute windows
+counted in Redis; cache keys carry the schema, so tenants never share a counter)."""
+
+from __future__ import annotations
+
+import time
+
+from django.core.cache import cache
+from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
+
+from tenant_apps.api.context import client_ip_of, entitlements_of
+
+WINDOW_SECONDS = 60
+
+
+class _PlanRateThrottle(BaseThrottle):
+    scope = ""
+
+    def __init__(self) -> None:
+        self._wait: float | None = None
+
+    def limit(self, api_rpm: int) -> int:
+        return api_rpm
+
+    def ident(self, request: Request) -> str:
+        raise NotImplementedError
+
+    def allow_request(self, request: Request, view: object) -> bool:
+        if getattr(request._request, "tenant", None) is None:
+            return True
+        api_rpm = entitlements_of(request).api_rpm
+        if api_rpm is None:
+            return True
+        now = time.time()
+        window = int(now // WINDOW_SECONDS)
+        key = f"api-throttle:{self.scope}:{self.ident(request)}:{window}"
+        cache.add(key, 0, timeout=WINDOW_SECONDS * 2)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.add(key, 1, timeout=WINDOW_SECONDS * 2)
+            count = 1
+        if count > self.limit(api_rpm):
+            self._wait = WINDOW_SECONDS - (now % WINDOW_SECONDS)
+            return False
+        return True
+
+    def wait(self) -> float | None:
+        return self._wait
+
+
+class CredentialRateThrottle(_PlanRateThrottle):
+    """One token (or one signed-in session, or one anonymous IP) may use half the tenant's budget,
+    so a single runaway script cannot starve the rest of the organization."""
+
+    scope = "credential"
+
+    def limit(self, api_rpm: int) -> int:
+        return max(1, api_rpm // 2)
+
+    def ident(self, request: Request) -> str:
+        token = request.auth
+        if token is not None and getattr(token, "pk", None) is not None:
+            return f"token:{token.pk}"
+        if request.user is not None and request.user.is_authenticated:
+            return f"user:{request.user.pk}"
+        return f"ip:{client_ip_of(request)}"
+
+
+class TenantRateThrottle(_PlanRateThrottle):
+    scope = "tenant"
+
+    def ident(self, request: Request) -> str:
+        return "all"

@@ -1,0 +1,54 @@
+"""`/api/v1/…` on a tenant host, plus the OpenAPI schema and Swagger UI."""
+
+from django.urls import include, path, register_converter
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from tenant_apps.api.converters import IdConverter
+from tenant_apps.api.me import MeApi
+from tenant_apps.audit.api.views import AuditEventListApi
+from tenant_apps.invitations.api import views as members
+from tenant_apps.projects.api import views as projects
+from tenant_apps.tokens.api import views as tokens
+
+register_converter(IdConverter, "id")
+
+v1 = [
+    path("auth/token/", tokens.TokenObtainApi.as_view(), name="auth-token"),
+    path("auth/tokens/", tokens.TokenListApi.as_view(), name="auth-tokens"),
+    path("auth/tokens/<id:token_id>/", tokens.TokenRevokeApi.as_view(), name="auth-token-detail"),
+    path("me/", MeApi.as_view(), name="me"),
+    path("projects/", projects.ProjectListCreateApi.as_view(), name="projects"),
+    path("projects/<id:project_id>/", projects.ProjectDetailApi.as_view(), name="project-detail"),
+    path("projects/<id:project_id>/tasks/", projects.TaskListCreateApi.as_view(), name="tasks"),
+    path("projects/<id:project_id>/tasks/<id:task_id>/", projects.TaskDetailApi.as_view(), name="task-detail"),
+    path(
+        "projects/<id:project_id>/permissions/",
+        projects.ProjectPermissionsApi.as_view(),
+        name="project-permissions",
+    ),
+    path("members/", members.MemberListApi.as_view(), name="members"),
+    path("members/<id:user_id>/", members.MemberDetailApi.as_view(), name="member-detail"),
+    path("invitations/", members.InvitationListCreateApi.as_view(), name="invitations"),
+    path("invitations/accept/", members.InvitationAcceptApi.as_view(), name="invitation-accept"),
+    path("invitations/<id:invitation_id>/", members.InvitationRevokeApi.as_view(), name="invitation-detail"),
+    path("audit-events/", AuditEventListApi.as_view(), name="audit-events"),
+]
+
+
+class SchemaApi(SpectacularAPIView):
+    authentication_classes: list = []
+    permission_classes: list = []
+    throttle_classes: list = []
+
+
+class DocsApi(SpectacularSwaggerView):
+    authentication_classes: list = []
+    permission_classes: list = []
+    throttle_classes: list = []
+
+
+urlpatterns = [
+    path("api/v1/", include((v1, "api"), namespace="api")),
+    path("api/schema/", SchemaApi.as_view(), name="api-schema"),
+    path("api/docs/", DocsApi.as_view(url_name="api-schema"), name="api-docs"),
+]

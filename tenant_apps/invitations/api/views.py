@@ -1,0 +1,200 @@
+"""Members (list, change role, remove) and invitations (create, list, revoke, accept)."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, filters, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from shared_apps.accounts.models import Membership, Role
+from tenant_apps.api.context import actor_of, tenant_of
+from tenant_apps.api.docs import error_responses
+from tenant_apps.api.permissions import IsTenantAdmin, OnTenantHost
+from tenant_apps.api.views import ApiGenericView, ApiView
+from tenant_apps.invitations import selectors, services
+from tenant_apps.invitations.models import Invitation, InvitationStatus
+
+
+class MemberOutput(serializers.Serializer):
+    user_id = serializers.IntegerField()
+    email = serializers.EmailField(source="user.email")
+    full_name = serializers.CharField(source="user.full_name")
+    role = serializers.ChoiceField(choices=Role.choices)
+    joined_at = serializers.DateTimeField(source="created_at")
+
+
+class MemberUpdateInput(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class MemberFilter(django_filters.FilterSet):
+    role = django_filters.ChoiceFilter(choices=Role.choices)
+
+    class Meta:
+        model = Membership
+        fields = ["role"]
+
+
+class MemberListApi(ApiGenericView):
+    serializer_class = MemberOutput
+    filter_backends = [DjangoFilterBackend, filters.SearchFilter, filters.OrderingFilter]
+    filterset_class = MemberFilter
+    search_fields = ["user__email", "user__full_name"]
+    ordering_fields = ["created_at", "role", "user__email"]
+
+    def get_queryset(self) -> QuerySet[Membership]:
+        if getattr(self, "swagger_fake_view", False):
+            return Membership.objects.none()
+        return selectors.member_list(tenant_id=tenant_of(self.request).pk)
+
+    @extend_schema(operation_id="members_list", responses={200: MemberOutput(many=True), **error_responses()})
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(MemberOutput(page, many=True).data)
+
+
+class MemberDetailApi(ApiView):
+    permission_classes = [IsTenantAdmin]
+
+    def load(self, request: Request, user_id: int) -> Membership:
+        membership = selectors.member_get(tenant_id=tenant_of(request).pk, user_id=user_id)
+        if membership is None:
+            raise exceptions.NotFound()
+        return membership
+
+    @extend_schema(
+        operation_id="members_partial_update",
+        request=MemberUpdateInput,
+        responses={200: MemberOutput, **error_responses(409)},
+    )
+    def patch(self, request: Request, user_id: int) -> Response:
+        membership = self.load(request, user_id)
+        data = MemberUpdateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        membership = services.member_change_role(
+            actor=actor_of(request),
+            actor_role=self.membership.role,
+            membership=membership,
+            role=data.validated_data["role"],
+        )
+        return Response(MemberOutput(membership).data)
+
+    @extend_schema(operation_id="members_destroy", responses={204: None, **error_responses(409)})
+    def delete(self, request: Request, user_id: int) -> Response:
+        membership = self.load(request, user_id)
+        services.member_remove(actor=actor_of(request), actor_role=self.membership.role, membership=membership)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InvitationOutput(serializers.ModelSerializer):
+    invited_by_id = serializers.IntegerField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "email", "role", "status", "invited_by_id", "created_at", "expires_at", "accepted_at"]
+        read_only_fields = fields
+
+
+class InvitationCreatedOutput(InvitationOutput):
+    token = serializers.CharField(help_text="Invitation token; shown once, stored hashed. Also emailed.")
+
+    class Meta(InvitationOutput.Meta):
+        fields = [*InvitationOutput.Meta.fields, "token"]
+        read_only_fields = fields
+
+
+class InvitationCreateInput(serializers.Serializer):
+    email = serializers.EmailField()
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.MEMBER)
+
+
+class InvitationAcceptInput(serializers.Serializer):
+    token = serializers.CharField(max_length=200)
+    password = serializers.CharField(max_length=1024, required=False, trim_whitespace=False)
+    full_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class InvitationFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=InvitationStatus.choices)
+
+    class Meta:
+        model = Invitation
+        fields = ["status"]
+
+
+class InvitationListCreateApi(ApiGenericView):
+    permission_classes = [IsTenantAdmin]
+    serializer_class = InvitationOutput
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = InvitationFilter
+
+    def get_queryset(self) -> QuerySet[Invitation]:
+        return selectors.invitation_list()
+
+    @extend_schema(operation_id="invitations_list", responses={200: InvitationOutput(many=True), **error_responses()})
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(InvitationOutput(page, many=True).data)
+
+    @extend_schema(
+        operation_id="invitations_create",
+        request=InvitationCreateInput,
+        responses={201: InvitationCreatedOutput, **error_responses(409)},
+    )
+    def post(self, request: Request) -> Response:
+        data = InvitationCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        role = data.validated_data["role"]
+        if role == Role.OWNER and self.membership.role != Role.OWNER:
+            raise exceptions.PermissionDenied("Only an owner can invite owners.")
+        invitation, raw = services.invitation_create(
+            actor=actor_of(request),
+            tenant=tenant_of(request),
+            email=data.validated_data["email"],
+            role=role,
+        )
+        return Response(InvitationOutput(invitation).data | {"token": raw}, status=status.HTTP_201_CREATED)
+
+
+class InvitationRevokeApi(ApiView):
+    permission_classes = [IsTenantAdmin]
+
+    @extend_schema(operation_id="invitations_revoke", responses={204: None, **error_responses(409)})
+    def delete(self, request: Request, invitation_id: int) -> Response:
+        invitation = selectors.invitation_get(invitation_id=invitation_id)
+        if invitation is None:
+            raise exceptions.NotFound()
+        services.invitation_revoke(actor=actor_of(request), invitation=invitation)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InvitationAcceptApi(ApiView):
+    """Accept by token. A new person sets a password here; an existing account just joins."""
+
+    authentication_classes: list = []
+    permission_classes = [OnTenantHost]
+
+    @extend_schema(
+        operation_id="invitations_accept",
+        request=InvitationAcceptInput,
+        responses={201: MemberOutput, **error_responses(409)},
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        data = InvitationAcceptInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        invitation = selectors.invitation_by_token(raw=data.validated_data["token"])
+        if invitation is None:
+            raise exceptions.NotFound("This invitation is unknown, expired or no longer valid.")
+        membership = services.invitation_accept(
+            actor=actor_of(request),
+            tenant=tenant_of(request),
+            invitation=invitation,
+            password=data.validated_data.get("password"),
+            full_name=data.validated_data["full_name"],
+        )
+        return Response(MemberOutput(membership).data, status=status.HTTP_201_CREATED)

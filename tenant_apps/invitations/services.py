@@ -1,0 +1,183 @@
+"""Members and invitations: writes. Membership rows live in `public`, audit rows in the tenant's
+schema; both are on the same connection, so one transaction covers them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import connection, transaction
+from django.utils import timezone
+
+from billing.selectors import entitlements_for_tenant
+from shared_apps.accounts.models import Membership, Role, User
+from shared_apps.accounts.services import membership_add, membership_change_role, membership_remove, user_create
+from tenant_apps.audit.services import Actor, audit_event_record
+from tenant_apps.invitations.models import Invitation, InvitationStatus
+from tenant_apps.invitations.selectors import invitation_pending_count, member_count
+from tenant_apps.projects.models import ProjectUserObjectPermission
+from tenant_apps.tokens.crypto import INVITATION_SCHEME, secret_hash, secret_new
+from tenant_apps.tokens.models import ApiToken
+from tenants.models import Tenant
+
+INVITATION_TTL_DAYS = 7
+
+
+def _ensure_writable(tenant: Tenant) -> None:
+    if entitlements_for_tenant(tenant=tenant).read_only:
+        raise ValidationError("This organization is read-only until its billing is settled.", code="tenant_read_only")
+
+
+def _lock_seats(tenant: Tenant) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"seats:{tenant.pk}"])
+
+
+def _seat_limit_error(limit: int) -> ValidationError:
+    return ValidationError(
+        f"Your plan allows {limit} members (pending invitations included). Upgrade for more seats.",
+        code="plan_limit_seats",
+    )
+
+
+@transaction.atomic
+def invitation_create(
+    *, actor: Actor, tenant: Tenant, email: str, role: str, ttl_days: int = INVITATION_TTL_DAYS
+) -> tuple[Invitation, str]:
+    """Invite someone by email; returns the invitation and its token (shown once, stored hashed)."""
+    _ensure_writable(tenant)
+    email = email.strip().lower()
+    if role not in Role.values:
+        raise ValidationError({"role": ValidationError("Unknown role.", code="invalid_role")})
+    _lock_seats(tenant)
+    if Membership.objects.filter(tenant_id=tenant.pk, user__email__iexact=email).exists():
+        raise ValidationError("This person is already a member.", code="already_member")
+    if Invitation.objects.filter(
+        email__iexact=email, status=InvitationStatus.PENDING, expires_at__gt=timezone.now()
+    ).exists():
+        raise ValidationError("A pending invitation for this email exists.", code="invitation_exists")
+    seats = entitlements_for_tenant(tenant=tenant).seats
+    if seats is not None and member_count(tenant_id=tenant.pk) + invitation_pending_count() >= seats:
+        raise _seat_limit_error(seats)
+    prefix, raw = secret_new(scheme=INVITATION_SCHEME)
+    invitation = Invitation.objects.create(
+        email=email,
+        role=role,
+        prefix=prefix,
+        secret_hash=secret_hash(raw),
+        invited_by=actor.user,
+        expires_at=timezone.now() + dt.timedelta(days=ttl_days),
+    )
+    audit_event_record(
+        actor=actor,
+        action="invitation.created",
+        target_type="invitation",
+        target_id=invitation.pk,
+        data={"email": email, "role": role},
+    )
+    transaction.on_commit(
+        lambda: send_mail(
+            subject=f"You are invited to {tenant.name} on Tenantry",
+            message=f"Accept with this invitation token: {raw}\n"
+            f"POST /api/v1/invitations/accept/ on {getattr(tenant, 'domain_url', tenant.slug)}",
+            from_email=getattr(settings, "DEFAULT_FROM_EMAIL", None),
+            recipient_list=[email],
+            fail_silently=True,
+        )
+    )
+    return invitation, raw
+
+
+@transaction.atomic
+def invitation_revoke(*, actor: Actor, invitation: Invitation) -> Invitation:
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.status != InvitationStatus.PENDING:
+        raise ValidationError("Only pending invitations can be revoked.", code="invitation_not_pending")
+    invitation.status = InvitationStatus.REVOKED
+    invitation.revoked_at = timezone.now()
+    invitation.save(update_fields=["status", "revoked_at"])
+    audit_event_record(
+        actor=actor,
+        action="invitation.revoked",
+        target_type="invitation",
+        target_id=invitation.pk,
+        data={"email": invitation.email},
+    )
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(
+    *, actor: Actor, tenant: Tenant, invitation: Invitation, password: str | None = None, full_name: str = ""
+) -> Membership:
+    """Join the organization. An existing user just joins; a new one must choose a password."""
+    _ensure_writable(tenant)
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.status != InvitationStatus.PENDING or invitation.expires_at <= timezone.now():
+        raise ValidationError("This invitation is no longer valid.", code="invitation_invalid")
+    user = User.objects.filter(email__iexact=invitation.email).first()
+    if user is None:
+        if not password:
+            raise ValidationError(
+                {"password": ValidationError("Choose a password to create your account.", code="required")}
+            )
+        candidate = User(email=invitation.email, full_name=full_name)
+        try:
+            validate_password(password, user=candidate)
+        except ValidationError as exc:
+            raise ValidationError({"password": exc.error_list}) from None
+        user = user_create(email=invitation.email, password=password, full_name=full_name)
+    if Membership.objects.filter(tenant_id=tenant.pk, user=user).exists():
+        raise ValidationError("You are already a member.", code="already_member")
+    _lock_seats(tenant)
+    seats = entitlements_for_tenant(tenant=tenant).seats
+    if seats is not None and member_count(tenant_id=tenant.pk) >= seats:
+        raise _seat_limit_error(seats)
+    membership = membership_add(user=user, tenant_id=tenant.pk, role=invitation.role)
+    invitation.status = InvitationStatus.ACCEPTED
+    invitation.accepted_at = timezone.now()
+    invitation.accepted_by = user
+    invitation.save(update_fields=["status", "accepted_at", "accepted_by"])
+    audit_event_record(
+        actor=Actor(user=user, ip=actor.ip, request_id=actor.request_id),
+        action="invitation.accepted",
+        target_type="invitation",
+        target_id=invitation.pk,
+        data={"user_id": user.pk, "role": invitation.role},
+    )
+    return membership
+
+
+def _owner_rule(*, actor_role: str, target_role: str, new_role: str | None = None) -> None:
+    """Only owners touch owners (or make new ones)."""
+    if actor_role != Role.OWNER and (target_role == Role.OWNER or new_role == Role.OWNER):
+        raise ValidationError("Only an owner can change owners.", code="forbidden")
+
+
+@transaction.atomic
+def member_change_role(*, actor: Actor, actor_role: str, membership: Membership, role: str) -> Membership:
+    _owner_rule(actor_role=actor_role, target_role=membership.role, new_role=role)
+    old = membership.role
+    membership = membership_change_role(membership=membership, role=role)
+    audit_event_record(
+        actor=actor,
+        action="member.role_changed",
+        target_type="user",
+        target_id=membership.user_id,
+        data={"from": old, "to": role},
+    )
+    return membership
+
+
+@transaction.atomic
+def member_remove(*, actor: Actor, actor_role: str, membership: Membership) -> None:
+    """Remove a member: their object permissions and API tokens in this tenant go with them."""
+    _owner_rule(actor_role=actor_role, target_role=membership.role)
+    user_id, role = membership.user_id, membership.role
+    membership_remove(membership=membership)
+    ProjectUserObjectPermission.objects.filter(user_id=user_id).delete()
+    ApiToken.objects.filter(user_id=user_id, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    audit_event_record(actor=actor, action="member.removed", target_type="user", target_id=user_id, data={"role": role})

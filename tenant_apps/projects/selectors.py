@@ -1,0 +1,77 @@
+"""Project and task reads. Visibility is decided in SQL through guardian's direct-FK tables (never
+through `user.has_perm`, which lets superusers through)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import Permission
+from django.db.models import Exists, OuterRef, QuerySet
+
+from shared_apps.accounts.models import Membership, User
+from tenant_apps.projects.models import Project, ProjectUserObjectPermission, Task
+from tenant_apps.projects.policies import (
+    ALL_PROJECT_CODENAMES,
+    project_codenames_for,
+    role_sees_all_projects,
+    role_uses_projects,
+)
+
+
+def project_list_visible(*, user: User, role: str) -> QuerySet[Project]:
+    if not role_uses_projects(role=role):
+        return Project.objects.none()
+    if role_sees_all_projects(role=role):
+        return Project.objects.all()
+    can_view = ProjectUserObjectPermission.objects.filter(
+        content_object=OuterRef("pk"), user_id=user.pk, permission__codename="view_project"
+    )
+    return Project.objects.filter(Exists(can_view))
+
+
+def project_codenames(*, user: User, role: str, project_id: int) -> frozenset[str]:
+    """Effective permissions of `user` on one project (one query for plain members, none for admins)."""
+    if not role_uses_projects(role=role) or role_sees_all_projects(role=role):
+        return project_codenames_for(role=role, granted=set())
+    granted = set(
+        ProjectUserObjectPermission.objects.filter(user_id=user.pk, content_object_id=project_id).values_list(
+            "permission__codename", flat=True
+        )
+    )
+    return project_codenames_for(role=role, granted=granted)
+
+
+def project_get(*, project_id: int) -> Project | None:
+    return Project.objects.filter(pk=project_id).first()
+
+
+def project_count() -> int:
+    return Project.objects.count()
+
+
+def project_permission_rows(*, project: Project) -> QuerySet[ProjectUserObjectPermission]:
+    return (
+        ProjectUserObjectPermission.objects.filter(content_object=project)
+        .select_related("user", "permission")
+        .order_by("user_id", "permission__codename")
+    )
+
+
+def project_permission_objects(*, codenames: frozenset[str] | set[str]) -> list[Permission]:
+    """Permission rows for project codenames, resolved by a join (no ContentType cache lookup)."""
+    wanted = set(codenames) & ALL_PROJECT_CODENAMES
+    return list(
+        Permission.objects.filter(
+            content_type__app_label="projects", content_type__model="project", codename__in=wanted
+        )
+    )
+
+
+def task_list(*, project: Project) -> QuerySet[Task]:
+    return Task.objects.filter(project=project)
+
+
+def task_get(*, project: Project, task_id: int) -> Task | None:
+    return Task.objects.filter(project=project, pk=task_id).first()
+
+
+def membership_for_user_id(*, tenant_id: int, user_id: int) -> Membership | None:
+    return Membership.objects.filter(tenant_id=tenant_id, user_id=user_id).select_related("user").first()

@@ -1,0 +1,90 @@
+"""Token exchange (email + password -> personal API token for this organization), list, revoke."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from shared_apps.accounts.selectors import membership_get
+from shared_apps.accounts.services import InvalidCredentialsError, user_authenticate
+from tenant_apps.api.context import actor_of, client_ip_of, tenant_of, user_of
+from tenant_apps.api.docs import error_responses
+from tenant_apps.api.permissions import OnTenantHost
+from tenant_apps.api.views import ApiGenericView, ApiView
+from tenant_apps.audit.services import Actor
+from tenant_apps.tokens.models import ApiToken
+from tenant_apps.tokens.selectors import api_token_list
+from tenant_apps.tokens.services import MAX_EXPIRY_DAYS, api_token_create, api_token_revoke
+
+
+class TokenOutput(serializers.ModelSerializer):
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
+        read_only_fields = fields
+
+
+class TokenCreatedOutput(TokenOutput):
+    token = serializers.CharField(help_text="The secret. Shown once; only its hash is stored.")
+
+    class Meta(TokenOutput.Meta):
+        fields = [*TokenOutput.Meta.fields, "token"]
+        read_only_fields = fields
+
+
+class TokenCreateInput(serializers.Serializer):
+    email = serializers.EmailField()
+    password = serializers.CharField(max_length=1024, trim_whitespace=False)
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    expires_in_days = serializers.IntegerField(min_value=1, max_value=MAX_EXPIRY_DAYS, required=False)
+
+
+class TokenObtainApi(ApiView):
+    authentication_classes: list = []
+    permission_classes = [OnTenantHost]
+
+    @extend_schema(
+        operation_id="auth_token_create",
+        request=TokenCreateInput,
+        responses={201: TokenCreatedOutput, **error_responses()},
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        data = TokenCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        user = user_authenticate(email=v["email"], password=v["password"], ip=client_ip_of(request) or "")
+        # Not a member of this organization: the same answer as a wrong password.
+        if membership_get(user=user, tenant_id=tenant_of(request).pk) is None:
+            raise InvalidCredentialsError()
+        actor = Actor(user=user, ip=client_ip_of(request), request_id=actor_of(request).request_id)
+        token, raw = api_token_create(actor=actor, user=user, name=v["name"], expires_in_days=v.get("expires_in_days"))
+        token.token = raw  # type: ignore[attr-defined]  # shown this once, never stored
+        return Response(TokenCreatedOutput(token).data, status=status.HTTP_201_CREATED)
+
+
+class TokenListApi(ApiGenericView):
+    serializer_class = TokenOutput
+
+    def get_queryset(self) -> QuerySet[ApiToken]:
+        if getattr(self, "swagger_fake_view", False):
+            return ApiToken.objects.none()
+        return api_token_list(user=user_of(self.request))
+
+    @extend_schema(operation_id="auth_tokens_list", responses={200: TokenOutput(many=True), **error_responses()})
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(TokenOutput(page, many=True).data)
+
+
+class TokenRevokeApi(ApiView):
+    @extend_schema(operation_id="auth_tokens_revoke", responses={204: None, **error_responses()})
+    def delete(self, request: Request, token_id: int) -> Response:
+        token = api_token_list(user=user_of(request)).filter(pk=token_id).first()
+        if token is None:
+            raise exceptions.NotFound()
+        api_token_revoke(actor=actor_of(request), token=token)
+        return Response(status=status.HTTP_204_NO_CONTENT)
