@@ -85,6 +85,14 @@ def _encode(params: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
     return out
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_NO_REDIRECTS = urllib.request.build_opener(_NoRedirect)
+
+
 def standin_call(srv: Any, method: str, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
     data = urllib.parse.urlencode(_encode(params or {})).encode()
     req = urllib.request.Request(  # noqa: S310
@@ -94,9 +102,11 @@ def standin_call(srv: Any, method: str, path: str, params: dict[str, Any] | None
         headers={"Authorization": f"Bearer {settings.STRIPE_API_KEY}"},
     )
     try:
-        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
+        with _NO_REDIRECTS.open(req, timeout=10) as resp:
             body = resp.read()
     except urllib.error.HTTPError as exc:
+        if exc.code in (301, 302, 303):
+            return {"redirect": exc.headers.get("Location")}
         raise AssertionError(f"stand-in {method} {path}: {exc.code} {exc.read()[:500]!r}") from exc
     return json.loads(body) if body[:1] in (b"{", b"[") else {"raw": body.decode()}
 

@@ -1,0 +1,215 @@
+"""Billing domain against the stand-in: customers, entitlements, seats, dunning, usage, reconcile, API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from django.utils import timezone
+
+from billing import services, usage
+from billing.models import BillingCustomer, DriftReport, Invoice, Plan, Subscription
+from billing.selectors import entitlements_for_tenant
+from billing.tasks import create_customer
+from shared_apps.accounts.models import Membership, Role
+from shared_apps.accounts.services import membership_remove
+from tenants.models import Tenant, TenantStatus
+from tenants.services import tenant_set_status
+from tests.billing.support import customer_for, deliver_and_process, events_for, standin_call, subscribe
+from tests.conftest import tenant_client
+
+pytestmark = pytest.mark.django_db
+
+
+def _sub_event(standin, sub_id: str, type_: str) -> dict:  # type: ignore[no-untyped-def]
+    for e in reversed(events_for(standin, types=(type_,))):
+        obj = e["data"]["object"]
+        parent = (obj.get("parent") or {}).get("subscription_details") or {}
+        if obj["id"] == sub_id or parent.get("subscription") == sub_id:
+            return e
+    raise AssertionError(f"no {type_} for {sub_id}")
+
+
+@pytest.fixture
+def subscribed(standin, tenant_a):  # type: ignore[no-untyped-def]
+    services.plans_sync()
+    customer = customer_for(tenant_a)
+    sub = subscribe(standin, customer, "team", 1)
+    deliver_and_process(_sub_event(standin, sub["id"], "customer.subscription.created"))
+    return Subscription.objects.get(stripe_subscription_id=sub["id"])
+
+
+def test_sync_plans_is_idempotent(standin) -> None:  # type: ignore[no-untyped-def]
+    out = io.StringIO()
+    call_command("sync_plans", stdout=out)
+    first = dict(Plan.objects.values_list("code", "stripe_price_id"))
+    call_command("sync_plans", stdout=io.StringIO())
+    assert dict(Plan.objects.values_list("code", "stripe_price_id")) == first
+    assert set(first) == {"free", "team", "business"} and all(first.values())
+    prices = standin_call(standin, "GET", "/v1/prices?limit=100")["data"]
+    assert len(prices) == 3
+
+
+def test_customer_creation_task_is_idempotent(standin, tenant_a) -> None:  # type: ignore[no-untyped-def]
+    first = create_customer.run(tenant_a.pk)
+    BillingCustomer.objects.all().delete()  # lost the row: the retried task must not create a second customer
+    second = create_customer.run(tenant_a.pk)
+    assert first == second
+    assert len(standin_call(standin, "GET", "/v1/customers?limit=100")["data"]) == 1
+
+
+def test_provisioning_enqueues_customer_creation(settings, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    from tenants.services import tenant_provision
+
+    settings.BILLING_CREATE_CUSTOMERS = True
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        tenant_provision(slug="billing-hook", name="Hook", owner_email="o@hook.test")
+    names = [getattr(cb, "func", cb).__name__ for cb in callbacks]
+    assert "on_tenant_provisioned" in names
+
+
+def test_entitlements_follow_the_subscription(subscribed, tenant_a) -> None:  # type: ignore[no-untyped-def]
+    ent = entitlements_for_tenant(tenant=tenant_a)
+    assert ent.plan == "team" and ent.seats == 25 and "audit_log" in ent.features and not ent.read_only
+    tenant_set_status(tenant=tenant_a, status=TenantStatus.SUSPENDED)
+    assert entitlements_for_tenant(tenant=Tenant.objects.get(pk=tenant_a.pk)).read_only
+
+
+def test_default_plan_without_subscription(tenant_b) -> None:  # type: ignore[no-untyped-def]
+    ent = entitlements_for_tenant(tenant=tenant_b)
+    assert ent.plan == "free" and ent.seats == 3
+
+
+def test_seats_follow_members(
+    standin, subscribed, tenant_a, member_factory, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        member_factory(tenant_a, Role.MEMBER)
+    assert callbacks, "membership_add registers the seat hook"
+    count = Membership.objects.filter(tenant=tenant_a).count()
+    assert services.seats_sync(tenant_id=tenant_a.pk, change_id="add:test") == count
+    remote = standin_call(standin, "GET", f"/v1/subscriptions/{subscribed.stripe_subscription_id}")
+    assert remote["items"]["data"][0]["quantity"] == count
+    updates = len(events_for(standin, types=("customer.subscription.updated",)))
+    # A retried task (same change) makes no second write.
+    services.seats_sync(tenant_id=tenant_a.pk, change_id="add:test")
+    assert len(events_for(standin, types=("customer.subscription.updated",))) == updates
+    membership_remove(membership=Membership.objects.filter(tenant=tenant_a, role=Role.MEMBER).last())
+    services.seats_sync(tenant_id=tenant_a.pk, change_id="remove:test")
+    remote = standin_call(standin, "GET", f"/v1/subscriptions/{subscribed.stripe_subscription_id}")
+    assert remote["items"]["data"][0]["quantity"] == count - 1
+
+
+def test_dunning_past_due_suspended_then_restored(standin, subscribed, tenant_a) -> None:  # type: ignore[no-untyped-def]
+    sub_id = subscribed.stripe_subscription_id
+    standin_call(standin, "POST", "/_standin/advance", {"subscription": sub_id, "action": "fail_payment"})
+    deliver_and_process(_sub_event(standin, sub_id, "invoice.payment_failed"))
+    tenant = Tenant.objects.get(pk=tenant_a.pk)
+    assert tenant.status == TenantStatus.PAST_DUE
+    assert services.dunning_suspend_overdue() == []  # still in grace
+    later = timezone.now() + dt.timedelta(days=8)
+    assert services.dunning_suspend_overdue(now=later) == ["alpha"]
+    assert entitlements_for_tenant(tenant=Tenant.objects.get(pk=tenant_a.pk)).read_only
+    standin_call(standin, "POST", "/_standin/advance", {"subscription": sub_id, "action": "pay"})
+    deliver_and_process(_sub_event(standin, sub_id, "invoice.paid"))
+    assert Tenant.objects.get(pk=tenant_a.pk).status == TenantStatus.ACTIVE
+    assert Invoice.objects.filter(tenant=tenant_a, status="paid").exists()
+
+
+def test_usage_reported_once_per_tenant_hour(standin, subscribed, tenant_a) -> None:  # type: ignore[no-untyped-def]
+    past = timezone.now() - dt.timedelta(hours=2)
+    bucket = usage.hour_bucket(past)
+    from tenants.redis import redis_client
+
+    redis_client().delete(usage.usage_key(tenant_a.pk, bucket), usage.reported_key(tenant_a.pk, bucket))
+    for _ in range(3):
+        usage.usage_increment(tenant_a.pk, now=past)
+    assert usage.usage_report() >= 1
+    assert usage.usage_report() == 0
+    customer = BillingCustomer.objects.get(tenant=tenant_a)
+    sent = standin_call(standin, "GET", f"/_standin/meter_events?customer={customer.stripe_customer_id}")["data"]
+    mine = [e for e in sent if e.get("identifier") == f"tenantry-usage-{tenant_a.pk}-{bucket}"]
+    assert len(mine) == 1 and str(mine[0]["payload"]["value"]) == "3"
+    redis_client().delete(usage.usage_key(tenant_a.pk, bucket), usage.reported_key(tenant_a.pk, bucket))
+
+
+def test_reconcile_repairs_drift_and_stores_report(standin, subscribed) -> None:  # type: ignore[no-untyped-def]
+    Subscription.objects.filter(pk=subscribed.pk).update(quantity=9, status="past_due")
+    out = io.StringIO()
+    call_command("reconcile_billing", "--no-create-customers", stdout=out)
+    subscribed.refresh_from_db()
+    assert subscribed.quantity == 1 and subscribed.status == "active"
+    report = DriftReport.objects.latest("started_at")
+    fields = {(i["kind"], i["field"]) for i in report.items}
+    assert ("subscription", "quantity") in fields and ("subscription", "status") in fields
+    assert "drift" in out.getvalue()
+
+
+# --- Tenant billing API ------------------------------------------------------------------------
+
+
+def test_billing_api_roles(subscribed, tenant_a, tenant_b, owner_a, member_factory) -> None:  # type: ignore[no-untyped-def]
+    owner = tenant_client(tenant_a, owner_a).get("/api/v1/billing/")
+    assert owner.status_code == 200, owner.content
+    body = owner.json()
+    assert body["plan"] == "team" and body["subscription"]["quantity"] == 1
+    billing_user = member_factory(tenant_a, Role.BILLING)
+    assert tenant_client(tenant_a, billing_user).get("/api/v1/billing/invoices/").status_code == 200
+    member = member_factory(tenant_a, Role.MEMBER)
+    denied = tenant_client(tenant_a, member).get("/api/v1/billing/")
+    assert denied.status_code == 403 and "error" in denied.json()
+    stranger = member_factory(tenant_b, Role.OWNER)
+    assert tenant_client(tenant_a, stranger).get("/api/v1/billing/").status_code == 404
+    assert tenant_client(tenant_a).get("/api/v1/billing/").status_code in (401, 403)
+
+
+def test_checkout_validation_and_already_subscribed(subscribed, tenant_a, owner_a) -> None:  # type: ignore[no-untyped-def]
+    client = tenant_client(tenant_a, owner_a)
+    bad = client.post("/api/v1/billing/checkout/", {"plan": "gold"}, content_type="application/json")
+    assert bad.status_code == 400 and bad.json()["error"]["code"]
+    missing = client.post("/api/v1/billing/checkout/", {}, content_type="application/json")
+    assert missing.status_code == 400
+    dup = client.post("/api/v1/billing/checkout/", {"plan": "team"}, content_type="application/json")
+    assert dup.status_code in (400, 409)
+    portal = client.post("/api/v1/billing/portal/", content_type="application/json")
+    assert portal.status_code == 201 and portal.json()["url"].startswith("http")
+
+
+def test_checkout_flow_to_active_and_seats(standin, tenant_b, member_factory) -> None:  # type: ignore[no-untyped-def]
+    services.plans_sync()
+    owner = Membership.objects.get(tenant=tenant_b, role=Role.OWNER).user
+    client = tenant_client(tenant_b, owner)
+    response = client.post("/api/v1/billing/checkout/", {"plan": "team"}, content_type="application/json")
+    assert response.status_code == 201, response.content
+    url = response.json()["url"]
+    cs_id = url.rstrip("/").split("/")[-1]
+    again = client.post("/api/v1/billing/checkout/", {"plan": "team"}, content_type="application/json")
+    assert again.json()["url"] == url  # deterministic idempotency key: same session
+    standin_call(standin, "POST", f"/checkout/{cs_id}/complete", {"email": "owner@beta.test"})
+    completed = next(e for e in events_for(standin, types=("checkout.session.completed",)))
+    row = deliver_and_process(completed)
+    assert row.tenant_id == tenant_b.pk
+    sub = Subscription.objects.get(tenant=tenant_b)
+    assert sub.status == "active" and sub.plan_code == "team"
+    assert Tenant.objects.get(pk=tenant_b.pk).status == TenantStatus.ACTIVE
+    member_factory(tenant_b, Role.MEMBER)
+    services.seats_sync(tenant_id=tenant_b.pk, change_id="add:flow")
+    remote = standin_call(standin, "GET", f"/v1/subscriptions/{sub.stripe_subscription_id}")
+    assert remote["items"]["data"][0]["quantity"] == 2
+    assert entitlements_for_tenant(tenant=Tenant.objects.get(pk=tenant_b.pk)).plan == "team"
+
+
+def test_finance_is_staff_only(subscribed) -> None:  # type: ignore[no-untyped-def]
+    from shared_apps.accounts.models import User
+
+    staff = User.objects.create_user(email="fin@platform.test", password="x" * 12, is_staff=True)
+    client = Client(HTTP_HOST="localhost")
+    assert client.get("/finance/").status_code == 302
+    client.force_login(staff)
+    summary = client.get("/finance/").json()
+    assert summary["mrr_by_plan"].get("team") == 1200
+    csv = client.get("/finance/invoices.csv")
+    assert csv.status_code == 200 and csv.content.startswith(b"tenant,invoice")
