@@ -5,6 +5,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 
 from tenants.health import healthz
+from tenants.observability import metrics_view
 
 
 def index(request: HttpRequest) -> JsonResponse:
@@ -14,6 +15,7 @@ def index(request: HttpRequest) -> JsonResponse:
 urlpatterns = [
     path("", index, name="public-index"),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("webhooks/", include("webhooks.urls")),
     path("finance/", include("billing.finance.urls")),

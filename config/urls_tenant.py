@@ -4,6 +4,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 
 from tenants.health import healthz
+from tenants.observability import metrics_view
 
 
 def index(request: HttpRequest) -> JsonResponse:
@@ -14,5 +15,6 @@ def index(request: HttpRequest) -> JsonResponse:
 urlpatterns = [
     path("", index, name="tenant-index"),
     path("healthz", healthz, name="tenant-healthz"),
+    path("metrics", metrics_view, name="tenant-metrics"),
     path("", include("tenant_apps.api.urls")),
 ]

@@ -1,7 +1,12 @@
-"""GET /healthz on any host: database and broker state as JSON; 200 when healthy, 503 otherwise."""
+"""GET /healthz on any host: database and broker state as JSON; 200 when healthy, 503 otherwise.
+
+`worker` is informational: whether a Celery worker ran the beat-scheduled heartbeat task recently.
+It never turns the answer into a 503 (a web pod must not be restarted because workers are down).
+"""
 
 import time
 
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
@@ -26,9 +31,22 @@ def _broker() -> None:
     redis_client().ping()
 
 
+def _worker() -> dict:
+    from tenants.observability import worker_heartbeat_age
+
+    try:
+        age = worker_heartbeat_age()
+    except Exception as exc:
+        return {"ok": False, "error": type(exc).__name__}
+    if age is None:
+        return {"ok": False, "error": "no_heartbeat"}
+    return {"ok": age <= settings.WORKER_HEARTBEAT_MAX_AGE_SECONDS, "age_s": round(age, 1)}
+
+
 def healthz(request: HttpRequest) -> JsonResponse:
     checks = {"database": _check(_db), "broker": _check(_broker)}
     healthy = all(c["ok"] for c in checks.values())
+    checks["worker"] = _worker()  # informational: not part of `healthy`
     return JsonResponse(
         {"status": "ok" if healthy else "unavailable", "checks": checks}, status=200 if healthy else 503
     )

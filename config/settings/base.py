@@ -64,6 +64,7 @@ TENANT_RETENTION_DAYS = env.int("TENANT_RETENTION_DAYS", default=30)
 
 MIDDLEWARE = [
     "tenants.middleware.TenantResolutionMiddleware",
+    "tenants.observability.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -94,7 +95,11 @@ ASGI_APPLICATION = "config.asgi.application"
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default="postgres://postgres@127.0.0.1:54329/tenantry"),
 }
-DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+# django-tenants' backend plus a per-transaction search path for transaction-mode poolers (tenants/db).
+DATABASES["default"]["ENGINE"] = "tenants.db"
+# "session": SET search_path once per connection (direct connections, pgbouncer session mode).
+# "transaction": set_config(..., true) inside every transaction (pgbouncer transaction mode).
+TENANT_SEARCH_PATH_MODE = env("TENANT_SEARCH_PATH_MODE", default="session")
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
@@ -165,6 +170,17 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "billing-reconcile": {"task": "billing.reconcile", "schedule": crontab(hour=3, minute=17)},
 }
 
+# Observability (tenants/observability.py): the worker heartbeat, task-failure counter and /metrics.
+CELERY_IMPORTS = ["tenants.observability"]
+CELERY_BEAT_SCHEDULE["observability-worker-heartbeat"] = {
+    "task": "tenants.observability.worker_heartbeat",
+    "schedule": 30.0,
+}
+# /healthz reports the worker as "ok" when its heartbeat is at most this old (informational only).
+WORKER_HEARTBEAT_MAX_AGE_SECONDS = env.int("WORKER_HEARTBEAT_MAX_AGE_SECONDS", default=120)
+# Bearer token for GET /metrics; empty disables the endpoint (404).
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+
 # --- REST framework -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -209,8 +225,24 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Every record carries request_id, tenant, user_id, task_id, webhook_event_id (tenants.observability).
+    "filters": {"context": {"()": "tenants.observability.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(tenant)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "timestamp": False,
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": env("LOG_FORMAT", default="plain"),  # "json" in production
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
