@@ -16,5 +16,6 @@ urlpatterns = [
     path("", index, name="tenant-index"),
     path("healthz", healthz, name="tenant-healthz"),
     path("metrics", metrics_view, name="tenant-metrics"),
+    path("api/v1/billing/", include("billing.api.urls")),
     path("", include("tenant_apps.api.urls")),
 ]
