@@ -44,14 +44,17 @@ os.environ["STRIPE_API_BASE"] = f"http://127.0.0.1:{STANDIN_PORT}"
 os.environ["STRIPE_WEBHOOK_SECRET"] = f"{SECRET},{OLD_SECRET}"
 
 
-@pytest.fixture(scope="session")
-def standin() -> Iterator[Any]:
-    from billing.standin.server import StandinServer
+_STANDIN: list[Any] = []
 
-    srv = StandinServer(port=STANDIN_PORT, webhook_secret=SECRET)
-    srv.start()
-    yield srv
-    srv.stop()
+
+@pytest.fixture(scope="session")
+def standin() -> Any:
+    """One stand-in per test process (both conftests share it; it stops with the process)."""
+    if not _STANDIN:
+        from billing.standin.server import StandinServer
+
+        _STANDIN.append(StandinServer(port=STANDIN_PORT, webhook_secret=SECRET).start())
+    return _STANDIN[0]
 
 
 @pytest.fixture(autouse=True)
