@@ -2,6 +2,7 @@
 
 `worker` is informational: whether a Celery worker ran the beat-scheduled heartbeat task recently.
 It never turns the answer into a 503 (a web pod must not be restarted because workers are down).
+`/healthz?live=1` checks nothing but the process itself (the liveness probe).
 """
 
 import time
@@ -44,6 +45,9 @@ def _worker() -> dict:
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
+    if request.GET.get("live"):
+        # Liveness: the process serves requests. Dependencies are readiness's concern.
+        return JsonResponse({"status": "ok"})
     checks = {"database": _check(_db), "broker": _check(_broker)}
     healthy = all(c["ok"] for c in checks.values())
     checks["worker"] = _worker()  # informational: not part of `healthy`
