@@ -1,6 +1,7 @@
 """`/api/v1/…` on a tenant host, plus the OpenAPI schema and Swagger UI."""
 
-from django.urls import include, path, register_converter
+from django.http import HttpRequest, HttpResponse
+from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from tenant_apps.api.converters import IdConverter
@@ -9,6 +10,7 @@ from tenant_apps.audit.api.views import AuditEventListApi
 from tenant_apps.invitations.api import views as members
 from tenant_apps.projects.api import views as projects
 from tenant_apps.tokens.api import views as tokens
+from tenants.errors import error_response
 
 register_converter(IdConverter, "id")
 
@@ -47,8 +49,14 @@ class DocsApi(SpectacularSwaggerView):
     throttle_classes: list = []
 
 
+def api_not_found(request: HttpRequest) -> HttpResponse:
+    """Any other /api/ URL: the API's 404 envelope, not Django's HTML page (keep this include last)."""
+    return error_response(request, status=404, code="not_found", message="Not found.")
+
+
 urlpatterns = [
     path("api/v1/", include((v1, "api"), namespace="api")),
     path("api/schema/", SchemaApi.as_view(), name="api-schema"),
     path("api/docs/", DocsApi.as_view(url_name="api-schema"), name="api-docs"),
+    re_path(r"^api/", api_not_found),
 ]

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from tenant_apps.api.docs import error_responses
 from tenant_apps.api.fields import MAX_ID
+from tenant_apps.api.filters import UtcIsoDateTimeFilter
 from tenant_apps.api.permissions import IsTenantAdmin
 from tenant_apps.api.views import ApiGenericView
 from tenant_apps.audit.models import AuditEvent
@@ -42,8 +43,8 @@ class AuditEventFilter(django_filters.FilterSet):
     actor_id = django_filters.NumberFilter(field_name="actor_id", min_value=1, max_value=MAX_ID)
     action = django_filters.CharFilter(field_name="action", max_length=64)
     target_type = django_filters.CharFilter(field_name="target_type", max_length=64)
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     date = django_filters.DateFilter(field_name="created_at", lookup_expr="date")
 
     class Meta:

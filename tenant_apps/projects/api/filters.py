@@ -3,13 +3,14 @@
 import django_filters
 
 from tenant_apps.api.fields import MAX_ID
+from tenant_apps.api.filters import UtcIsoDateTimeFilter
 from tenant_apps.projects.models import Project, Task, TaskStatus
 
 
 class ProjectFilter(django_filters.FilterSet):
     name = django_filters.CharFilter(field_name="name", lookup_expr="icontains", max_length=200)
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Project
