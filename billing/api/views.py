@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from billing import gateway, selectors, services, usage
 from shared_apps.accounts.models import Role
+from tenant_apps.api.docs import ErrorEnvelope, error_responses
 from tenant_apps.api.permissions import IsTenantMember
 from tenant_apps.api.views import ApiView
 
 BILLING_ROLES = (Role.OWNER, Role.BILLING)
+_BILLING_ERRORS = {
+    **error_responses(),
+    503: OpenApiResponse(ErrorEnvelope, description="Stripe unreachable (`billing_unavailable`); retry later."),
+}
 
 
 class IsBillingManager(IsTenantMember):
@@ -42,7 +48,43 @@ def _gateway_unavailable(exc: gateway.GatewayError) -> exceptions.APIException:
     return error
 
 
+class _SubscriptionOutput(serializers.Serializer):
+    status = serializers.CharField()
+    plan = serializers.CharField()
+    quantity = serializers.IntegerField()
+    current_period_start = serializers.DateTimeField(allow_null=True)
+    current_period_end = serializers.DateTimeField(allow_null=True)
+    cancel_at_period_end = serializers.BooleanField()
+    trial_end = serializers.DateTimeField(allow_null=True)
+
+
+class BillingOverviewOutput(serializers.Serializer):
+    plan = serializers.CharField()
+    status = serializers.CharField()
+    subscription = _SubscriptionOutput(allow_null=True)
+    seats = inline_serializer(
+        "BillingSeats", {"used": serializers.IntegerField(), "limit": serializers.IntegerField(allow_null=True)}
+    )
+    usage = inline_serializer("BillingUsage", {"api_requests_this_hour": serializers.IntegerField()})
+    # inline: a declared field named `read_only` would shadow the serializer's own attribute
+    entitlements = inline_serializer(
+        "BillingEntitlements",
+        {
+            "seats": serializers.IntegerField(allow_null=True),
+            "projects": serializers.IntegerField(allow_null=True),
+            "api_rpm": serializers.IntegerField(allow_null=True),
+            "features": serializers.ListField(child=serializers.CharField()),
+            "read_only": serializers.BooleanField(),
+        },
+    )
+
+
+class UrlOutput(serializers.Serializer):
+    url = serializers.URLField()
+
+
 class BillingOverviewApi(BillingApiView):
+    @extend_schema(operation_id="billing_overview", responses={200: BillingOverviewOutput, **_BILLING_ERRORS})
     def get(self, request: Request) -> Response:
         tenant = self.tenant
         ent = selectors.entitlements_for_tenant(tenant=tenant)
@@ -92,6 +134,13 @@ class InvoiceSerializer(serializers.Serializer):
 
 
 class InvoiceListApi(BillingApiView):
+    @extend_schema(
+        operation_id="billing_invoices",
+        responses={
+            200: inline_serializer("InvoiceList", {"results": InvoiceSerializer(many=True)}),
+            **error_responses(),
+        },
+    )
     def get(self, request: Request) -> Response:
         invoices = selectors.invoices_for_tenant(tenant=self.tenant)[:100]
         return Response({"results": InvoiceSerializer(invoices, many=True).data})
@@ -102,6 +151,9 @@ class CheckoutInput(serializers.Serializer):
 
 
 class CheckoutApi(BillingApiView):
+    @extend_schema(
+        operation_id="billing_checkout", request=CheckoutInput, responses={201: UrlOutput, **_BILLING_ERRORS}
+    )
     def post(self, request: Request) -> Response:
         data = CheckoutInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -115,6 +167,7 @@ class CheckoutApi(BillingApiView):
 
 
 class PortalApi(BillingApiView):
+    @extend_schema(operation_id="billing_portal", request=None, responses={201: UrlOutput, **_BILLING_ERRORS})
     def post(self, request: Request) -> Response:
         try:
             url = services.portal_start(tenant=self.tenant, host=request.get_host())
