@@ -19,6 +19,8 @@ from tenants.resolution import tenant_for_host
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Paths answered on every host, before resolution (load balancer and orchestrator probes).
 HOSTLESS_PATHS = frozenset({"/healthz", "/healthz/"})
+# Writes a suspended (read-only) organization may still make: the way back is to pay.
+SUSPENDED_WRITABLE_PATHS = frozenset({"/api/v1/billing/checkout/", "/api/v1/billing/portal/"})
 
 
 class TenantResolutionMiddleware:
@@ -84,7 +86,11 @@ def _lifecycle_gate(request: HttpRequest, status: str) -> HttpResponse | None:
         return error_response(
             request, status=410, code="tenant_closed", message="This organization has been closed."
         )
-    if status == TenantStatus.SUSPENDED and request.method not in SAFE_METHODS:
+    if (
+        status == TenantStatus.SUSPENDED
+        and request.method not in SAFE_METHODS
+        and request.path not in SUSPENDED_WRITABLE_PATHS
+    ):
         return error_response(
             request,
             status=402,
