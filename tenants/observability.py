@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from celery import shared_task
-from celery.signals import task_failure
+from celery.signals import task_failure, task_postrun, task_prerun
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.functional import empty
@@ -167,6 +167,30 @@ def worker_heartbeat() -> float:
 @task_failure.connect
 def _count_task_failure(sender: Any = None, **kwargs: Any) -> None:
     metric_incr("celery_task_failures", getattr(sender, "name", None) or "unknown")
+
+
+# Webhook processing tasks (webhooks.*) take the inbox event's id: bind it to their log records.
+_task_tokens: dict[str, contextvars.Token] = {}
+
+
+@task_prerun.connect
+def _bind_webhook_event(
+    task_id: str | None = None, task: Any = None, args: Any = None, kwargs: Any = None, **_: Any
+) -> None:
+    name = getattr(task, "name", "") or ""
+    if not name.startswith("webhooks.") or task_id is None:
+        return
+    event_id = (kwargs or {}).get("event_id", args[0] if args else None)
+    if event_id is not None:
+        _task_tokens[task_id] = _fields.set({**_fields.get(), "webhook_event_id": str(event_id)})
+
+
+@task_postrun.connect
+def _unbind_webhook_event(task_id: str | None = None, **_: Any) -> None:
+    token = _task_tokens.pop(task_id, None) if task_id is not None else None
+    if token is not None:
+        with contextlib.suppress(ValueError):
+            _fields.reset(token)
 
 
 # --- Middleware ----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from celery import shared_task
@@ -37,7 +38,8 @@ def json_log() -> Iterator[io.StringIO]:
     """The production JSON formatter and context filter, on a buffer."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    options = {k: v for k, v in settings.LOGGING["formatters"]["json"].items() if k != "()"}
+    formatters: dict[str, dict[str, Any]] = settings.LOGGING["formatters"]  # type: ignore[assignment]
+    options = {k: v for k, v in formatters["json"].items() if k != "()"}
     options["fmt"] = options.pop("format")  # what logging.config.dictConfig does for "()" formatters
     handler.setFormatter(JsonFormatter(**options))
     handler.addFilter(ContextFilter())
@@ -209,3 +211,17 @@ def test_heartbeat_is_scheduled_by_beat() -> None:
 def test_real_worker_runs_the_heartbeat(celery_worker_process, no_heartbeat, wait_until) -> None:  # type: ignore[no-untyped-def]
     worker_heartbeat.delay()
     wait_until(lambda: Client().get("/healthz").json()["checks"]["worker"]["ok"])
+
+
+@shared_task(name="webhooks.tests_log_event")
+def webhook_like_task(event_id: int) -> None:
+    logging.getLogger("tests.deploy").info("processing webhook")
+
+
+def test_webhook_tasks_log_their_event_id(json_log) -> None:  # type: ignore[no-untyped-def]
+    webhook_like_task.apply(kwargs={"event_id": 42})
+    logging.getLogger("tests.deploy").info("afterwards")
+    during, after = _records(json_log)[-2:]
+    assert during["webhook_event_id"] == "42"
+    assert during["task_id"]
+    assert after["webhook_event_id"] is None
