@@ -46,6 +46,7 @@ def measure(database_url: str, steps: list[int]) -> list[tuple[int, int, float, 
     import psycopg
     from django.core.management import call_command
     from django.db import connection
+    from psycopg import sql
 
     from tenants.services import schema_pool_add_spare
 
@@ -63,10 +64,15 @@ def measure(database_url: str, steps: list[int]) -> list[tuple[int, int, float, 
         ]
         for i in range(max(steps)):
             schema = f"{CLONE_PREFIX}{i:04d}"
-            admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-            admin.execute(f'CREATE SCHEMA "{schema}"')
+            ident = sql.Identifier(schema)
+            admin.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(ident))
+            admin.execute(sql.SQL("CREATE SCHEMA {}").format(ident))
             for table in tables:
-                admin.execute(f'CREATE TABLE "{schema}"."{table}" (LIKE "{template}"."{table}" INCLUDING ALL)')
+                admin.execute(
+                    sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL)").format(
+                        sql.Identifier(schema, table), sql.Identifier(template, table)
+                    )
+                )
         row = admin.execute("SELECT count(*) FROM pg_class").fetchone()
         pg_class = row[0] if row else 0
     print(f"template schema: {len(tables)} tables; pg_class rows after cloning: {pg_class}")
@@ -75,12 +81,12 @@ def measure(database_url: str, steps: list[int]) -> list[tuple[int, int, float, 
     for n in steps:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("SELECT 1")
-            base_cache, base_total = _memory(conn)
+            base_cache, _ = _memory(conn)
             for i in range(n):
                 schema = f"{CLONE_PREFIX}{i:04d}"
-                conn.execute(f'SET search_path = "{schema}", public')
+                conn.execute(sql.SQL("SET search_path = {}, public").format(sql.Identifier(schema)))
                 for table in tables:
-                    conn.execute(f'SELECT * FROM "{table}" LIMIT 1').fetchall()
+                    conn.execute(sql.SQL("SELECT * FROM {} LIMIT 1").format(sql.Identifier(table))).fetchall()
             cache, total = _memory(conn)
         touched = n * len(tables)
         per_table_kb = (cache - base_cache) / touched / 1024 if touched else 0.0
