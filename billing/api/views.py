@@ -151,6 +151,8 @@ class CheckoutInput(serializers.Serializer):
 
 
 class CheckoutApi(BillingApiView):
+    writable_when_read_only = True  # a read-only organization must still be able to pay
+
     @extend_schema(
         operation_id="billing_checkout", request=CheckoutInput, responses={201: UrlOutput, **_BILLING_ERRORS}
     )
@@ -167,6 +169,8 @@ class CheckoutApi(BillingApiView):
 
 
 class PortalApi(BillingApiView):
+    writable_when_read_only = True
+
     @extend_schema(operation_id="billing_portal", request=None, responses={201: UrlOutput, **_BILLING_ERRORS})
     def post(self, request: Request) -> Response:
         try:

@@ -45,7 +45,8 @@ class IsTenantMember(BasePermission):
         if membership is None:
             raise exceptions.NotFound()
         request.membership = membership  # type: ignore[attr-defined]
-        require_writable(request)
+        if not getattr(view, "writable_when_read_only", False):
+            require_writable(request)
         return True
 
 

@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
+from django_tenants.utils import schema_context
 
 from billing import services, usage
 from billing.models import BillingCustomer, DriftReport, Invoice, Plan, Subscription
@@ -16,7 +17,9 @@ from billing.selectors import entitlements_for_tenant
 from billing.tasks import create_customer
 from shared_apps.accounts.models import Membership, Role
 from shared_apps.accounts.services import membership_remove
+from tenant_apps.projects.models import Project
 from tenants.models import Tenant, TenantStatus
+from tenants.resolution import resolution_cache_invalidate
 from tenants.services import tenant_set_status
 from tests.billing.support import customer_for, deliver_and_process, events_for, standin_call, subscribe
 from tests.conftest import tenant_client
@@ -178,6 +181,18 @@ def test_checkout_validation_and_already_subscribed(subscribed, tenant_a, owner_
     assert portal.status_code == 201 and portal.json()["url"].startswith("http")
 
 
+def test_suspended_owner_can_still_reach_the_portal_but_not_write(subscribed, tenant_a, owner_a) -> None:  # type: ignore[no-untyped-def]
+    Tenant.objects.filter(pk=tenant_a.pk).update(status=TenantStatus.SUSPENDED)
+    resolution_cache_invalidate()
+    client = tenant_client(tenant_a, owner_a)
+    portal = client.post("/api/v1/billing/portal/", content_type="application/json")
+    assert portal.status_code == 201 and portal.json()["url"].startswith("http")
+    blocked = client.post("/api/v1/projects/", {"name": "x"}, content_type="application/json")
+    assert blocked.status_code == 402
+    with schema_context(tenant_a.schema_name):
+        assert not Project.objects.filter(name="x").exists()
+
+
 def test_checkout_flow_to_active_and_seats(standin, tenant_b, member_factory) -> None:  # type: ignore[no-untyped-def]
     services.plans_sync()
     owner = Membership.objects.get(tenant=tenant_b, role=Role.OWNER).user
@@ -213,3 +228,13 @@ def test_finance_is_staff_only(subscribed) -> None:  # type: ignore[no-untyped-d
     assert summary["mrr_by_plan"].get("team") == 1200
     csv = client.get("/finance/invoices.csv")
     assert csv.status_code == 200 and csv.content.startswith(b"tenant,invoice")
+
+
+def test_served_api_requests_are_counted_for_usage_billing(tenant_a, owner_a) -> None:  # type: ignore[no-untyped-def]
+    before = usage.usage_current_hour(tenant_a.pk)
+    client = tenant_client(tenant_a, owner_a)
+    assert client.get("/api/v1/me/").status_code == 200
+    assert client.get("/api/v1/projects/").status_code == 200
+    assert client.get("/api/v1/projects/999999/").status_code == 404  # not served: not counted
+    assert tenant_client(tenant_a).get("/api/v1/me/").status_code in (401, 403)  # anonymous: not counted
+    assert usage.usage_current_hour(tenant_a.pk) == before + 2
