@@ -65,6 +65,7 @@ TENANT_RETENTION_DAYS = env.int("TENANT_RETENTION_DAYS", default=30)
 MIDDLEWARE = [
     "tenants.middleware.TenantResolutionMiddleware",
     "tenants.observability.RequestContextMiddleware",
+    "billing.middleware.ApiUsageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
