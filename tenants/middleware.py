@@ -83,9 +83,7 @@ def _use_public(request: HttpRequest) -> None:
 
 def _lifecycle_gate(request: HttpRequest, status: str) -> HttpResponse | None:
     if status == TenantStatus.CLOSED:
-        return error_response(
-            request, status=410, code="tenant_closed", message="This organization has been closed."
-        )
+        return error_response(request, status=410, code="tenant_closed", message="This organization has been closed.")
     if (
         status == TenantStatus.SUSPENDED
         and request.method not in SAFE_METHODS

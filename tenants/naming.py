@@ -61,9 +61,7 @@ def validate_slug(slug: str) -> str:
     if not isinstance(slug, str) or not slug:
         raise ValidationError("A slug is required.", code="slug_required")
     if not SLUG_MIN <= len(slug) <= SLUG_MAX:
-        raise ValidationError(
-            f"The slug must be {SLUG_MIN} to {SLUG_MAX} characters long.", code="slug_length"
-        )
+        raise ValidationError(f"The slug must be {SLUG_MIN} to {SLUG_MAX} characters long.", code="slug_length")
     if not SLUG_RE.match(slug):
         raise ValidationError(
             "Use lowercase letters, digits and single hyphens; start with a letter.", code="slug_charset"

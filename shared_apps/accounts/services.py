@@ -30,9 +30,7 @@ def user_get_or_create(*, email: str, password: str | None = None) -> tuple[User
 def membership_add(*, user: User, tenant_id: int, role: str = Role.MEMBER) -> Membership:
     if role not in Role.values:
         raise ValidationError("Unknown role.", code="invalid_role")
-    membership, created = Membership.objects.get_or_create(
-        user=user, tenant_id=tenant_id, defaults={"role": role}
-    )
+    membership, created = Membership.objects.get_or_create(user=user, tenant_id=tenant_id, defaults={"role": role})
     if not created and membership.role != role:
         membership = membership_change_role(membership=membership, role=role)
     if created:

@@ -57,9 +57,7 @@ def test_provisioning_takes_a_spare_schema_and_sets_up_owner_and_domain():
     assert spare is not None, "the session keeps spare schemas in the pool"
     spares_before = SpareSchema.objects.count()
 
-    tenant = tenant_provision(
-        slug="newco", name="New Co", owner_email="Boss@NewCo.test", owner_password="pw-123456789"
-    )
+    tenant = tenant_provision(slug="newco", name="New Co", owner_email="Boss@NewCo.test", owner_password="pw-123456789")
 
     assert tenant.schema_name == spare.schema_name  # the pre-migrated schema, not user input
     assert tenant.schema_name != "newco"

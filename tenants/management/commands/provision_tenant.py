@@ -12,9 +12,7 @@ class Command(BaseCommand):
         parser.add_argument("--slug", required=True)
         parser.add_argument("--name", required=True)
         parser.add_argument("--owner-email", required=True)
-        parser.add_argument(
-            "--owner-password", default=None, help="Optional; without it the owner must reset it."
-        )
+        parser.add_argument("--owner-password", default=None, help="Optional; without it the owner must reset it.")
 
     def handle(self, *args: object, **opts: str) -> None:
         try:
@@ -27,7 +25,5 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError(f"{exc.code}: {' '.join(exc.messages)}") from exc
         self.stdout.write(
-            self.style.SUCCESS(
-                f"{tenant.slug}: schema {tenant.schema_name}, {tenant_primary_url(tenant=tenant)}"
-            )
+            self.style.SUCCESS(f"{tenant.slug}: schema {tenant.schema_name}, {tenant_primary_url(tenant=tenant)}")
         )

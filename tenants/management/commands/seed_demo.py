@@ -21,9 +21,7 @@ class Command(BaseCommand):
         email = "owner@acme.test"
         tenant = Tenant.objects.filter(slug="acme").first()
         if tenant is None:
-            tenant = tenant_provision(
-                slug="acme", name="Acme Inc.", owner_email=email, owner_password=password
-            )
+            tenant = tenant_provision(slug="acme", name="Acme Inc.", owner_email=email, owner_password=password)
         user = User.objects.get(email=email)
         user.set_password(password)
         user.save(update_fields=["password"])
