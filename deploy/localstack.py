@@ -329,10 +329,6 @@ def cmd_run() -> int:
                 "PYTHONUNBUFFERED": "1",
             }
             try:
-                log("migrating the public schema and every tenant")
-                _manage(child_env, "migrate_schemas", "--shared", "--noinput", "-v", "0")
-                _manage(child_env, "migrate_schemas", "--tenant", "--noinput", "-v", "0")
-                _manage(child_env, "seed_demo", "--port", str(port))
                 if (ROOT / "billing" / "standin" / "__main__.py").exists():
                     sup.start(
                         "stripe",
@@ -353,6 +349,13 @@ def cmd_run() -> int:
                         ],
                         env=child_env,
                     )
+                log("migrating the public schema and every tenant")
+                _manage(child_env, "migrate_schemas", "--shared", "--noinput", "-v", "0")
+                _manage(child_env, "migrate_schemas", "--tenant", "--noinput", "-v", "0")
+                if (ROOT / "billing" / "standin" / "__main__.py").exists():
+                    wait_for_port(standin_port, 30, None, "Stripe stand-in")
+                _manage(child_env, "sync_plans")  # products and prices (lookup keys) in Stripe / the stand-in
+                _manage(child_env, "seed_demo", "--port", str(port))
                 web = sup.start("web", [PY, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"], env=child_env)
                 sup.start(
                     "worker",
