@@ -23,6 +23,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/hadolint deploy/Dockerfile
+	$(VENV)/bin/kubernetes-validate --strict --quiet deploy/k8s/configmap.yaml deploy/k8s/secret.template.yaml \
+		deploy/k8s/web.yaml deploy/k8s/worker.yaml deploy/k8s/beat.yaml deploy/k8s/migrations-job.yaml
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec deploy/compose.yaml
 
 bench: $(STAMP)
 	$(PY) -m bench.run $(BENCH)

@@ -14,11 +14,12 @@ from tenants.conn import connection
 from tenants.errors import error_response
 from tenants.health import healthz
 from tenants.models import TenantStatus
+from tenants.observability import metrics_view
 from tenants.resolution import tenant_for_host
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Paths answered on every host, before resolution (load balancer and orchestrator probes).
-HOSTLESS_PATHS = frozenset({"/healthz", "/healthz/"})
+HOSTLESS_PATHS = frozenset({"/healthz", "/healthz/", "/metrics"})
 # Writes a suspended (read-only) organization may still make: the way back is to pay.
 SUSPENDED_WRITABLE_PATHS = frozenset({"/api/v1/billing/checkout/", "/api/v1/billing/portal/"})
 
@@ -37,9 +38,9 @@ class TenantResolutionMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path in HOSTLESS_PATHS:
-            # Probes hit pods by IP: answer before host validation and resolution.
+            # Probes and scrapers hit pods by IP: answer before host validation and resolution.
             _use_public(request)
-            return healthz(request)
+            return metrics_view(request) if request.path == "/metrics" else healthz(request)
         try:
             hostname = remove_www(request.get_host().split(":")[0])
         except DisallowedHost:

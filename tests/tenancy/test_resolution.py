@@ -98,3 +98,12 @@ def test_public_host_serves_public_urls(tenant_a):
     response = tenant_client(tenant_a).get("/", HTTP_HOST="localhost")
     assert response.status_code == 200
     assert response.json()["service"] == "tenantry"
+
+
+def test_metrics_answers_by_ip_behind_its_token(tenant_a, settings):
+    settings.METRICS_TOKEN = "scrape-secret-token"
+    client = tenant_client(tenant_a)
+    assert client.get("/metrics", HTTP_HOST="10.0.0.7").status_code == 401
+    ok = client.get("/metrics", HTTP_HOST="10.0.0.7", HTTP_AUTHORIZATION="Bearer scrape-secret-token")
+    assert ok.status_code == 200
+    assert b"# TYPE" in ok.content
