@@ -864,9 +864,7 @@ class Engine:
 
     def subscription_list(self, p: Obj) -> Obj:
         rows = self.store.all("subscription")
-        cus_id = get_str(p, "customer")
-        if cus_id:
-            rows = [r for r in rows if r["customer"] == cus_id]
+        rows = _for_customer(rows, p)
         status = get_str(p, "status")
         if status is None:
             rows = [r for r in rows if r["status"] not in ("canceled", "incomplete_expired")]
@@ -1661,9 +1659,7 @@ class Engine:
 
     def invoice_list(self, p: Obj) -> Obj:
         rows = self.store.all("invoice")
-        cus_id = get_str(p, "customer")
-        if cus_id:
-            rows = [r for r in rows if r["customer"] == cus_id]
+        rows = _for_customer(rows, p)
         sub_id = get_str(p, "subscription")
         if sub_id:
             rows = [r for r in rows if _invoice_sub(r) == sub_id]
@@ -1734,9 +1730,7 @@ class Engine:
 
     def charge_list(self, p: Obj) -> Obj:
         rows = self.store.all("charge")
-        cus_id = get_str(p, "customer")
-        if cus_id:
-            rows = [r for r in rows if r["customer"] == cus_id]
+        rows = _for_customer(rows, p)
         return self.list_object("charge", rows, p, "/v1/charges")
 
     def refund_create(self, p: Obj) -> Obj:
@@ -2500,3 +2494,9 @@ def _type_matches(event_type: str, pattern: str) -> bool:
     if pattern.endswith("*"):
         return event_type.startswith(pattern[:-1])
     return event_type == pattern
+
+
+def _for_customer(rows: list[Obj], p: Obj) -> list[Obj]:
+    """Apply the `customer` list filter Stripe's list endpoints share."""
+    cus_id = get_str(p, "customer")
+    return [r for r in rows if r["customer"] == cus_id] if cus_id else rows
