@@ -110,12 +110,27 @@ def subscription_item_set_quantity(*, item_id: str, quantity: int, key: str) -> 
 # --- Invoices and charges -----------------------------------------------------------------------
 
 
-def invoice_retrieve(*, invoice_id: str) -> dict[str, Any]:
+def invoice_retrieve(*, invoice_id: str, with_payments: bool = False) -> dict[str, Any]:
+    if with_payments:
+        return _call(client().v1.invoices.retrieve, invoice_id, params={"expand": ["payments"]})
     return _call(client().v1.invoices.retrieve, invoice_id)
 
 
 def invoice_list(*, customer_id: str) -> list[dict[str, Any]]:
     return list(_paginate(client().v1.invoices.list, {"customer": customer_id}))
+
+
+def invoice_iter_with_payments(*, customer_id: str, created_lte: int | None = None) -> Iterator[dict[str, Any]]:
+    """The customer's invoices, newest first, each with its `payments` list expanded (lazy pages)."""
+    params: dict[str, Any] = {"customer": customer_id, "expand": ["data.payments"]}
+    if created_lte:
+        params["created"] = {"lte": created_lte}
+    return _paginate(client().v1.invoices.list, params, limit=20)
+
+
+def invoice_payment_list(*, payment_intent_id: str) -> list[dict[str, Any]]:
+    params = {"payment": {"type": "payment_intent", "payment_intent": payment_intent_id}}
+    return list(_paginate(client().v1.invoice_payments.list, params))
 
 
 def charge_retrieve(*, charge_id: str) -> dict[str, Any]:

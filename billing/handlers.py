@@ -39,6 +39,12 @@ def _on_subscription(customer: BillingCustomer, obj: dict[str, Any], marker: dt.
     services.subscription_sync(customer=customer, subscription_id=obj["id"], marker=marker)
 
 
+def _on_trial_will_end(customer: BillingCustomer, obj: dict[str, Any], marker: dt.datetime | None) -> None:
+    sub = services.subscription_sync(customer=customer, subscription_id=obj["id"], marker=marker)
+    if sub is not None:  # re-fetched: a trial that already converted (events out of order) gets no notice
+        services.subscription_note_trial_ending(subscription=sub, at=marker)
+
+
 def _on_invoice(customer: BillingCustomer, obj: dict[str, Any], marker: dt.datetime | None) -> None:
     services.invoice_sync(customer=customer, invoice_id=obj["id"])
 
@@ -58,21 +64,25 @@ def _on_invoice_failed(customer: BillingCustomer, obj: dict[str, Any], marker: d
         services.tenant_mark_past_due(tenant=customer.tenant)
 
 
+def _on_invoice_action_required(customer: BillingCustomer, obj: dict[str, Any], marker: dt.datetime | None) -> None:
+    """The payment needs the customer's authentication (3-D Secure): flag the invoice for the billing
+    overview (with its hosted page, where the customer confirms) and start dunning like a failed
+    payment: the money was not collected. Re-fetched: if it was paid meanwhile, nothing is flagged."""
+    invoice = services.invoice_sync(customer=customer, invoice_id=obj["id"])
+    if invoice.stripe_subscription_id:
+        services.subscription_sync(customer=customer, subscription_id=invoice.stripe_subscription_id, marker=marker)
+    if invoice.status == "open":
+        services.invoice_flag_action_required(invoice=invoice, at=marker)
+        services.tenant_mark_past_due(tenant=customer.tenant)
+
+
 def _on_customer_updated(customer: BillingCustomer, obj: dict[str, Any], marker: dt.datetime | None) -> None:
     services.customer_refresh(customer=customer)
 
 
 def _on_charge_refunded(customer: BillingCustomer, obj: dict[str, Any], marker: dt.datetime | None) -> None:
     charge = gateway.charge_retrieve(charge_id=obj["id"])
-    invoice_id = services.stripe_id(charge.get("invoice"))
-    if not invoice_id:
-        payment_details = charge.get("payment_details") or {}
-        invoice_id = services.stripe_id(payment_details.get("invoice"))
-    if invoice_id:
-        invoice = services.invoice_sync(customer=customer, invoice_id=invoice_id)
-        invoice.amount_refunded = int(charge.get("amount_refunded") or 0)
-        invoice.save(update_fields=["amount_refunded", "updated_at"])
-    else:
+    if services.invoice_refunds_sync(customer=customer, charge=charge) is None:
         logger.info("refund of %s not linked to an invoice", obj["id"])
 
 
@@ -81,9 +91,9 @@ HANDLERS: dict[str, Handler] = {
     "customer.subscription.created": _on_subscription,
     "customer.subscription.updated": _on_subscription,
     "customer.subscription.deleted": _on_subscription,
-    "customer.subscription.trial_will_end": _on_subscription,
+    "customer.subscription.trial_will_end": _on_trial_will_end,
     "invoice.finalized": _on_invoice,
-    "invoice.payment_action_required": _on_invoice,
+    "invoice.payment_action_required": _on_invoice_action_required,
     "invoice.paid": _on_invoice_paid,
     "invoice.payment_failed": _on_invoice_failed,
     "customer.updated": _on_customer_updated,

@@ -64,6 +64,8 @@ class Subscription(models.Model):
     cancel_at_period_end = models.BooleanField(default=False)
     canceled_at = models.DateTimeField(null=True, blank=True)
     trial_end = models.DateTimeField(null=True, blank=True)
+    # When Stripe announced the trial's end (customer.subscription.trial_will_end, ~3 days before).
+    trial_will_end_at = models.DateTimeField(null=True, blank=True)
     unit_amount = models.PositiveIntegerField(default=0)  # minor units, per seat per interval
     currency = models.CharField(max_length=3, blank=True, default="")
     # Stripe's `created` of the newest event applied (or the fetch time on reconciliation).
@@ -97,6 +99,9 @@ class Invoice(models.Model):
     hosted_invoice_url = models.URLField(max_length=1000, blank=True, default="")
     invoice_pdf = models.URLField(max_length=1000, blank=True, default="")
     attempt_count = models.PositiveIntegerField(default=0)
+    # Set by invoice.payment_action_required while the invoice is open (the customer must authenticate
+    # the payment on the hosted invoice page); cleared when the invoice is no longer open.
+    action_required_at = models.DateTimeField(null=True, blank=True)
     stripe_created = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

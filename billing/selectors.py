@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from billing.models import LIVE_SUBSCRIPTION_STATUSES, Invoice, Subscription
 from tenants.models import Tenant, TenantStatus
@@ -58,6 +60,63 @@ def entitlements_for_tenant(*, tenant: Tenant) -> Entitlements:
         features=frozenset(plan.get("features", [])),
         read_only=tenant.status == TenantStatus.SUSPENDED,
     )
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the organization's billing managers must act on, shown by the billing overview."""
+
+    code: str  # payment_action_required | payment_failed | trial_ending
+    message: str
+    url: str = ""  # where to act (the hosted invoice page), if anywhere specific
+    invoice: str = ""
+    date: dt.datetime | None = None  # trial_ending: when the trial ends
+
+
+def billing_notices_for_tenant(*, tenant: Tenant, now: dt.datetime | None = None) -> list[Notice]:
+    """Derived from the mirror on every read, so a notice disappears as soon as Stripe's state (an
+    invoice paid, a trial converted) reaches the mirror."""
+    now = now or timezone.now()
+    notices = []
+    for inv in Invoice.objects.filter(tenant_id=tenant.pk, status="open", attempt_count__gt=0).order_by(
+        "stripe_created", "id"
+    ):
+        label = inv.number or inv.stripe_invoice_id
+        if inv.action_required_at is not None:
+            notices.append(
+                Notice(
+                    code="payment_action_required",
+                    message=f"Your bank asks you to confirm the payment of invoice {label}.",
+                    url=inv.hosted_invoice_url,
+                    invoice=inv.stripe_invoice_id,
+                )
+            )
+        else:
+            notices.append(
+                Notice(
+                    code="payment_failed",
+                    message=f"The payment of invoice {label} failed. Update your payment details or pay it.",
+                    url=inv.hosted_invoice_url,
+                    invoice=inv.stripe_invoice_id,
+                )
+            )
+    sub = subscription_for_tenant(tenant=tenant)
+    if (
+        sub is not None
+        and sub.status == "trialing"
+        and sub.trial_will_end_at is not None
+        and sub.trial_end is not None
+        and sub.trial_end > now
+    ):
+        notices.append(
+            Notice(
+                code="trial_ending",
+                message=f"Your trial ends on {sub.trial_end:%Y-%m-%d %H:%M} UTC. Add payment details to keep "
+                f"the {sub.plan_code or 'current'} plan.",
+                date=sub.trial_end,
+            )
+        )
+    return notices
 
 
 # --- Platform finance ----------------------------------------------------------------------------

@@ -242,6 +242,15 @@ def subscription_sync(
     return sub
 
 
+def subscription_note_trial_ending(*, subscription: Subscription, at: dt.datetime | None) -> Subscription:
+    """Stripe announced the end of a trial (customer.subscription.trial_will_end): record it while the
+    subscription is still trialing, so the billing overview can ask for payment details in time."""
+    if subscription.status == SubscriptionStatus.TRIALING and subscription.trial_will_end_at is None:
+        subscription.trial_will_end_at = at or timezone.now()
+        subscription.save(update_fields=["trial_will_end_at", "updated_at"])
+    return subscription
+
+
 def tenant_follow_subscription(*, tenant: Tenant, subscription: Subscription) -> None:
     """Tenant lifecycle from the subscription: an active one makes a trialing tenant active; when the
     last subscription is canceled the tenant is closed (data kept until the retention purge)."""
@@ -292,6 +301,8 @@ def invoice_apply(*, customer: BillingCustomer, data: dict[str, Any]) -> Invoice
         "attempt_count": int(data.get("attempt_count") or 0),
         "stripe_created": ts(data.get("created")),
     }
+    if fields["status"] != "open":
+        fields["action_required_at"] = None  # paid, voided or uncollectible: nothing left to confirm
     invoice, created = Invoice.objects.get_or_create(
         stripe_invoice_id=data["id"], defaults={"tenant_id": customer.tenant_id, "customer": customer, **fields}
     )
@@ -306,6 +317,65 @@ def invoice_apply(*, customer: BillingCustomer, data: dict[str, Any]) -> Invoice
 
 def invoice_sync(*, customer: BillingCustomer, invoice_id: str) -> Invoice:
     return invoice_apply(customer=customer, data=gateway.invoice_retrieve(invoice_id=invoice_id))
+
+
+def invoice_flag_action_required(*, invoice: Invoice, at: dt.datetime | None) -> Invoice:
+    """The open invoice's payment waits for the customer to authenticate it (3-D Secure / SCA)."""
+    if invoice.status == "open" and invoice.action_required_at is None:
+        invoice.action_required_at = at or timezone.now()
+        invoice.save(update_fields=["action_required_at", "updated_at"])
+    return invoice
+
+
+def _payment_ref(payment: dict[str, Any], key: str) -> str:
+    return stripe_id((payment.get("payment") or {}).get(key))
+
+
+def invoice_id_for_charge(*, customer: BillingCustomer, charge: dict[str, Any]) -> str:
+    """The invoice a charge paid. Since API 2025-03-31 a charge no longer names its invoice: the link is
+    the invoice payment (by payment intent, or for a charge without one by the charge id)."""
+    payment_intent = stripe_id(charge.get("payment_intent"))
+    if payment_intent:
+        for payment in gateway.invoice_payment_list(payment_intent_id=payment_intent):
+            if _payment_ref(payment, "payment_intent") == payment_intent:
+                return stripe_id(payment.get("invoice"))
+        return ""
+    created = int(charge.get("created") or 0) or None
+    for data in gateway.invoice_iter_with_payments(customer_id=customer.stripe_customer_id, created_lte=created):
+        for payment in (data.get("payments") or {}).get("data") or []:
+            if _payment_ref(payment, "charge") == charge["id"]:
+                return str(data["id"])
+    return ""
+
+
+def invoice_refunds_sync(*, customer: BillingCustomer, charge: dict[str, Any]) -> Invoice | None:
+    """Mirror the refunded total of the invoice `charge` (fresh from Stripe) paid: the sum of what was
+    refunded on each of the invoice's successful payments. None when the charge paid no invoice."""
+    if stripe_id(charge.get("customer")) != customer.stripe_customer_id:
+        raise ValueError(f"charge {charge.get('id')} does not belong to {customer.stripe_customer_id}")
+    invoice_id = invoice_id_for_charge(customer=customer, charge=charge)
+    if not invoice_id:
+        return None
+    data = gateway.invoice_retrieve(invoice_id=invoice_id, with_payments=True)
+    invoice = invoice_apply(customer=customer, data=data)
+    refunded = 0
+    counted = False
+    for payment in (data.get("payments") or {}).get("data") or []:
+        if payment.get("status") != "paid":
+            continue
+        charge_id = _payment_ref(payment, "charge")
+        intent_id = _payment_ref(payment, "payment_intent")
+        if charge_id == charge["id"] or (intent_id and intent_id == stripe_id(charge.get("payment_intent"))):
+            refunded += int(charge.get("amount_refunded") or 0)
+            counted = True
+        elif charge_id:
+            refunded += int(gateway.charge_retrieve(charge_id=charge_id).get("amount_refunded") or 0)
+    if not counted:  # the payment list did not show this charge: count it anyway
+        refunded += int(charge.get("amount_refunded") or 0)
+    if invoice.amount_refunded != refunded:
+        invoice.amount_refunded = refunded
+        invoice.save(update_fields=["amount_refunded", "updated_at"])
+    return invoice
 
 
 # --- Dunning -------------------------------------------------------------------------------------

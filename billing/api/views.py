@@ -58,6 +58,14 @@ class _SubscriptionOutput(serializers.Serializer):
     trial_end = serializers.DateTimeField(allow_null=True)
 
 
+class _NoticeOutput(serializers.Serializer):
+    code = serializers.ChoiceField(choices=["payment_action_required", "payment_failed", "trial_ending"])
+    message = serializers.CharField()
+    url = serializers.CharField(help_text="Where to act (the hosted invoice page), or empty.")
+    invoice = serializers.CharField(help_text="The Stripe invoice id, or empty.")
+    date = serializers.DateTimeField(allow_null=True, help_text="trial_ending: when the trial ends.")
+
+
 class BillingOverviewOutput(serializers.Serializer):
     plan = serializers.CharField()
     status = serializers.CharField()
@@ -77,6 +85,7 @@ class BillingOverviewOutput(serializers.Serializer):
             "read_only": serializers.BooleanField(),
         },
     )
+    notices = _NoticeOutput(many=True)
 
 
 class UrlOutput(serializers.Serializer):
@@ -113,6 +122,7 @@ class BillingOverviewApi(BillingApiView):
                     "features": sorted(ent.features),
                     "read_only": ent.read_only,
                 },
+                "notices": _NoticeOutput(selectors.billing_notices_for_tenant(tenant=tenant), many=True).data,
             }
         )
 

@@ -1717,6 +1717,15 @@ class Engine:
         inv_id = get_str(p, "invoice")
         if inv_id:
             rows = [r for r in rows if r["invoice"] == inv_id]
+        payment = get_dict(p, "payment")
+        if payment:  # Stripe filters on payment[type] and payment[payment_intent] / payment[payment_record]
+            kind = get_str(payment, "type", required=True, param="payment[type]")
+            if kind not in ("payment_intent", "payment_record"):
+                raise invalid_param(
+                    "payment[type]", "Invalid payment[type]: must be one of payment_intent or payment_record"
+                )
+            wanted = get_str(payment, kind, param=f"payment[{kind}]")
+            rows = [r for r in rows if r["payment"].get("type") == kind and r["payment"].get(kind) == wanted]
         status = get_str(p, "status")
         if status:
             rows = [r for r in rows if r["status"] == status]
@@ -2305,6 +2314,8 @@ class Engine:
             if sub["status"] != "trialing":
                 raise invalid_param("subscription", f"Subscription {sub_id} is not trialing (status: {sub['status']}).")
             self.emit("customer.subscription.trial_will_end", "subscription", sub)
+        elif action == "require_action":
+            self._require_action(sub)
         elif action == "pay":
             invoice = self._latest_open_invoice(sub)
             if invoice is None:
@@ -2312,7 +2323,8 @@ class Engine:
             self._pay_open_invoice(invoice)
         else:
             raise invalid_param(
-                "action", "Invalid action: must be one of renew, fail_payment, trial_end, trial_will_end, pay"
+                "action",
+                "Invalid action: must be one of renew, fail_payment, require_action, trial_end, trial_will_end, pay",
             )
         invoice = self.store.get("invoice", sub["latest_invoice"]) if sub.get("latest_invoice") else None
         return {
@@ -2410,6 +2422,37 @@ class Engine:
             )
             return
         self._renew(sub, succeed=False)
+
+    def _require_action(self, sub: Obj) -> None:
+        """The next payment needs the customer to authenticate (3-D Secure / SCA): the latest open invoice,
+        or else the trial conversion or the next renewal invoice, is attempted off-session, no charge is
+        made, the invoice stays open and Stripe sends ``invoice.payment_action_required``; the subscription
+        becomes past_due until the customer confirms on the hosted invoice page (``/invoice/<id>/pay``)."""
+        self._require_live(sub)
+        before = self.render("subscription", sub)
+        invoice = self._latest_open_invoice(sub)
+        if invoice is None:
+            if sub["status"] == "trialing":
+                invoice = self._trial_conversion_invoice(sub)
+            else:
+                _start, end = self._period(sub)
+                if sub["cancel_at_period_end"] or (sub.get("cancel_at") and sub["cancel_at"] <= end):
+                    raise invalid_param("subscription", f"Subscription {sub['id']} ends at the period end.")
+                invoice = self._cycle_invoice(sub)
+            self.emit("invoice.created", "invoice", invoice)
+            self._finalize(invoice)
+        if invoice["status"] == "open":
+            invoice["attempt_count"] += 1
+            invoice["attempted"] = True
+            invoice["next_payment_attempt"] = None  # no automatic retry: only the customer can authenticate
+            self.emit("invoice.payment_action_required", "invoice", invoice)
+            if sub["status"] in ("active", "trialing"):
+                sub["status"] = "past_due"
+        elif sub["status"] == "trialing":
+            sub["status"] = "active"  # nothing was due
+        prev = diff_previous(before, self.render("subscription", sub))
+        if prev:
+            self.emit("customer.subscription.updated", "subscription", sub, prev)
 
     def _trial_conversion_invoice(self, sub: Obj) -> Obj:
         start, end = self._period(sub)

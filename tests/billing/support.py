@@ -118,6 +118,19 @@ def events_for(srv: Any, *, types: tuple[str, ...] | None = None) -> list[dict[s
     return [e for e in srv.events() if types is None or e["type"] in types]
 
 
+def event_for(srv: Any, type_: str, object_id: str, *, after: int = 0) -> dict[str, Any]:
+    """The newest stand-in event of `type_` about `object_id` (the object itself, or an invoice of that
+    subscription), among the events after the first `after` ones."""
+    for event in reversed(srv.events()[after:]):
+        if event["type"] != type_:
+            continue
+        obj = event["data"]["object"]
+        parent = ((obj.get("parent") or {}).get("subscription_details") or {}).get("subscription")
+        if object_id in (obj.get("id"), parent):
+            return event
+    raise AssertionError(f"the stand-in sent no {type_} for {object_id}")
+
+
 def subscribe(srv: Any, customer: BillingCustomer, plan: str = "team", quantity: int = 1, **extra: Any) -> dict:
     plan_row = Plan.objects.get(code=plan)
     return standin_call(

@@ -583,6 +583,79 @@ def test_advance_renew_fail_payment_and_pay(
         client.v1.invoices.pay(paid.latest_invoice.id)
 
 
+def test_advance_require_action_then_customer_confirms(
+    client: stripe.StripeClient, plan: dict[str, Any], standin: StandinServer, receiver: Receiver
+) -> None:
+    cus = client.v1.customers.create(params={"email": "sca@example.com"})
+    sub = client.v1.subscriptions.create(params={"customer": cus.id, "items": [{"price": plan["monthly"].id}]})
+    charges_before = len(client.v1.charges.list(params={"customer": cus.id}).data)
+
+    mark = _mark(standin, receiver)
+    resp = httpx.post(f"{standin.url}/_standin/advance", data={"subscription": sub.id, "action": "require_action"})
+    assert resp.status_code == 200 and resp.json()["subscription"]["status"] == "past_due"
+    waiting = client.v1.subscriptions.retrieve(sub.id, params={"expand": ["latest_invoice"]})
+    invoice = waiting.latest_invoice
+    assert waiting.status == "past_due" and invoice.billing_reason == "subscription_cycle"
+    assert invoice.status == "open" and invoice.attempt_count == 1 and invoice.next_payment_attempt is None
+    assert len(client.v1.charges.list(params={"customer": cus.id}).data) == charges_before  # nothing charged
+    assert standin.flush_webhooks(5)
+    events = receiver.since(mark)
+    assert _is_subsequence(
+        ["invoice.finalized", "invoice.payment_action_required", "customer.subscription.updated"], _types(events)
+    )
+    assert "invoice.payment_failed" not in _types(events)
+    action = next(e for e in events if e["type"] == "invoice.payment_action_required")
+    assert action["data"]["object"]["id"] == invoice.id
+
+    # Again while the invoice is open: the same invoice is attempted again, no new one is created.
+    standin.advance(sub.id, "require_action")
+    assert client.v1.invoices.retrieve(invoice.id).attempt_count == 2
+    assert len(client.v1.invoices.list(params={"subscription": sub.id}).data) == 2
+
+    mark = _mark(standin, receiver)
+    page = httpx.post(f"{standin.url}/invoice/{invoice.id}/pay")  # the hosted invoice page's button
+    assert page.status_code == 303
+    paid = client.v1.subscriptions.retrieve(sub.id, params={"expand": ["latest_invoice"]})
+    assert paid.status == "active" and paid.latest_invoice.status == "paid"
+    assert standin.flush_webhooks(5)
+    assert _is_subsequence(["invoice.paid", "customer.subscription.updated"], _types(receiver.since(mark)))
+
+
+def test_require_action_on_a_trial_and_unknown_actions(
+    client: stripe.StripeClient, plan: dict[str, Any], standin: StandinServer
+) -> None:
+    cus = client.v1.customers.create(params={"email": "sca-trial@example.com"})
+    sub = client.v1.subscriptions.create(
+        params={"customer": cus.id, "items": [{"price": plan["monthly"].id}], "trial_period_days": 7}
+    )
+    standin_url = standin.url
+    resp = httpx.post(f"{standin_url}/_standin/advance", data={"subscription": sub.id, "action": "require_action"})
+    assert resp.status_code == 200, resp.text
+    after = client.v1.subscriptions.retrieve(sub.id, params={"expand": ["latest_invoice"]})
+    assert after.status == "past_due" and after.latest_invoice.status == "open"
+    bad = httpx.post(f"{standin_url}/_standin/advance", data={"subscription": sub.id, "action": "explode"})
+    assert bad.status_code == 400 and "require_action" in bad.json()["error"]["message"]
+
+
+def test_invoice_payments_list_filters_by_payment(client: stripe.StripeClient, plan: dict[str, Any]) -> None:
+    cus = client.v1.customers.create(params={"email": "payments@example.com"})
+    sub = client.v1.subscriptions.create(params={"customer": cus.id, "items": [{"price": plan["monthly"].id}]})
+    invoice = client.v1.invoices.retrieve(sub.latest_invoice, params={"expand": ["payments"]})
+    [payment] = invoice.payments.data
+    assert payment.status == "paid" and payment.payment.type == "charge" and payment.payment.charge
+    by_invoice = client.v1.invoice_payments.list(params={"invoice": invoice.id}).data
+    assert [p.id for p in by_invoice] == [payment.id]
+    # No payment intents in the stand-in: filtering by one finds nothing (instead of ignoring the filter).
+    none = client.v1.invoice_payments.list(
+        params={"payment": {"type": "payment_intent", "payment_intent": "pi_unknown"}}
+    ).data
+    assert none == []
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.invoice_payments.list(params={"payment": {"type": "card"}})
+    listed = client.v1.invoices.list(params={"customer": cus.id, "expand": ["data.payments"]}).data
+    assert [p.payment.charge for p in listed[0].payments.data] == [payment.payment.charge]
+
+
 def test_refund_sends_charge_refunded(
     client: stripe.StripeClient, plan: dict[str, Any], standin: StandinServer, receiver: Receiver
 ) -> None:
