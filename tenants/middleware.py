@@ -21,7 +21,18 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Paths answered on every host, before resolution (load balancer and orchestrator probes).
 HOSTLESS_PATHS = frozenset({"/healthz", "/healthz/", "/metrics"})
 # Writes a suspended (read-only) organization may still make: the way back is to pay.
-SUSPENDED_WRITABLE_PATHS = frozenset({"/api/v1/billing/checkout/", "/api/v1/billing/portal/"})
+# The portal's sign-in, sign-out and password reset stay open so that an owner can get in to pay.
+SUSPENDED_WRITABLE_PATHS = frozenset(
+    {
+        "/api/v1/billing/checkout/",
+        "/api/v1/billing/portal/",
+        "/billing/checkout/",
+        "/billing/portal/",
+        "/login/",
+        "/logout/",
+    }
+)
+SUSPENDED_WRITABLE_PREFIXES = ("/password-reset/",)
 
 
 class TenantResolutionMiddleware:
@@ -89,6 +100,7 @@ def _lifecycle_gate(request: HttpRequest, status: str) -> HttpResponse | None:
         status == TenantStatus.SUSPENDED
         and request.method not in SAFE_METHODS
         and request.path not in SUSPENDED_WRITABLE_PATHS
+        and not request.path.startswith(SUSPENDED_WRITABLE_PREFIXES)
     ):
         return error_response(
             request,

@@ -162,6 +162,19 @@ def tenant_set_status(*, tenant: Tenant, status: str) -> Tenant:
     return tenant
 
 
+@transaction.atomic
+def tenant_rename(*, tenant: Tenant, name: str) -> Tenant:
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise ValidationError(
+            {"name": ValidationError("An organization name of 1 to 200 characters is required.", code="name_invalid")}
+        )
+    tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+    tenant.name = name
+    tenant.save(update_fields=["name", "updated_at"])
+    return tenant
+
+
 def tenant_suspend(*, tenant: Tenant) -> Tenant:
     return tenant_set_status(tenant=tenant, status=TenantStatus.SUSPENDED)
 

@@ -29,6 +29,7 @@ SHARED_APPS = [
     "drf_spectacular",
     "django_filters",
     "shared_apps.accounts",
+    "shared_apps.public_site",
     "billing",
     "webhooks",
 ]
@@ -42,6 +43,7 @@ TENANT_APPS = [
     "tenant_apps.tokens",
     "tenant_apps.invitations",
     "tenant_apps.audit",
+    "tenant_apps.portal",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -85,6 +87,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "tenant_apps.portal.context.portal",
             ],
         },
     },

@@ -105,3 +105,43 @@ def user_authenticate(*, email: str, password: str, ip: str) -> User:
         raise InvalidCredentialsError()
     cache.delete(key)
     return user  # type: ignore[return-value]
+
+
+# --- Cross-host sign-in hand-off ------------------------------------------------------------------
+# Sessions are per host (a tenant's cookie never reaches another tenant's host). Signing up or
+# signing in on the public host, or switching organization, hands the person over to the tenant
+# host with a signed, single-use token that lives one minute.
+
+HANDOFF_SALT = "tenantry.accounts.handoff"
+HANDOFF_MAX_AGE_SECONDS = 60
+
+
+def handoff_token_issue(*, user: User, tenant_id: int) -> str:
+    import secrets
+
+    from django.core import signing
+
+    return signing.dumps({"u": user.pk, "t": tenant_id, "n": secrets.token_urlsafe(16)}, salt=HANDOFF_SALT)
+
+
+def handoff_token_redeem(*, raw: str, tenant_id: int) -> User | None:
+    """The member the token was issued for, once; None when forged, expired, reused or foreign."""
+    from django.core import signing
+    from django.core.cache import cache
+
+    try:
+        data = signing.loads(raw, salt=HANDOFF_SALT, max_age=HANDOFF_MAX_AGE_SECONDS)
+    except signing.BadSignature:
+        return None
+    if not isinstance(data, dict) or data.get("t") != tenant_id:
+        return None
+    # First redemption wins; the marker outlives the token itself.
+    if not cache.add(f"handoff-used:{data.get('n')}", 1, timeout=HANDOFF_MAX_AGE_SECONDS * 2):
+        return None
+    user_id = data.get("u")
+    if not isinstance(user_id, int):
+        return None
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None or not Membership.objects.filter(user=user, tenant_id=tenant_id).exists():
+        return None
+    return user

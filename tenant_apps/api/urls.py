@@ -1,18 +1,16 @@
 """`/api/v1/…` on a tenant host, plus the OpenAPI schema and Swagger UI."""
 
 from django.http import HttpRequest, HttpResponse
-from django.urls import include, path, re_path, register_converter
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from tenant_apps.api.converters import IdConverter
+import tenant_apps.api.converters  # noqa: F401  (registers the <id:…> converter)
 from tenant_apps.api.me import MeApi
 from tenant_apps.audit.api.views import AuditEventListApi
 from tenant_apps.invitations.api import views as members
 from tenant_apps.projects.api import views as projects
 from tenant_apps.tokens.api import views as tokens
 from tenants.errors import error_response
-
-register_converter(IdConverter, "id")
 
 v1 = [
     path("auth/token/", tokens.TokenObtainApi.as_view(), name="auth-token"),

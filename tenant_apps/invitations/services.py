@@ -26,6 +26,31 @@ from tenants.models import Tenant
 INVITATION_TTL_DAYS = 7
 
 
+def invitation_accept_url(*, base_url: str, raw: str) -> str:
+    """The portal page where the invitee accepts; `base_url` is the tenant host's origin."""
+    return f"{base_url.rstrip('/')}/invitations/accept/{raw}/"
+
+
+def _default_base(tenant: Tenant) -> str:
+    domain = tenant.get_primary_domain()
+    return f"http://{domain.domain if domain is not None else tenant.slug + '.' + settings.TENANT_BASE_DOMAIN}"
+
+
+def _invitation_mail_on_commit(*, tenant: Tenant, email: str, raw: str, base_url: str) -> None:
+    url = invitation_accept_url(base_url=base_url, raw=raw)
+    transaction.on_commit(
+        lambda: send_mail(
+            subject=f"You are invited to {tenant.name} on Tenantry",
+            message=f"You have been invited to join {tenant.name}.\n\nAccept the invitation here: {url}\n\n"
+            "API clients can POST the token to /api/v1/invitations/accept/ instead.\n"
+            f"Token: {raw}\n",
+            from_email=getattr(settings, "DEFAULT_FROM_EMAIL", None),
+            recipient_list=[email],
+            fail_silently=True,
+        )
+    )
+
+
 def _ensure_writable(tenant: Tenant) -> None:
     if entitlements_for_tenant(tenant=tenant).read_only:
         raise ValidationError("This organization is read-only until its billing is settled.", code="tenant_read_only")
@@ -45,7 +70,13 @@ def _seat_limit_error(limit: int) -> ValidationError:
 
 @transaction.atomic
 def invitation_create(
-    *, actor: Actor, tenant: Tenant, email: str, role: str, ttl_days: int = INVITATION_TTL_DAYS
+    *,
+    actor: Actor,
+    tenant: Tenant,
+    email: str,
+    role: str,
+    base_url: str = "",
+    ttl_days: int = INVITATION_TTL_DAYS,
 ) -> tuple[Invitation, str]:
     """Invite someone by email; returns the invitation and its token (shown once, stored hashed)."""
     _ensure_writable(tenant)
@@ -78,15 +109,33 @@ def invitation_create(
         target_id=invitation.pk,
         data={"email": email, "role": role},
     )
-    transaction.on_commit(
-        lambda: send_mail(
-            subject=f"You are invited to {tenant.name} on Tenantry",
-            message=f"Accept with this invitation token: {raw}\n"
-            f"POST /api/v1/invitations/accept/ on {getattr(tenant, 'domain_url', tenant.slug)}",
-            from_email=getattr(settings, "DEFAULT_FROM_EMAIL", None),
-            recipient_list=[email],
-            fail_silently=True,
-        )
+    _invitation_mail_on_commit(tenant=tenant, email=email, raw=raw, base_url=base_url or _default_base(tenant))
+    return invitation, raw
+
+
+@transaction.atomic
+def invitation_resend(
+    *, actor: Actor, tenant: Tenant, invitation: Invitation, base_url: str = "", ttl_days: int = INVITATION_TTL_DAYS
+) -> tuple[Invitation, str]:
+    """Send a pending invitation again with a fresh token and expiry; the old link stops working."""
+    _ensure_writable(tenant)
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.status != InvitationStatus.PENDING:
+        raise ValidationError("Only pending invitations can be resent.", code="invitation_not_pending")
+    prefix, raw = secret_new(scheme=INVITATION_SCHEME)
+    invitation.prefix = prefix
+    invitation.secret_hash = secret_hash(raw)
+    invitation.expires_at = timezone.now() + dt.timedelta(days=ttl_days)
+    invitation.save(update_fields=["prefix", "secret_hash", "expires_at"])
+    audit_event_record(
+        actor=actor,
+        action="invitation.resent",
+        target_type="invitation",
+        target_id=invitation.pk,
+        data={"email": invitation.email},
+    )
+    _invitation_mail_on_commit(
+        tenant=tenant, email=invitation.email, raw=raw, base_url=base_url or _default_base(tenant)
     )
     return invitation, raw
 

@@ -156,6 +156,7 @@ class InvitationListCreateApi(ApiGenericView):
             tenant=tenant_of(request),
             email=data.validated_data["email"],
             role=role,
+            base_url=request.build_absolute_uri("/"),
         )
         return Response(InvitationOutput(invitation).data | {"token": raw}, status=status.HTTP_201_CREATED)
 

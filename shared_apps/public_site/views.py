@@ -1,0 +1,129 @@
+"""The public host: landing page, signup (a new organization and its owner), and a sign-in that lists
+the person's organizations. Entering an organization hands the person over to its host with a
+single-use token (shared_apps.accounts.services.handoff_token_issue)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from billing.selectors import plan_catalog
+from shared_apps.accounts.models import User
+from shared_apps.accounts.selectors import membership_get, tenants_for_user
+from shared_apps.accounts.services import (
+    InvalidCredentialsError,
+    LoginThrottledError,
+    handoff_token_issue,
+    user_authenticate,
+)
+from shared_apps.public_site.forms import PublicSignInForm, SignupForm
+from tenants.models import Tenant, TenantStatus
+from tenants.selectors import tenant_by_slug, tenant_origin
+from tenants.services import tenant_provision
+
+_FIELD_OF_CODE = {"slug_taken": "slug", "name_invalid": "name"}
+
+
+def _ip(request: HttpRequest) -> str:
+    return request.META.get("REMOTE_ADDR") or ""
+
+
+def _enter(request: HttpRequest, user: User, tenant: Tenant) -> HttpResponse:
+    token = handoff_token_issue(user=user, tenant_id=tenant.pk)
+    origin = tenant_origin(tenant=tenant, scheme=request.scheme or "http", port=request.get_port())
+    response = HttpResponseRedirect(f"{origin}/handoff/?{urlencode({'token': token})}")
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@require_GET
+def landing_view(request: HttpRequest) -> HttpResponse:
+    return render(request, "public_site/landing.html", {"plans": plan_catalog()})
+
+
+@require_http_methods(["GET", "POST"])
+def signup_view(request: HttpRequest) -> HttpResponse:
+    form = SignupForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                if User.objects.filter(email__iexact=data["email"]).exists():
+                    # An existing account joins as owner only with its own password.
+                    user_authenticate(email=data["email"], password=data["password"], ip=_ip(request))
+                tenant = tenant_provision(
+                    slug=data["slug"], name=data["name"], owner_email=data["email"], owner_password=data["password"]
+                )
+            except (InvalidCredentialsError, LoginThrottledError):
+                form.add_error("password", "An account with this email exists: enter its password, or sign in first.")
+            except ValidationError as exc:
+                field = _FIELD_OF_CODE.get(exc.code or "", "slug" if (exc.code or "").startswith("slug") else None)
+                form.add_error(field, exc)
+            else:
+                user = User.objects.get(email__iexact=data["email"])
+                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                return _enter(request, user, tenant)
+    return render(request, "public_site/signup.html", {"form": form}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def signin_view(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated and request.method == "GET":
+        return HttpResponseRedirect("/organizations/")
+    form = PublicSignInForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                user = user_authenticate(
+                    email=form.cleaned_data["email"], password=form.cleaned_data["password"], ip=_ip(request)
+                )
+            except LoginThrottledError as exc:
+                form.add_error(None, exc)
+                status = 429
+            except InvalidCredentialsError as exc:
+                form.add_error(None, exc)
+            else:
+                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                return HttpResponseRedirect("/organizations/")
+    return render(request, "public_site/signin.html", {"form": form}, status=status)
+
+
+@require_GET
+def organizations_view(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return HttpResponseRedirect("/signin/")
+    memberships = [
+        m
+        for m in tenants_for_user(user=request.user)
+        if m.tenant.status != TenantStatus.CLOSED  # type: ignore[arg-type]
+    ]
+    return render(request, "public_site/organizations.html", {"memberships": memberships})
+
+
+@require_POST
+def enter_view(request: HttpRequest, slug: str) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return HttpResponseRedirect("/signin/")
+    tenant = tenant_by_slug(slug=slug)
+    if tenant is None or tenant.status == TenantStatus.CLOSED:
+        raise Http404()
+    if membership_get(user=request.user, tenant_id=tenant.pk) is None:  # type: ignore[arg-type]
+        raise Http404()
+    return _enter(request, request.user, tenant)  # type: ignore[arg-type]
+
+
+@require_POST
+def signout_view(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    messages.success(request, "Signed out.")
+    return HttpResponseRedirect("/")

@@ -1,0 +1,46 @@
+"""The organization's dashboard: members, projects, plan, usage against limits, recent activity."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from billing.selectors import plan_catalog, subscription_for_tenant
+from billing.usage import usage_current_hour
+from shared_apps.accounts.selectors import membership_list
+from tenant_apps.audit.selectors import audit_event_list
+from tenant_apps.portal.access import ADMIN_ROLES, portal_view
+from tenant_apps.portal.views.common import tenant_of
+from tenant_apps.projects.selectors import project_count, project_list_visible
+
+
+def meter(used: int, limit: int | None) -> dict:
+    percent = 0 if not limit else min(100, round(100 * used / limit))
+    return {"used": used, "limit": limit, "percent": percent}
+
+
+@require_GET
+@portal_view()
+def dashboard_view(request: HttpRequest) -> HttpResponse:
+    tenant = tenant_of(request)
+    membership = request.membership  # type: ignore[attr-defined]
+    ent = request.entitlements  # type: ignore[attr-defined]
+    members = list(membership_list(tenant_id=tenant.pk).order_by("user__email"))
+    visible = project_list_visible(user=request.user, role=membership.role)  # type: ignore[arg-type]
+    is_admin = membership.role in ADMIN_ROLES
+    context = {
+        "members": members[:8],
+        "member_total": len(members),
+        "projects": list(visible.order_by("-created_at")[:8]),
+        "project_visible_total": visible.count(),
+        "plan": plan_catalog().get(ent.plan, {}),
+        "plan_code": ent.plan,
+        "subscription": subscription_for_tenant(tenant=tenant),
+        "seats": meter(len(members), ent.seats),
+        "project_meter": meter(project_count(), ent.projects),
+        "api_requests_this_hour": usage_current_hour(tenant.pk),
+        "api_rpm": ent.api_rpm,
+        "events": list(audit_event_list()[:10]) if is_admin else [],
+    }
+    return render(request, "portal/dashboard.html", context)

@@ -1,0 +1,199 @@
+"""Members and invitations (owners and admins), and accepting an invitation (anyone with the link)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from shared_apps.accounts.models import User
+from shared_apps.accounts.services import InvalidCredentialsError, LoginThrottledError, user_authenticate
+from tenant_apps.api.context import client_ip_of
+from tenant_apps.invitations import selectors, services
+from tenant_apps.invitations.models import InvitationStatus
+from tenant_apps.portal.access import ADMIN_ROLES, portal_login, portal_view, signed_in_member
+from tenant_apps.portal.forms import AcceptExistingUserForm, AcceptNewUserForm, InviteForm, RoleForm
+from tenant_apps.portal.views.common import actor, apply_errors, first_message, origin, tenant_of
+
+
+def _members_page(request: HttpRequest, invite_form: InviteForm, status: int = 200) -> HttpResponse:
+    tenant = tenant_of(request)
+    context = {
+        "members": selectors.member_list(tenant_id=tenant.pk).order_by("user__email"),
+        "invitations": selectors.invitation_list().filter(status=InvitationStatus.PENDING),
+        "invite_form": invite_form,
+        "role_choices": RoleForm.base_fields["role"].choices,  # type: ignore[attr-defined]
+    }
+    return render(request, "portal/members.html", context, status=status)
+
+
+@require_GET
+@portal_view(roles=ADMIN_ROLES)
+def members_view(request: HttpRequest) -> HttpResponse:
+    return _members_page(request, InviteForm())
+
+
+@require_POST
+@portal_view(roles=ADMIN_ROLES)
+def invite_view(request: HttpRequest) -> HttpResponse:
+    form = InviteForm(request.POST)
+    if form.is_valid():
+        try:
+            with transaction.atomic():
+                invitation, _ = services.invitation_create(
+                    actor=actor(request),
+                    tenant=tenant_of(request),
+                    email=form.cleaned_data["email"],
+                    role=form.cleaned_data["role"],
+                    base_url=origin(request),
+                )
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, f"Invitation sent to {invitation.email}.")
+            return HttpResponseRedirect("/members/")
+    return _members_page(request, form, status=400)
+
+
+def _member_or_404(request: HttpRequest, user_id: int):  # type: ignore[no-untyped-def]
+    membership = selectors.member_get(tenant_id=tenant_of(request).pk, user_id=user_id)
+    if membership is None:
+        raise Http404()
+    return membership
+
+
+@require_POST
+@portal_view(roles=ADMIN_ROLES)
+def member_role_view(request: HttpRequest, user_id: int) -> HttpResponse:
+    membership = _member_or_404(request, user_id)
+    form = RoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose one of the listed roles.")
+        return HttpResponseRedirect("/members/")
+    try:
+        services.member_change_role(
+            actor=actor(request),
+            actor_role=request.membership.role,  # type: ignore[attr-defined]
+            membership=membership,
+            role=form.cleaned_data["role"],
+        )
+    except ValidationError as exc:
+        messages.error(request, first_message(exc))
+    else:
+        messages.success(request, f"{membership.user.email} is now {form.cleaned_data['role']}.")
+    return HttpResponseRedirect("/members/")
+
+
+@require_POST
+@portal_view(roles=ADMIN_ROLES)
+def member_remove_view(request: HttpRequest, user_id: int) -> HttpResponse:
+    membership = _member_or_404(request, user_id)
+    try:
+        services.member_remove(
+            actor=actor(request),
+            actor_role=request.membership.role,  # type: ignore[attr-defined]
+            membership=membership,
+        )
+    except ValidationError as exc:
+        messages.error(request, first_message(exc))
+        return HttpResponseRedirect("/members/")
+    messages.success(request, f"{membership.user.email} was removed.")
+    if membership.user_id == request.user.pk:
+        logout(request)
+        return HttpResponseRedirect("/login/")
+    return HttpResponseRedirect("/members/")
+
+
+def _invitation_or_404(invitation_id: int):  # type: ignore[no-untyped-def]
+    invitation = selectors.invitation_get(invitation_id=invitation_id)
+    if invitation is None:
+        raise Http404()
+    return invitation
+
+
+@require_POST
+@portal_view(roles=ADMIN_ROLES)
+def invitation_resend_view(request: HttpRequest, invitation_id: int) -> HttpResponse:
+    invitation = _invitation_or_404(invitation_id)
+    try:
+        invitation, _ = services.invitation_resend(
+            actor=actor(request), tenant=tenant_of(request), invitation=invitation, base_url=origin(request)
+        )
+    except ValidationError as exc:
+        messages.error(request, first_message(exc))
+    else:
+        messages.success(request, f"Invitation sent again to {invitation.email}; the previous link no longer works.")
+    return HttpResponseRedirect("/members/")
+
+
+@require_POST
+@portal_view(roles=ADMIN_ROLES)
+def invitation_revoke_view(request: HttpRequest, invitation_id: int) -> HttpResponse:
+    invitation = _invitation_or_404(invitation_id)
+    try:
+        services.invitation_revoke(actor=actor(request), invitation=invitation)
+    except ValidationError as exc:
+        messages.error(request, first_message(exc))
+    else:
+        messages.success(request, f"Invitation for {invitation.email} revoked.")
+    return HttpResponseRedirect("/members/")
+
+
+@require_http_methods(["GET", "POST"])
+def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
+    """Open to anyone holding the link. A new person chooses a password; an existing user confirms theirs
+    (or is already signed in here as that user)."""
+    tenant = tenant_of(request)
+    invitation = selectors.invitation_by_token(raw=token)
+    if invitation is None:
+        return render(request, "portal/invitation_invalid.html", status=404)
+    existing = User.objects.filter(email__iexact=invitation.email).first()
+    signed_in_as_invitee = existing is not None and request.user.is_authenticated and request.user.pk == existing.pk
+    form: AcceptNewUserForm | AcceptExistingUserForm | None
+    if existing is None:
+        form = AcceptNewUserForm(request.POST or None)
+    elif signed_in_as_invitee:
+        form = None
+    else:
+        form = AcceptExistingUserForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form is None or form.is_valid():
+            try:
+                with transaction.atomic():
+                    if isinstance(form, AcceptExistingUserForm):
+                        user_authenticate(
+                            email=invitation.email,
+                            password=form.cleaned_data["password"],
+                            ip=client_ip_of(request) or "",
+                        )
+                    membership = services.invitation_accept(
+                        actor=actor(request),
+                        tenant=tenant,
+                        invitation=invitation,
+                        password=form.cleaned_data["password"] if isinstance(form, AcceptNewUserForm) else None,
+                        full_name=form.cleaned_data.get("full_name", "") if form is not None else "",
+                    )
+            except (InvalidCredentialsError, LoginThrottledError) as exc:
+                form.add_error("password", exc)  # type: ignore[union-attr]
+            except ValidationError as exc:
+                if form is None:
+                    messages.error(request, first_message(exc))
+                    return HttpResponseRedirect(request.path)
+                apply_errors(form, exc)
+            else:
+                portal_login(request, membership.user)
+                messages.success(request, f"Welcome to {tenant.name}!")
+                return HttpResponseRedirect("/")
+    context = {
+        "invitation": invitation,
+        "form": form,
+        "existing": existing is not None,
+        "already_member": signed_in_member(request) is not None and signed_in_as_invitee,
+    }
+    return render(request, "portal/invitation_accept.html", context, status=status)

@@ -1,0 +1,34 @@
+"""Organization settings (owners and admins): the name; the domains are shown."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
+
+from tenant_apps.portal.access import ADMIN_ROLES, portal_view
+from tenant_apps.portal.forms import OrganizationForm
+from tenant_apps.portal.services import organization_rename
+from tenant_apps.portal.views.common import actor, apply_errors, tenant_of
+
+
+@require_http_methods(["GET", "POST"])
+@portal_view(roles=ADMIN_ROLES)
+def settings_view(request: HttpRequest) -> HttpResponse:
+    tenant = tenant_of(request)
+    form = OrganizationForm(request.POST or None, initial={"name": tenant.name})
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                organization_rename(actor=actor(request), tenant=tenant, name=form.cleaned_data["name"])
+            except ValidationError as exc:
+                apply_errors(form, exc)
+            else:
+                messages.success(request, "Organization settings saved.")
+                return HttpResponseRedirect("/settings/")
+    context = {"form": form, "domains": tenant.domains.order_by("-is_primary", "domain")}
+    return render(request, "portal/settings.html", context, status=status)
