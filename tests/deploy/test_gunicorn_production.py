@@ -119,10 +119,15 @@ def test_plain_http_is_redirected_to_https(gunicorn) -> None:  # type: ignore[no
 def test_tenant_request_behind_the_proxy_logs_json_with_its_request_id(gunicorn) -> None:  # type: ignore[no-untyped-def]
     request_id = "smoke-" + secrets.token_hex(8)
     status, headers, body = get(
-        gunicorn["port"], "/", Host="alpha.localhost", **{"X-Forwarded-Proto": "https", "X-Request-ID": request_id}
+        gunicorn["port"],
+        "/login/",
+        Host="alpha.localhost",
+        **{"X-Forwarded-Proto": "https", "X-Request-ID": request_id},
     )
     assert status == 200, body
-    assert json.loads(body)["organization"] == "alpha"
+    assert b"Sign in to Alpha" in body
+    # The portal's CSRF cookie is Secure behind TLS in production.
+    assert "Secure" in headers["Set-Cookie"] and "csrftoken=" in headers["Set-Cookie"]
     assert headers["X-Request-ID"] == request_id
     assert "max-age=31536000" in headers["Strict-Transport-Security"]
     deadline = time.monotonic() + 5

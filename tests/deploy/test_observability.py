@@ -69,14 +69,14 @@ def no_heartbeat() -> Iterator[None]:
 
 
 def test_valid_request_id_is_kept_and_echoed(tenant_a) -> None:  # type: ignore[no-untyped-def]
-    response = tenant_client(tenant_a).get("/", HTTP_X_REQUEST_ID="req-1234.abcd:ef")
+    response = tenant_client(tenant_a).get("/login/", HTTP_X_REQUEST_ID="req-1234.abcd:ef")
     assert response.status_code == 200
     assert response["X-Request-ID"] == "req-1234.abcd:ef"
 
 
 @pytest.mark.parametrize("bad", ["", "has space", "x" * 200, "<script>", "-leading-dash", "é"])
 def test_invalid_request_id_is_replaced(tenant_a, bad: str) -> None:  # type: ignore[no-untyped-def]
-    response = tenant_client(tenant_a).get("/", HTTP_X_REQUEST_ID=bad)
+    response = tenant_client(tenant_a).get("/login/", HTTP_X_REQUEST_ID=bad)
     generated = response["X-Request-ID"]
     assert generated != bad
     assert len(generated) == 32 and int(generated, 16) >= 0
@@ -84,7 +84,7 @@ def test_invalid_request_id_is_replaced(tenant_a, bad: str) -> None:  # type: ig
 
 def test_each_request_gets_its_own_id_and_none_leaks_after(tenant_a) -> None:  # type: ignore[no-untyped-def]
     client = tenant_client(tenant_a)
-    first, second = client.get("/")["X-Request-ID"], client.get("/")["X-Request-ID"]
+    first, second = client.get("/login/")["X-Request-ID"], client.get("/login/")["X-Request-ID"]
     assert first != second
     assert current_request_id() is None
 
@@ -94,14 +94,14 @@ def test_each_request_gets_its_own_id_and_none_leaks_after(tenant_a) -> None:  #
 
 def test_access_log_is_json_with_request_tenant_and_user(tenant_a, owner_a, json_log) -> None:  # type: ignore[no-untyped-def]
     client = tenant_client(tenant_a, owner_a)
-    client.get("/", HTTP_X_REQUEST_ID="trace-abc-123")
+    client.get("/login/", HTTP_X_REQUEST_ID="trace-abc-123")
     record = next(r for r in _records(json_log) if r.get("request_id") == "trace-abc-123")
     assert record["message"] == "request"
     assert record["logger"] == "tenantry.request"
     assert record["level"] == "INFO"
     assert record["tenant"] == tenant_a.slug
     assert record["status"] == 200
-    assert record["method"] == "GET" and record["path"] == "/"
+    assert record["method"] == "GET" and record["path"] == "/login/"
     assert isinstance(record["duration_ms"], float)
     assert "time" in record
 
@@ -145,7 +145,7 @@ def test_metrics_require_the_bearer_token() -> None:
 @override_settings(METRICS_TOKEN=TOKEN)
 def test_metrics_prometheus_text(tenant_a) -> None:  # type: ignore[no-untyped-def]
     redis_client().delete(_metrics_key("http_requests"))
-    tenant_client(tenant_a).get("/")
+    tenant_client(tenant_a).get("/login/")
     tenant_client(tenant_a).get("/nope-404")
     response = public_client().get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
     assert response.status_code == 200

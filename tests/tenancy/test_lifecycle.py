@@ -34,7 +34,7 @@ def test_suspend_and_reactivate(tenant_a):
     tenant_reactivate(tenant=tenant_a)
     tenant_a.refresh_from_db()
     assert tenant_a.status == TenantStatus.ACTIVE
-    assert tenant_client(tenant_a).get("/").status_code == 200
+    assert tenant_client(tenant_a).get("/login/").status_code == 200
 
 
 def test_close_keeps_data_and_blocks_access(tenant_a):
