@@ -448,3 +448,32 @@ def test_password_reset_for_an_unknown_email_says_the_same_and_sends_nothing(ten
     mail.outbox.clear()
     response = portal_client(tenant_a).post("/password-reset/", {"email": "ghost@example.test"})
     assert response["Location"] == "/password-reset/sent/" and mail.outbox == []
+
+
+def test_billing_page_lists_invoices_with_links_and_a_notice_for_a_failed_payment(
+    tenant_a: Tenant, owner_a: User
+) -> None:
+    from billing.models import BillingCustomer, Invoice
+
+    customer = BillingCustomer.objects.create(tenant=tenant_a, stripe_customer_id="cus_portal_test")
+    common = {"tenant": tenant_a, "customer": customer, "currency": "usd", "total": 3600}
+    Invoice.objects.create(
+        **common,
+        stripe_invoice_id="in_paid",
+        number="ALPHA-0001",
+        status="paid",
+        hosted_invoice_url="https://invoice.example/in_paid",
+        invoice_pdf="https://invoice.example/in_paid.pdf",
+    )
+    Invoice.objects.create(
+        **common,
+        stripe_invoice_id="in_open",
+        number="ALPHA-0002",
+        status="open",
+        attempt_count=1,
+        hosted_invoice_url="https://invoice.example/in_open",
+    )
+    page = portal_client(tenant_a, owner_a).get("/billing/").content
+    assert b"ALPHA-0001" in page and b"36.00 USD" in page
+    assert b'href="https://invoice.example/in_paid.pdf"' in page
+    assert b'data-notice="payment_failed"' in page and b"ALPHA-0002" in page

@@ -51,6 +51,7 @@ def billing_view(request: HttpRequest) -> HttpResponse:
         "api_requests_this_hour": usage_current_hour(tenant.pk),
         "api_rpm": ent.api_rpm,
         "invoices": selectors.invoices_for_tenant(tenant=tenant)[:50],
+        "notices": selectors.billing_notices_for_tenant(tenant=tenant),
     }
     return render(request, "portal/billing.html", context)
 
