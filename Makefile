@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench install clean
+.PHONY: run test lint bench install clean screenshots
 
 $(STAMP): requirements/base.txt requirements/dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m deploy.localstack test -- $(PYTEST_ARGS)
+
+# Portal screenshots for README.md (docs/img/*.png), taken by the browser tests.
+screenshots: $(STAMP)
+	PORTAL_SCREENSHOTS=1 $(PY) -m deploy.localstack test -- tests/browser -q
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,147 @@
+"""Fixtures of the browser tests (headless Debian Chromium through Playwright's sync API).
+
+The stack is package-scoped: it starts before the first browser test and is taken down, with every
+row and schema the tests committed, after the last one, so the test folders that run later in the
+same session see the database, the schema pool and the stand-in as they were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test.utils import override_settings
+
+from tests.billing.support import OLD_SECRET, SECRET, LiveDjango, standin
+from tests.browser.support import (
+    CHROMIUM_ARGS,
+    DESKTOP,
+    PASSWORD,
+    Stack,
+    baseline_take,
+    chromium_ensure,
+    committed_cleanup,
+    db,
+    webhooks_settled,
+)
+
+__all__ = ["standin"]
+
+
+@pytest.fixture(scope="package")
+def stack(django_db_setup: Any, django_db_blocker: Any, celery_worker_process: Any, standin: Any) -> Iterator[Stack]:
+    with django_db_blocker.unblock():
+        baseline = db(baseline_take)
+        overrides = override_settings(STRIPE_API_BASE=standin.url, STRIPE_WEBHOOK_SECRETS=[SECRET, OLD_SECRET])
+        overrides.enable()
+        server: LiveDjango | None = None
+        try:
+            standin.reset()
+            server = LiveDjango()
+            standin.configure_webhooks(f"{server.url}/webhooks/stripe/", SECRET)
+            yield Stack(port=int(server.httpd.server_address[1]), server_url=server.url, standin=standin)
+        finally:
+            standin.flush_webhooks(10)
+            db(lambda: webhooks_settled(baseline))
+            if server is not None:
+                server.stop()
+            standin.configure_webhooks(None, SECRET)
+            standin.reset()
+            overrides.disable()
+            db(lambda: committed_cleanup(baseline))
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """Debian's Chromium, installed with apt on first use when missing."""
+    return chromium_ensure()
+
+
+@pytest.fixture
+def browser(chromium: Path, stack: Stack) -> Iterator[Any]:
+    """Playwright and a headless Chromium for one test (about 1.5 s to start). Not kept across tests:
+    while Playwright's sync API runs, the test thread has a running asyncio loop, and pytest-django
+    opens each test's transaction on that thread before the test (Django refuses that from a thread
+    with a running loop)."""
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    try:
+        launched = playwright.chromium.launch(executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS)
+    except Exception:
+        playwright.stop()
+        raise
+    try:
+        yield launched
+    finally:
+        launched.close()
+        playwright.stop()
+
+
+@pytest.fixture
+def new_context(browser: Any) -> Iterator[Any]:
+    """new_context(**options) -> a fresh browser context (own cookies); closed after the test."""
+    contexts: list[Any] = []
+
+    def make(**options: Any) -> Any:
+        options.setdefault("viewport", DESKTOP)
+        context = browser.new_context(**options)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+# --- Organizations committed for the tests --------------------------------------------------------
+
+
+def _organization(slug: str, name: str, people: list[tuple[str, str, str]], projects: list[str]) -> dict[str, Any]:
+    """Provision `slug` (owner first in `people`: (email, full name, role)), add the others and the
+    projects, all committed. Returns plain data (no ORM objects cross threads)."""
+    from django_tenants.utils import schema_context
+
+    from shared_apps.accounts.models import User
+    from shared_apps.accounts.services import membership_add
+    from tenant_apps.audit.services import Actor
+    from tenant_apps.projects.services import project_create
+    from tenants.services import tenant_provision
+
+    (owner_email, owner_name, _), *others = people
+    tenant = tenant_provision(slug=slug, name=name, owner_email=owner_email, owner_password=PASSWORD)
+    User.objects.filter(email=owner_email).update(full_name=owner_name)
+    for email, full_name, role in others:
+        user = User.objects.create_user(email=email, password=PASSWORD, full_name=full_name)
+        membership_add(user=user, tenant_id=tenant.pk, role=role)
+    owner = User.objects.get(email=owner_email)
+    with schema_context(tenant.schema_name):
+        for project in projects:
+            project_create(actor=Actor(user=owner, ip="127.0.0.1"), tenant=tenant, name=project)
+    return {"slug": slug, "name": name, "owner": owner_email}
+
+
+@pytest.fixture(scope="package")
+def northwind(stack: Stack) -> dict[str, Any]:
+    """Owner, two members (one gets promoted in a test, one stays a plain member), three projects."""
+    return db(
+        lambda: _organization(
+            "northwind",
+            "Northwind Traders",
+            [
+                ("ada@northwind.test", "Ada Lovelace", "owner"),
+                ("priya@northwind.test", "Priya Patel", "member"),
+                ("marco@northwind.test", "Marco Rossi", "member"),
+            ],
+            ["Website redesign", "Mobile app", "Data warehouse"],
+        )
+    )
+
+
+@pytest.fixture(scope="package")
+def globex(stack: Stack) -> dict[str, Any]:
+    """Only an owner: room on the Free plan's three seats for an invitation."""
+    return db(lambda: _organization("globex", "Globex", [("hank@globex.test", "Hank Scorpio", "owner")], []))
