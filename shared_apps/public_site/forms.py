@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 
 from shared_apps.accounts.models import User
 from tenants.naming import validate_slug
+from tenants.selectors import tenant_by_slug
 
 
 class SignupForm(forms.Form):
@@ -28,6 +29,8 @@ class SignupForm(forms.Form):
     def clean_slug(self) -> str:
         slug = self.cleaned_data["slug"].lower()
         validate_slug(slug)
+        if tenant_by_slug(slug=slug) is not None:  # early answer; provisioning checks again under a lock
+            raise ValidationError("This slug is already taken.", code="slug_taken")
         return slug
 
     def clean(self) -> dict:

@@ -178,6 +178,7 @@ def test_signup_provisions_the_organization_and_hands_the_owner_over() -> None:
     ("change", "field", "message"),
     [
         ({"slug": "alpha"}, "slug", b"already taken"),
+        ({"slug": "alpha", "password": "short"}, "slug", b"already taken"),  # shown with the other errors
         ({"slug": "Not A Slug!"}, "slug", b"slug"),
         ({"slug": "admin"}, "slug", b"reserved"),
         ({"password": "short"}, "password", b"too short"),
