@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core import serializers
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -45,6 +45,26 @@ def schema_create_migrated(*, schema_name: str | None = None) -> str:
     return schema_name
 
 
+def schema_create_ready(*, schema_name: str | None = None) -> str:
+    """A schema ready for a tenant: copied from an up-to-date one (tens of milliseconds), or, when
+    there is none or it holds something the copy does not reproduce, migrated (about half a second)."""
+    from tenants.cloning import CloneRefused, schema_clone, template_schema
+
+    schema_name = schema_name or generate_schema_name()
+    if not SCHEMA_RE.match(schema_name):
+        raise ValueError(f"refusing to create a schema with a non-generated name: {schema_name!r}")
+    if settings.TENANT_SCHEMA_CLONE:
+        template = template_schema()
+        if template is not None:
+            try:
+                with transaction.atomic():
+                    schema_clone(template=template, schema_name=schema_name)
+                return schema_name
+            except (CloneRefused, DatabaseError) as exc:
+                logger.warning("schema copy failed (%s); migrating %s instead", exc, schema_name)
+    return schema_create_migrated(schema_name=schema_name)
+
+
 def schema_drop(*, schema_name: str) -> None:
     if schema_name == settings.PUBLIC_SCHEMA_NAME or not SCHEMA_RE.match(schema_name):
         raise ValueError(f"refusing to drop schema {schema_name!r}")
@@ -53,7 +73,7 @@ def schema_drop(*, schema_name: str) -> None:
 
 
 def schema_pool_add_spare() -> SpareSchema:
-    schema_name = schema_create_migrated()
+    schema_name = schema_create_ready()
     return SpareSchema.objects.create(schema_name=schema_name)
 
 

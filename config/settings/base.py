@@ -61,6 +61,9 @@ TENANT_POOL_SIZE = env.int("TENANT_POOL_SIZE", default=3)
 # Resolution cache: how long a process trusts its local host -> tenant entry before checking the
 # shared generation counter in the cache backend (seconds).
 TENANT_RESOLUTION_RECHECK_SECONDS = env.float("TENANT_RESOLUTION_RECHECK_SECONDS", default=1.0)
+# Build new schemas by copying an up-to-date tenant schema's structure (tenants/cloning.py) instead
+# of running every migration; falls back to migrating when no schema qualifies.
+TENANT_SCHEMA_CLONE = env.bool("TENANT_SCHEMA_CLONE", default=True)
 # Days a closed tenant's data is kept before `purge` may drop its schema.
 TENANT_RETENTION_DAYS = env.int("TENANT_RETENTION_DAYS", default=30)
 
