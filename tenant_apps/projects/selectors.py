@@ -4,7 +4,7 @@ through `user.has_perm`, which lets superusers through)."""
 from __future__ import annotations
 
 from django.contrib.auth.models import Permission
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 
 from shared_apps.accounts.models import Membership, User
 from tenant_apps.projects.models import Project, ProjectUserObjectPermission, Task
@@ -21,8 +21,17 @@ def project_list_visible(*, user: User, role: str) -> QuerySet[Project]:
         return Project.objects.none()
     if role_sees_all_projects(role=role):
         return Project.objects.all()
+    # The permission id comes from a scalar subquery (an InitPlan, evaluated once) rather than a join
+    # to auth_permission in the EXISTS: with the join, PostgreSQL cannot estimate how many grant rows
+    # match, hashes every grant and sorts every visible project (12 ms for a page at 10k visible);
+    # with the id known at run time it probes the (user, permission, content_object) unique index
+    # once per project while walking projects in list order (see migration 0002 and
+    # docs/benchmarks.md, api_list).
+    view_permission = Permission.objects.filter(
+        content_type__app_label="projects", content_type__model="project", codename="view_project"
+    ).values("pk")[:1]
     can_view = ProjectUserObjectPermission.objects.filter(
-        content_object=OuterRef("pk"), user_id=user.pk, permission__codename="view_project"
+        content_object=OuterRef("pk"), user_id=user.pk, permission_id=Subquery(view_permission)
     )
     return Project.objects.filter(Exists(can_view))
 

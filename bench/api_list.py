@@ -1,0 +1,469 @@
+"""API list under object permissions: `GET /api/v1/projects/?page_size=50` as a plain member.
+
+One tenant with BENCH_API_PROJECTS projects (default 20,000, loaded with COPY) and a member
+(role `member`) who holds `view_project` on BENCH_API_VISIBLE of them (default 10,000, a fixed
+random sample) through guardian's direct foreign-key table (`ProjectUserObjectPermission`, rows
+inserted with one INSERT … SELECT). A by-stander member holds view on every project and the member
+holds change on a fifth of hers, so the grant table is not just her rows (32,000 rows by default).
+Then `VACUUM ANALYZE` on the two tables, as autovacuum would do after such a load.
+
+- queries_per_request (page_size=50), queries_page_size_1, queries_page_size_100: database queries
+  of one warm request, counted in-process (CaptureQueriesContext, Django test client, bearer token).
+- filtered_query_ms_*: the permission-filtered queries alone, timed in-process: evaluating the
+  selector's queryset the way the list view does (COUNT for the paginator, then one page of 50),
+  BENCH_API_QUERY_ITERATIONS times (default 300); filtered_sql_ms_* sends the same two statements as
+  raw SQL (no ORM); explain_* keep their EXPLAIN ANALYZE plans. The reference_* keys time the
+  previous query shape (EXISTS joined to auth_permission by codename) and the current shape without
+  the list-order index (dropped inside a rolled-back transaction).
+- list_ms_*, rps: over real HTTP against gunicorn (1 sync worker, as in tenancy_overhead) with the
+  member's bearer token; a separate client process (`python -m bench.api_list client`) sends
+  requests back to back on one connection (sync gunicorn closes it after every response, so the
+  client reconnects each time, as a real client of this server would) and records every latency.
+
+The server's default plan is BENCH_PLAN below (unlimited seats and projects, 10⁹ API requests a
+minute), as tests/api does: both throttles still run (one Redis counter each) but never refuse.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from bench._util import ms, percentile
+
+NAME = "api_list"
+ORDER = 40
+ROOT = Path(__file__).resolve().parent.parent
+PATH = "/api/v1/projects/?page_size=50"
+BENCH_PLAN = {
+    "name": "Bench (unlimited)",
+    "limits": {"seats": None, "projects": None, "api_rpm": 1_000_000_000},
+    "features": ["projects", "api"],
+}
+
+
+# --- Server side --------------------------------------------------------------------------------
+
+
+def bench_plan_settings() -> dict[str, Any]:
+    from django.conf import settings
+
+    return {"BILLING_PLANS": {**settings.BILLING_PLANS, "bench": BENCH_PLAN}, "BILLING_DEFAULT_PLAN": "bench"}
+
+
+def wsgi_application() -> Any:
+    """gunicorn app factory (`bench.api_list:wsgi_application()`): the project's WSGI application with
+    the bench plan as the default plan, so the rate limit never refuses benchmark load."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+    import django
+    from django.conf import settings
+
+    django.setup()
+    for key, value in bench_plan_settings().items():
+        setattr(settings, key, value)
+    from django.core.wsgi import get_wsgi_application
+
+    return get_wsgi_application()
+
+
+@contextlib.contextmanager
+def gunicorn(env: dict[str, str], extra_env: dict[str, str] | None = None) -> Iterator[tuple[int, int]]:
+    """One gunicorn master with one sync worker (no request-count recycling); yields (port, worker pid)."""
+    from deploy.localstack import free_port, wait_for_port
+
+    port = free_port()
+    child_env = {**os.environ, **env, **(extra_env or {}), "LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            "1",
+            "--worker-class",
+            "sync",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "--timeout",
+            "120",
+            "bench.api_list:wsgi_application()",
+        ],
+        cwd=ROOT,
+        env=child_env,
+        start_new_session=True,
+    )
+    try:
+        wait_for_port(port, 60, proc, "gunicorn (bench)")
+        yield port, _worker_pid(proc.pid)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _worker_pid(master_pid: int) -> int:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+        if children:
+            return int(children[0])
+        time.sleep(0.1)
+    raise TimeoutError("gunicorn started no worker")
+
+
+def proc_status_kb(pid: int, field: str) -> int:
+    """A `kB` field of /proc/<pid>/status (VmHWM, VmRSS, RssAnon, ...)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+# --- Client side (separate process) -------------------------------------------------------------
+
+
+def client_main(config: dict[str, Any]) -> dict[str, Any]:
+    """Send GETs back to back. `requests` is a list of [host, token, path]; they are sent in order,
+    cycling, for `seconds` (or exactly once each when `seconds` is 0). Returns latencies in ms."""
+    port = int(config["port"])
+    requests = config["requests"]
+    seconds = float(config.get("seconds", 0))
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+    started = time.perf_counter()
+    deadline = started + seconds
+    i = 0
+    while True:
+        if seconds > 0 and time.perf_counter() >= deadline:
+            break
+        if seconds <= 0 and i >= len(requests):
+            break
+        host, token, path = requests[i % len(requests)]
+        i += 1
+        sent = time.perf_counter()
+        try:
+            conn.request("GET", path, headers={"Host": host, "Authorization": f"Bearer {token}"})
+            response = conn.getresponse()
+            response.read()
+            status = str(response.status)
+            if response.will_close:
+                conn.close()
+        except (OSError, http.client.HTTPException) as exc:
+            status = type(exc).__name__
+            conn.close()
+        elapsed = time.perf_counter() - sent
+        statuses[status] = statuses.get(status, 0) + 1
+        if status == "200":
+            latencies.append(elapsed * 1000)
+    return {"latencies_ms": latencies, "statuses": statuses, "seconds": time.perf_counter() - started}
+
+
+def run_client(port: int, requests: list[list[str]], seconds: float = 0) -> dict[str, Any]:
+    config = json.dumps({"port": port, "requests": requests, "seconds": seconds})
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.api_list", "client"],
+        cwd=ROOT,
+        input=config,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(out)
+
+
+# --- Data -------------------------------------------------------------------------------------
+
+
+def _load_data(schema_name: str, *, owner_id: int, member_id: int, bystander_id: int, total: int, visible: int) -> None:
+    """Projects by COPY; grants by INSERT … SELECT over the loaded ids (no per-row service calls)."""
+    import datetime as dt
+
+    from django.db import connection
+    from django.utils import timezone
+    from django_tenants.utils import schema_context
+
+    rng = random.Random(3)  # reproducible bench data
+    now = timezone.now()
+    with schema_context(schema_name), connection.cursor() as cursor:
+        columns = "name, description, created_by_id, created_at, updated_at"
+        with cursor.copy(f"COPY projects_project ({columns}) FROM STDIN") as copy:
+            for i in range(total):
+                created = now - dt.timedelta(minutes=total - i, seconds=rng.randint(0, 59))
+                description = f"Bench project {i}: " + "lorem ipsum " * rng.randint(0, 8)
+                copy.write_row((f"Project {i:05d}", description, owner_id, created, created))
+        cursor.execute("SELECT id FROM projects_project ORDER BY id")
+        ids = [row[0] for row in cursor.fetchall()]
+        seen = sorted(rng.sample(ids, visible))
+        changeable = sorted(rng.sample(seen, visible // 5))
+        cursor.execute(
+            "SELECT codename, p.id FROM auth_permission p JOIN django_content_type c ON c.id = p.content_type_id "
+            "WHERE c.app_label = 'projects' AND c.model = 'project'"
+        )
+        perm = dict(cursor.fetchall())
+        grant = (
+            "INSERT INTO projects_projectuserobjectpermission (user_id, permission_id, content_object_id) "
+            "SELECT %s, %s, unnest(%s::bigint[])"
+        )
+        cursor.execute(grant, [member_id, perm["view_project"], seen])
+        cursor.execute(grant, [member_id, perm["change_project"], changeable])
+        cursor.execute(grant, [bystander_id, perm["view_project"], ids])
+        cursor.execute("VACUUM ANALYZE projects_project")
+        cursor.execute("VACUUM ANALYZE projects_projectuserobjectpermission")
+
+
+# --- In-process measurements ----------------------------------------------------------------------
+
+
+def _count_queries(host: str, token: str, page_size: int) -> tuple[int, list[str], dict[str, Any]]:
+    import logging
+
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(HTTP_HOST=host, HTTP_AUTHORIZATION=f"Bearer {token}")
+    path = f"/api/v1/projects/?page_size={page_size}"
+    access_log = logging.getLogger("tenantry.request")
+    level = access_log.level
+    access_log.setLevel(logging.WARNING)  # no access-log line per in-process request in the output
+    try:
+        assert client.get(path).status_code == 200  # warm (token touch, resolution, throttles)
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(path)
+    finally:
+        access_log.setLevel(level)
+    assert response.status_code == 200, response.content[:500]
+    body = response.json()
+    return len(ctx.captured_queries), [q["sql"][:160] for q in ctx.captured_queries], body
+
+
+def _time_queryset(make: Callable[[], Any], iterations: int) -> dict[str, list[float]]:
+    """What the list view asks of the filtered queryset: a COUNT for the paginator, then one page."""
+    for _ in range(10):
+        qs = make()
+        qs.count()
+        list(qs[:50])
+    count_s: list[float] = []
+    page_s: list[float] = []
+    total_s: list[float] = []
+    for _ in range(iterations):
+        qs = make()
+        t0 = time.perf_counter()
+        qs.count()
+        t1 = time.perf_counter()
+        list(qs[:50])
+        t2 = time.perf_counter()
+        count_s.append(t1 - t0)
+        page_s.append(t2 - t1)
+        total_s.append(t2 - t0)
+    return {"count": count_s, "page": page_s, "total": total_s}
+
+
+def _list_sql(qs: Any) -> tuple[tuple[str, Any], tuple[str, Any]]:
+    """The two statements the list view sends for `qs`, as (sql, params): the COUNT, then page one."""
+    inner, params = qs.order_by().values("pk").query.sql_with_params()
+    return (f"SELECT COUNT(*) FROM ({inner}) AS visible", params), qs[:50].query.sql_with_params()
+
+
+def _time_sql(statements: tuple[tuple[str, Any], ...], iterations: int) -> list[float]:
+    """The same statements sent as raw SQL: database round trip, planning and execution, no ORM."""
+    from django.db import connection
+
+    totals: list[float] = []
+    with connection.cursor() as cursor:
+        for i in range(iterations + 10):
+            t0 = time.perf_counter()
+            for sql, params in statements:
+                cursor.execute(sql, params)
+                cursor.fetchall()
+            if i >= 10:
+                totals.append(time.perf_counter() - t0)
+    return totals
+
+
+def _explain(sql: str, params: Any) -> list[str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, COSTS OFF) {sql}", params)
+        return [row[0].rstrip() for row in cursor.fetchall()]
+
+
+def _filtered_query_timings(schema_name: str, member: Any, iterations: int) -> dict[str, Any]:
+    from django.db import connection, transaction
+    from django.db.models import Exists, OuterRef
+    from django_tenants.utils import schema_context
+
+    from tenant_apps.projects.models import Project, ProjectUserObjectPermission
+    from tenant_apps.projects.selectors import project_list_visible
+
+    def current() -> Any:
+        return project_list_visible(user=member, role="member")
+
+    def previous_shape() -> Any:  # the selector before this benchmark: EXISTS joined to auth_permission
+        can_view = ProjectUserObjectPermission.objects.filter(
+            content_object=OuterRef("pk"), user_id=member.pk, permission__codename="view_project"
+        )
+        return Project.objects.filter(Exists(can_view))
+
+    out: dict[str, Any] = {}
+    with schema_context(schema_name):
+        assert current().count() == previous_shape().count()
+        now = _time_queryset(current, iterations)
+        out["filtered_query_ms_p50"] = ms(percentile(now["total"], 50))
+        out["filtered_query_ms_p99"] = ms(percentile(now["total"], 99))
+        out["filtered_count_ms_p50"] = ms(percentile(now["count"], 50))
+        out["filtered_page_ms_p50"] = ms(percentile(now["page"], 50))
+        count_sql, page_sql = _list_sql(current())
+        raw = _time_sql((count_sql, page_sql), iterations)
+        out["filtered_sql_ms_p50"] = ms(percentile(raw, 50))
+        out["filtered_sql_ms_p99"] = ms(percentile(raw, 99))
+        out["explain_count"] = _explain(*count_sql)
+        out["explain_page"] = _explain(*page_sql)
+        old = _time_queryset(previous_shape, max(30, iterations // 5))
+        out["reference_previous_shape_query_ms_p50"] = ms(percentile(old["total"], 50))
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() "
+                    "AND indexname = 'projects_project_list_order_idx'"
+                )
+                has_index = cursor.fetchone() is not None
+                cursor.execute("DROP INDEX IF EXISTS projects_project_list_order_idx")
+            no_index = _time_queryset(current, max(30, iterations // 5))
+            transaction.set_rollback(True)
+        out["list_order_index_present"] = has_index
+        out["reference_no_list_order_index_query_ms_p50"] = ms(percentile(no_index["total"], 50))
+    return out
+
+
+# --- The benchmark --------------------------------------------------------------------------------
+
+
+def run(env: dict[str, str]) -> dict[str, Any]:
+    from django.conf import settings
+    from django.test.utils import override_settings
+    from django_tenants.utils import schema_context
+
+    from shared_apps.accounts.models import Role
+    from shared_apps.accounts.services import membership_add, user_create
+    from tenant_apps.audit.services import Actor
+    from tenant_apps.tokens.services import api_token_create
+    from tenants.conn import connection
+    from tenants.services import schema_pool_refill, tenant_provision
+
+    total = int(os.environ.get("BENCH_API_PROJECTS", "20000"))
+    visible = int(os.environ.get("BENCH_API_VISIBLE", "10000"))
+    iterations = int(os.environ.get("BENCH_API_QUERY_ITERATIONS", "300"))
+    rounds = int(os.environ.get("BENCH_API_ROUNDS", "6"))
+    seconds = float(os.environ.get("BENCH_API_SECONDS", "4"))
+
+    slug = f"apilist-{int(time.time())}"
+    started = time.perf_counter()
+    schema_pool_refill(size=1)
+    tenant = tenant_provision(slug=slug, name="API list", owner_email=f"owner@{slug}.test")
+    owner = tenant.memberships.get(role=Role.OWNER).user
+    member = user_create(email=f"member@{slug}.test", password=None)
+    membership_add(user=member, tenant_id=tenant.pk, role=Role.MEMBER)
+    bystander = user_create(email=f"bystander@{slug}.test", password=None)
+    membership_add(user=bystander, tenant_id=tenant.pk, role=Role.MEMBER)
+    load_started = time.perf_counter()
+    _load_data(
+        tenant.schema_name,
+        owner_id=owner.pk,
+        member_id=member.pk,
+        bystander_id=bystander.pk,
+        total=total,
+        visible=visible,
+    )
+    load_s = time.perf_counter() - load_started
+    with schema_context(tenant.schema_name):
+        _, token = api_token_create(actor=Actor(user=member), user=member, name="bench")
+    setup_s = time.perf_counter() - started
+    host = f"{slug}.{settings.TENANT_BASE_DOMAIN}"
+
+    result: dict[str, Any] = {
+        "projects": total,
+        "visible_to_member": visible,
+        "page_size": 50,
+        "setup_s": round(setup_s, 1),
+        "data_load_s": round(load_s, 2),
+    }
+    with override_settings(**bench_plan_settings()):
+        counts = {}
+        for size in (1, 50, 100):
+            n, sql, body = _count_queries(host, token, size)
+            assert body["count"] == visible, body["count"]
+            assert len(body["results"]) == min(size, visible)
+            counts[size] = n
+            if size == 50:
+                result["queries_sql"] = sql
+    connection.set_schema_to_public()
+    result["queries_per_request"] = counts[50]
+    result["queries_page_size_1"] = counts[1]
+    result["queries_page_size_100"] = counts[100]
+    result["queries_flat"] = counts[1] == counts[50] == counts[100]
+
+    result.update(_filtered_query_timings(tenant.schema_name, member, iterations))
+    connection.set_schema_to_public()
+
+    requests = [[host, token, PATH]]
+    with gunicorn(env) as (port, worker_pid):
+        warm = run_client(port, requests, 2.0)
+        assert warm["statuses"].get("200"), warm["statuses"]
+        latencies: list[float] = []
+        round_p50: list[float] = []
+        ok = 0
+        elapsed = 0.0
+        statuses: dict[str, int] = {}
+        for _ in range(rounds):
+            measured = run_client(port, requests, seconds)
+            latencies.extend(measured["latencies_ms"])
+            round_p50.append(round(statistics.median(measured["latencies_ms"]), 2))
+            ok += len(measured["latencies_ms"])
+            elapsed += measured["seconds"]
+            for status, n in measured["statuses"].items():
+                statuses[status] = statuses.get(status, 0) + n
+        worker_rss_mb = round(proc_status_kb(worker_pid, "VmHWM") / 1024, 1)
+
+    result.update(
+        {
+            "list_ms_p50": round(percentile(latencies, 50), 2),
+            "list_ms_p90": round(percentile(latencies, 90), 2),
+            "list_ms_p99": round(percentile(latencies, 99), 2),
+            "list_ms_p50_rounds": round_p50,
+            "rps": round(ok / elapsed, 1),
+            "requests": ok,
+            "statuses": statuses,
+            "rounds": rounds,
+            "seconds_per_round": seconds,
+            "worker_rss_mb": worker_rss_mb,
+            "server": "gunicorn 1 sync worker (config.settings.test, DEBUG off, log level WARNING), "
+            "bearer token; client: http.client in a separate process, one request at a time",
+            "goal_filtered_query_ms_p50": 5,
+            "goal_queries_flat": True,
+        }
+    )
+    return result
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["client"]:
+    print(json.dumps(client_main(json.loads(sys.stdin.read()))))
