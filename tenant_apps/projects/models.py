@@ -17,7 +17,11 @@ class Project(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         permissions = [("manage_project", "Can share the project and manage its permissions")]
-        indexes = [models.Index(fields=["name"])]
+        indexes = [
+            models.Index(fields=["name"]),
+            # The list's default order: a member's page is an index walk that stops after n visible rows.
+            models.Index(fields=["-created_at", "-id"], name="projects_project_list_order_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -57,7 +61,8 @@ class ProjectUserObjectPermission(UserObjectPermissionBase):
     content_object = models.ForeignKey(Project, on_delete=models.CASCADE)
 
     class Meta(UserObjectPermissionBase.Meta):
-        indexes = [models.Index(fields=["user", "permission", "content_object"])]
+        # (user, permission, content_object) is already indexed by guardian's unique constraint.
+        pass
 
 
 class ProjectGroupObjectPermission(GroupObjectPermissionBase):
