@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote
 
 import stripe
 from django.conf import settings
@@ -66,7 +67,20 @@ def _call(fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
         status = exc.http_status
         retryable = status is None or status >= 500 or status in (409, 429)
         raise GatewayError(str(exc), code=exc.code or "stripe_error", http_status=status, retryable=retryable) from exc
+    if isinstance(result, stripe.StripeResponse):
+        return dict(result.data)  # type: ignore[call-overload]
     return result.to_dict() if hasattr(result, "to_dict") else dict(result)
+
+
+def _get(path: str, **params: Any) -> dict[str, Any]:
+    """A read through the SDK's raw request: the same retries, error mapping and headers, but the JSON
+    body comes back as plain dicts without the StripeObject round trip (which costs about as much
+    client CPU as the HTTP request itself). Webhook processing re-fetches on every event."""
+    return _call(client().raw_request, "get", path, **params)
+
+
+def _path(*parts: str) -> str:
+    return "/v1/" + "/".join(quote(part, safe="") for part in parts)
 
 
 def _opts(key: str | None) -> dict[str, Any]:
@@ -84,18 +98,18 @@ def customer_create(*, name: str, email: str, metadata: dict[str, str], key: str
 
 
 def customer_retrieve(*, customer_id: str) -> dict[str, Any]:
-    return _call(client().v1.customers.retrieve, customer_id)
+    return _get(_path("customers", customer_id))
 
 
 # --- Subscriptions ------------------------------------------------------------------------------
 
 
 def subscription_retrieve(*, subscription_id: str) -> dict[str, Any]:
-    return _call(client().v1.subscriptions.retrieve, subscription_id)
+    return _get(_path("subscriptions", subscription_id))
 
 
 def subscription_list(*, customer_id: str) -> list[dict[str, Any]]:
-    return list(_paginate(client().v1.subscriptions.list, {"customer": customer_id, "status": "all"}))
+    return list(_paginate("subscriptions", {"customer": customer_id, "status": "all"}))
 
 
 def subscription_item_set_quantity(*, item_id: str, quantity: int, key: str) -> dict[str, Any]:
@@ -110,14 +124,23 @@ def subscription_item_set_quantity(*, item_id: str, quantity: int, key: str) -> 
 # --- Invoices and charges -----------------------------------------------------------------------
 
 
-def invoice_retrieve(*, invoice_id: str, with_payments: bool = False) -> dict[str, Any]:
+def invoice_retrieve(
+    *, invoice_id: str, with_payments: bool = False, with_subscription: bool = False
+) -> dict[str, Any]:
+    """The invoice; optionally with its `payments` list and/or its subscription object expanded in place
+    of the id at `parent.subscription_details.subscription` (one request instead of two)."""
+    expand = []
     if with_payments:
-        return _call(client().v1.invoices.retrieve, invoice_id, params={"expand": ["payments"]})
-    return _call(client().v1.invoices.retrieve, invoice_id)
+        expand.append("payments")
+    if with_subscription:
+        expand.append("parent.subscription_details.subscription")
+    if expand:
+        return _get(_path("invoices", invoice_id), expand=expand)
+    return _get(_path("invoices", invoice_id))
 
 
 def invoice_list(*, customer_id: str) -> list[dict[str, Any]]:
-    return list(_paginate(client().v1.invoices.list, {"customer": customer_id}))
+    return list(_paginate("invoices", {"customer": customer_id}))
 
 
 def invoice_iter_with_payments(*, customer_id: str, created_lte: int | None = None) -> Iterator[dict[str, Any]]:
@@ -125,16 +148,16 @@ def invoice_iter_with_payments(*, customer_id: str, created_lte: int | None = No
     params: dict[str, Any] = {"customer": customer_id, "expand": ["data.payments"]}
     if created_lte:
         params["created"] = {"lte": created_lte}
-    return _paginate(client().v1.invoices.list, params, limit=20)
+    return _paginate("invoices", params, limit=20)
 
 
 def invoice_payment_list(*, payment_intent_id: str) -> list[dict[str, Any]]:
     params = {"payment": {"type": "payment_intent", "payment_intent": payment_intent_id}}
-    return list(_paginate(client().v1.invoice_payments.list, params))
+    return list(_paginate("invoice_payments", params))
 
 
 def charge_retrieve(*, charge_id: str) -> dict[str, Any]:
-    return _call(client().v1.charges.retrieve, charge_id)
+    return _get(_path("charges", charge_id))
 
 
 # --- Checkout and portal ------------------------------------------------------------------------
@@ -165,7 +188,7 @@ def checkout_session_create(
 
 
 def checkout_session_retrieve(*, session_id: str) -> dict[str, Any]:
-    return _call(client().v1.checkout.sessions.retrieve, session_id)
+    return _get(_path("checkout", "sessions", session_id))
 
 
 def portal_session_create(*, customer_id: str, return_url: str, key: str) -> dict[str, Any]:
@@ -177,7 +200,7 @@ def portal_session_create(*, customer_id: str, return_url: str, key: str) -> dic
 
 
 def product_retrieve(*, product_id: str) -> dict[str, Any]:
-    return _call(client().v1.products.retrieve, product_id)
+    return _get(_path("products", product_id))
 
 
 def product_create(*, product_id: str, name: str, metadata: dict[str, str], key: str) -> dict[str, Any]:
@@ -186,7 +209,7 @@ def product_create(*, product_id: str, name: str, metadata: dict[str, str], key:
 
 
 def price_list_by_lookup_keys(*, lookup_keys: list[str]) -> list[dict[str, Any]]:
-    return list(_paginate(client().v1.prices.list, {"lookup_keys": lookup_keys, "active": True}))
+    return list(_paginate("prices", {"lookup_keys": lookup_keys, "active": True}))
 
 
 def price_create(
@@ -221,10 +244,10 @@ def meter_event_create(
 # --- Helpers ---------------------------------------------------------------------------------------
 
 
-def _paginate(list_fn: Any, params: dict[str, Any], limit: int = 100) -> Iterator[dict[str, Any]]:
+def _paginate(resource: str, params: dict[str, Any], limit: int = 100) -> Iterator[dict[str, Any]]:
     params = {**params, "limit": limit}
     while True:
-        page = _call(list_fn, params=params)
+        page = _get(_path(resource), **params)
         data = page.get("data") or []
         yield from data
         if not page.get("has_more") or not data:

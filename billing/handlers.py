@@ -50,9 +50,7 @@ def _on_invoice(customer: BillingCustomer, obj: dict[str, Any], marker: dt.datet
 
 
 def _on_invoice_paid(customer: BillingCustomer, obj: dict[str, Any], marker: dt.datetime | None) -> None:
-    invoice = services.invoice_sync(customer=customer, invoice_id=obj["id"])
-    if invoice.stripe_subscription_id:
-        services.subscription_sync(customer=customer, subscription_id=invoice.stripe_subscription_id, marker=marker)
+    invoice = services.invoice_sync(customer=customer, invoice_id=obj["id"], with_subscription=True, marker=marker)
     if invoice.status == "paid":
         services.tenant_mark_paid(tenant=customer.tenant)
 
@@ -68,9 +66,7 @@ def _on_invoice_action_required(customer: BillingCustomer, obj: dict[str, Any], 
     """The payment needs the customer's authentication (3-D Secure): flag the invoice for the billing
     overview (with its hosted page, where the customer confirms) and start dunning like a failed
     payment: the money was not collected. Re-fetched: if it was paid meanwhile, nothing is flagged."""
-    invoice = services.invoice_sync(customer=customer, invoice_id=obj["id"])
-    if invoice.stripe_subscription_id:
-        services.subscription_sync(customer=customer, subscription_id=invoice.stripe_subscription_id, marker=marker)
+    invoice = services.invoice_sync(customer=customer, invoice_id=obj["id"], with_subscription=True, marker=marker)
     if invoice.status == "open":
         services.invoice_flag_action_required(invoice=invoice, at=marker)
         services.tenant_mark_past_due(tenant=customer.tenant)

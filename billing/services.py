@@ -214,12 +214,17 @@ def subscription_apply(
         sub = Subscription(tenant_id=customer.tenant_id, customer=customer, stripe_subscription_id=data["id"], **fields)
         sub.stripe_updated = marker
         sub.save()
-    else:
+    elif _changed(sub, fields) or (sub.stripe_updated is None or marker > sub.stripe_updated):
         for name, value in fields.items():
             setattr(sub, name, value)
         sub.stripe_updated = max(filter(None, [sub.stripe_updated, marker]))
         sub.save()
     return sub
+
+
+def _changed(row: Any, fields: dict[str, Any]) -> bool:
+    """Whether applying `fields` would change the mirror row (an unchanged row is not rewritten)."""
+    return any(getattr(row, name) != value for name, value in fields.items())
 
 
 def subscription_sync(
@@ -235,8 +240,15 @@ def subscription_sync(
             sub.canceled_at = sub.canceled_at or timezone.now()
             sub.save(update_fields=["status", "canceled_at", "updated_at"])
         return sub
+    return subscription_mirror(customer=customer, data=data, marker=marker)
+
+
+def subscription_mirror(
+    *, customer: BillingCustomer, data: dict[str, Any], marker: dt.datetime | None = None
+) -> Subscription:
+    """Mirror a subscription object fresh from Stripe and let the tenant follow it."""
     if stripe_id(data.get("customer")) != customer.stripe_customer_id:
-        raise ValueError(f"subscription {subscription_id} does not belong to {customer.stripe_customer_id}")
+        raise ValueError(f"subscription {data.get('id')} does not belong to {customer.stripe_customer_id}")
     sub = subscription_apply(customer=customer, data=data, marker=marker)
     tenant_follow_subscription(tenant=customer.tenant, subscription=sub)
     return sub
@@ -251,18 +263,32 @@ def subscription_note_trial_ending(*, subscription: Subscription, at: dt.datetim
     return subscription
 
 
+def _tenant_set_status(tenant: Tenant, status: str) -> Tenant:
+    """tenant_set_status (which locks and re-reads the row), keeping the caller's instance current."""
+    updated = tenant_set_status(tenant=tenant, status=status)
+    tenant.status, tenant.status_changed_at, tenant.closed_at = (
+        updated.status,
+        updated.status_changed_at,
+        updated.closed_at,
+    )
+    return tenant
+
+
 def tenant_follow_subscription(*, tenant: Tenant, subscription: Subscription) -> None:
     """Tenant lifecycle from the subscription: an active one makes a trialing tenant active; when the
-    last subscription is canceled the tenant is closed (data kept until the retention purge)."""
-    tenant = Tenant.objects.get(pk=tenant.pk)
+    last subscription is canceled the tenant is closed (data kept until the retention purge).
+
+    `tenant` is the one loaded with the locked customer row in this transaction: the decision reads it,
+    and every change goes through tenant_set_status / tenant_close, which lock and re-read the row."""
     if subscription.status == SubscriptionStatus.ACTIVE and tenant.status == TenantStatus.TRIALING:
-        tenant_set_status(tenant=tenant, status=TenantStatus.ACTIVE)
+        _tenant_set_status(tenant, TenantStatus.ACTIVE)
     elif subscription.status == SubscriptionStatus.CANCELED and tenant.status != TenantStatus.CLOSED:
         others = Subscription.objects.filter(
             tenant=tenant, status__in=[*LIVE_SUBSCRIPTION_STATUSES, SubscriptionStatus.INCOMPLETE]
         ).exclude(pk=subscription.pk)
         if not others.exists():
-            tenant_close(tenant=tenant)
+            closed = tenant_close(tenant=tenant)
+            tenant.status, tenant.closed_at = closed.status, closed.closed_at
 
 
 def subscription_current(*, tenant_id: int) -> Subscription | None:
@@ -308,15 +334,28 @@ def invoice_apply(*, customer: BillingCustomer, data: dict[str, Any]) -> Invoice
     )
     if invoice.tenant_id != customer.tenant_id:
         raise ValueError(f"invoice {data['id']} belongs to another tenant")
-    if not created:
+    if not created and _changed(invoice, fields):
         for name, value in fields.items():
             setattr(invoice, name, value)
         invoice.save()
     return invoice
 
 
-def invoice_sync(*, customer: BillingCustomer, invoice_id: str) -> Invoice:
-    return invoice_apply(customer=customer, data=gateway.invoice_retrieve(invoice_id=invoice_id))
+def invoice_sync(
+    *, customer: BillingCustomer, invoice_id: str, with_subscription: bool = False, marker: dt.datetime | None = None
+) -> Invoice:
+    """Re-fetch the invoice and mirror it; `with_subscription` also mirrors its subscription, fetched in
+    the same request (expanded)."""
+    data = gateway.invoice_retrieve(invoice_id=invoice_id, with_subscription=with_subscription)
+    invoice = invoice_apply(customer=customer, data=data)
+    if with_subscription:
+        parent = (data.get("parent") or {}).get("subscription_details") or {}
+        expanded = parent.get("subscription")
+        if isinstance(expanded, dict):
+            subscription_mirror(customer=customer, data=expanded, marker=marker)
+        elif invoice.stripe_subscription_id:  # not expanded (e.g. deleted): look it up on its own
+            subscription_sync(customer=customer, subscription_id=invoice.stripe_subscription_id, marker=marker)
+    return invoice
 
 
 def invoice_flag_action_required(*, invoice: Invoice, at: dt.datetime | None) -> Invoice:
@@ -382,19 +421,18 @@ def invoice_refunds_sync(*, customer: BillingCustomer, charge: dict[str, Any]) -
 
 
 def tenant_mark_past_due(*, tenant: Tenant) -> Tenant:
-    """Payment failed: full access for BILLING_GRACE_DAYS (counted from status_changed_at)."""
-    tenant = Tenant.objects.get(pk=tenant.pk)
+    """Payment failed: full access for BILLING_GRACE_DAYS (counted from status_changed_at). `tenant` is
+    current in this transaction (loaded with the locked customer); a change locks and re-reads it."""
     if tenant.status in (TenantStatus.TRIALING, TenantStatus.ACTIVE):
-        return tenant_set_status(tenant=tenant, status=TenantStatus.PAST_DUE)
+        return _tenant_set_status(tenant, TenantStatus.PAST_DUE)
     return tenant
 
 
 def tenant_mark_paid(*, tenant: Tenant) -> Tenant:
-    tenant = Tenant.objects.get(pk=tenant.pk)
     if tenant.status in (TenantStatus.PAST_DUE, TenantStatus.SUSPENDED):
-        return tenant_set_status(tenant=tenant, status=TenantStatus.ACTIVE)
+        return _tenant_set_status(tenant, TenantStatus.ACTIVE)
     if tenant.status == TenantStatus.TRIALING and subscription_current(tenant_id=tenant.pk) is not None:
-        return tenant_set_status(tenant=tenant, status=TenantStatus.ACTIVE)
+        return _tenant_set_status(tenant, TenantStatus.ACTIVE)
     return tenant
 
 

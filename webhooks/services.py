@@ -56,28 +56,38 @@ def _created(payload: dict[str, Any]) -> dt.datetime | None:
 
 
 def webhook_event_ingest(*, body: bytes, payload: dict[str, Any]) -> IngestResult:
-    """Store the event once (unique on the Stripe id) and enqueue processing after commit."""
+    """Store the event once (unique on the Stripe id) and enqueue processing after commit.
+
+    Outside a transaction (the request path) the INSERT commits on its own: one round trip, and the
+    on_commit enqueue runs right after it. `enqueued_at` is stamped with the row, as the time of the
+    enqueue attempt; a failed enqueue clears it, and the sweeper picks the row up."""
+    fields = {
+        "stripe_event_id": payload["id"],
+        "type": payload["type"],
+        "livemode": bool(payload.get("livemode")),
+        "api_version": str(payload.get("api_version") or "")[:64],
+        "stripe_created": _created(payload),
+        "body": body.decode("utf-8"),
+        "payload": payload,
+        "status": EventStatus.PENDING,
+        "enqueued_at": timezone.now(),
+    }
     try:
-        with transaction.atomic():
-            event = WebhookEvent.objects.create(
-                stripe_event_id=payload["id"],
-                type=payload["type"],
-                livemode=bool(payload.get("livemode")),
-                api_version=str(payload.get("api_version") or "")[:64],
-                stripe_created=_created(payload),
-                body=body.decode("utf-8"),
-                payload=payload,
-                status=EventStatus.PENDING,
-            )
-            transaction.on_commit(lambda: webhook_event_enqueue(event_id=event.pk))
+        if transaction.get_connection().in_atomic_block:
+            with transaction.atomic():  # a savepoint, so a duplicate does not break the caller's transaction
+                event = WebhookEvent.objects.create(**fields)
+        else:
+            event = WebhookEvent.objects.create(**fields)  # autocommit
     except IntegrityError:
         return IngestResult(WebhookEvent.objects.get(stripe_event_id=payload["id"]), created=False)
+    transaction.on_commit(lambda: webhook_event_enqueue(event_id=event.pk, stamped=True))
     return IngestResult(event, created=True)
 
 
-def webhook_event_enqueue(*, event_id: int, countdown: float | None = None) -> bool:
-    """Send the processing task. A broker outage is logged, not raised: the row stays pending and
-    the sweeper re-enqueues it."""
+def webhook_event_enqueue(*, event_id: int, countdown: float | None = None, stamped: bool = False) -> bool:
+    """Send the processing task. A broker outage is logged, not raised: the row stays pending (its
+    `enqueued_at` cleared) and the sweeper re-enqueues it. `stamped`: the row already carries the
+    enqueue time (set at ingest), so success needs no second write."""
     from webhooks.tasks import process_event
 
     try:
@@ -86,8 +96,11 @@ def webhook_event_enqueue(*, event_id: int, countdown: float | None = None) -> b
         )
     except Exception:
         logger.warning("could not enqueue webhook event %s; the sweeper will retry", event_id, exc_info=True)
+        if stamped:
+            WebhookEvent.objects.filter(pk=event_id, status=EventStatus.PENDING).update(enqueued_at=None)
         return False
-    WebhookEvent.objects.filter(pk=event_id).update(enqueued_at=timezone.now())
+    if not stamped:
+        WebhookEvent.objects.filter(pk=event_id).update(enqueued_at=timezone.now())
     return True
 
 
@@ -100,34 +113,49 @@ class ProcessingError(Exception):
 
 
 def webhook_event_process(*, event_id: int, force: bool = False) -> str:
-    """Apply one event exactly once: lock the row, skip if already final, dispatch, record."""
+    """Apply one event exactly once: lock the row, skip if already final, dispatch, record.
+
+    The handler's writes and the row's final status commit together. If the handler raises, the whole
+    transaction is rolled back and the failed attempt is recorded in a new one (under the row lock
+    again), so the common path needs no savepoint."""
     from billing.handlers import handle_event
 
-    with transaction.atomic():
-        event = WebhookEvent.objects.select_for_update().filter(pk=event_id).first()
-        if event is None:
-            return "missing"
-        if event.status in FINAL_STATUSES or (event.status == EventStatus.FAILED and not force):
-            return event.status
-        event.attempts += 1
-        try:
-            with transaction.atomic():
-                outcome = handle_event(event.payload)
-        except Exception as exc:
-            final = event.attempts >= settings.WEBHOOK_MAX_ATTEMPTS
-            event.status = EventStatus.FAILED if final else EventStatus.PENDING
-            event.last_error = f"{type(exc).__name__}: {exc}"[:4000]
-            event.save(update_fields=["status", "attempts", "last_error", "updated_at"])
-            logger.warning("webhook %s attempt %s failed: %s", event.stripe_event_id, event.attempts, exc)
-            error = ProcessingError(event.last_error, final=final)
-        else:
+    try:
+        with transaction.atomic():
+            event = WebhookEvent.objects.select_for_update().filter(pk=event_id).first()
+            if event is None:
+                return "missing"
+            if event.status in FINAL_STATUSES or (event.status == EventStatus.FAILED and not force):
+                return event.status
+            outcome = handle_event(event.payload)
+            event.attempts += 1
             event.status = outcome.status
             event.tenant_id = outcome.tenant_id
             event.last_error = ""
             event.processed_at = timezone.now()
             event.save(update_fields=["status", "attempts", "last_error", "tenant", "processed_at", "updated_at"])
             return event.status
-    raise error
+    except Exception as exc:
+        error = _record_failure(event_id=event_id, exc=exc)
+        if error is None:
+            raise
+        raise error from exc
+
+
+def _record_failure(*, event_id: int, exc: Exception) -> ProcessingError | None:
+    """Count a failed attempt (after the handler's rollback). None if the row is gone or was applied
+    meanwhile by another run (then the original exception is not about this event's state)."""
+    with transaction.atomic():
+        event = WebhookEvent.objects.select_for_update().filter(pk=event_id).first()
+        if event is None or event.status in FINAL_STATUSES:
+            return None
+        event.attempts += 1
+        final = event.attempts >= settings.WEBHOOK_MAX_ATTEMPTS
+        event.status = EventStatus.FAILED if final else EventStatus.PENDING
+        event.last_error = f"{type(exc).__name__}: {exc}"[:4000]
+        event.save(update_fields=["status", "attempts", "last_error", "updated_at"])
+    logger.warning("webhook %s attempt %s failed: %s", event.stripe_event_id, event.attempts, exc)
+    return ProcessingError(event.last_error, final=final)
 
 
 def retry_delay(attempt: int) -> float:
