@@ -73,9 +73,12 @@ class Notice:
     date: dt.datetime | None = None  # trial_ending: when the trial ends
 
 
-def billing_notices_for_tenant(*, tenant: Tenant, now: dt.datetime | None = None) -> list[Notice]:
+def billing_notices_for_tenant(
+    *, tenant: Tenant, subscription: Subscription | None = None, now: dt.datetime | None = None
+) -> list[Notice]:
     """Derived from the mirror on every read, so a notice disappears as soon as Stripe's state (an
-    invoice paid, a trial converted) reaches the mirror."""
+    invoice paid, a trial converted) reaches the mirror. `subscription`: the tenant's current one, if
+    the caller already has it."""
     now = now or timezone.now()
     notices = []
     for inv in Invoice.objects.filter(tenant_id=tenant.pk, status="open", attempt_count__gt=0).order_by(
@@ -100,7 +103,7 @@ def billing_notices_for_tenant(*, tenant: Tenant, now: dt.datetime | None = None
                     invoice=inv.stripe_invoice_id,
                 )
             )
-    sub = subscription_for_tenant(tenant=tenant)
+    sub = subscription if subscription is not None else subscription_for_tenant(tenant=tenant)
     if (
         sub is not None
         and sub.status == "trialing"

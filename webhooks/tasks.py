@@ -6,6 +6,9 @@ from typing import Any
 
 from celery import shared_task
 
+# Imported with the worker's tasks (before prefork children fork), not by the first event each process
+# handles: the handlers pull in the stripe SDK, about 70 ms that would otherwise delay that event.
+from billing import handlers as _handlers  # noqa: F401
 from webhooks import services
 from webhooks.models import WebhookEvent
 

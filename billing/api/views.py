@@ -122,7 +122,9 @@ class BillingOverviewApi(BillingApiView):
                     "features": sorted(ent.features),
                     "read_only": ent.read_only,
                 },
-                "notices": _NoticeOutput(selectors.billing_notices_for_tenant(tenant=tenant), many=True).data,
+                "notices": _NoticeOutput(
+                    selectors.billing_notices_for_tenant(tenant=tenant, subscription=sub), many=True
+                ).data,
             }
         )
 
