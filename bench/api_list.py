@@ -344,10 +344,10 @@ def _filtered_query_timings(schema_name: str, member: Any, iterations: int) -> d
             with connection.cursor() as cursor:
                 cursor.execute(
                     "SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() "
-                    "AND indexname = 'projects_project_list_order_idx'"
+                    "AND indexname = 'projects_list_order_idx'"
                 )
                 has_index = cursor.fetchone() is not None
-                cursor.execute("DROP INDEX IF EXISTS projects_project_list_order_idx")
+                cursor.execute("DROP INDEX IF EXISTS projects_list_order_idx")
             no_index = _time_queryset(current, max(30, iterations // 5))
             transaction.set_rollback(True)
         out["list_order_index_present"] = has_index

@@ -20,7 +20,7 @@ class Project(models.Model):
         indexes = [
             models.Index(fields=["name"]),
             # The list's default order: a member's page is an index walk that stops after n visible rows.
-            models.Index(fields=["-created_at", "-id"], name="projects_project_list_order_idx"),
+            models.Index(fields=["-created_at", "-id"], name="projects_list_order_idx"),
         ]
 
     def __str__(self) -> str:

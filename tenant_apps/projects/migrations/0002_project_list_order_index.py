@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddIndex(
             model_name="project",
-            index=models.Index(fields=["-created_at", "-id"], name="projects_project_list_order_idx"),
+            index=models.Index(fields=["-created_at", "-id"], name="projects_list_order_idx"),
         ),
         migrations.RemoveIndex(
             model_name="projectuserobjectpermission",
