@@ -15,8 +15,9 @@ the tenant's lifecycle. While the load runs, seat counts change in the stand-in 
 about once a second, stopping 3 s before the end), so re-fetched objects really change; once the queue
 has drained every organization's mirror must equal the stand-in (`mirror_mismatches`).
 
-The worker runs in each of VARIANTS in turn (BENCH_WEBHOOK_VARIANTS selects some), after a 2 s warm-up
-each; the top-level keys are PRIMARY's, every variant's are under `variants`.
+Each of VARIANTS (gunicorn flags, worker flags, worker connection handling) runs in turn with its own
+gunicorn and worker, after a 2 s warm-up (BENCH_WEBHOOK_VARIANTS selects some); the top-level keys are
+PRIMARY's (the project as committed), every variant's are under `variants`.
 
 Keys: `ack_ms_p50/p99` from gunicorn's access log (request start to response written, in the web
 process); `to_state_ms_p50/p99` = inbox `received_at` -> `processed_at` (set in the transaction that
@@ -337,7 +338,7 @@ def client_main(argv: list[str]) -> None:
 
     port, bodies_file, rate, out_file = int(argv[0]), argv[1], float(argv[2]), argv[3]
     bodies = [b.encode() for b in json.loads(Path(bodies_file).read_text())]
-    threads = 8
+    threads = 64  # open loop: a slow answer must not hold back the next sends (200/s x 0.3 s in flight)
     results: list[tuple[int, float, float, int, bool]] = [(0, 0.0, 0.0, 0, False)] * len(bodies)
     start = time.perf_counter() + 0.2
 
@@ -417,31 +418,36 @@ def _wait_drained(since: Any, expected: int, timeout: float) -> float:
     return time.monotonic() - started
 
 
-# Worker variants: the Celery command line flags (and the connection handling) the worker runs with.
+# What each variant runs: gunicorn's extra flags, the Celery worker's flags, and whether the worker keeps
+# its database connections. All use deploy/gunicorn.conf.py and the project's settings otherwise.
 VARIANTS: dict[str, dict[str, Any]] = {
     "k8s_prefork": {
-        "flags": ["--pool", "prefork", "--concurrency", "2", "--max-tasks-per-child", "500"],
+        "web_flags": [],
+        "worker_flags": ["--pool", "prefork", "--concurrency", "2", "--max-tasks-per-child", "500"],
         "reuse_db": False,
-        "about": "deploy/k8s/worker.yaml's flags: prefork, 2 processes, recycled every 500 tasks",
+        "about": "as shipped: deploy/k8s/worker.yaml's flags (prefork, 2 processes recycled every 500 tasks)",
     },
     "threads": {
-        "flags": ["--pool", "threads", "--concurrency", "4"],
+        "web_flags": [],
+        "worker_flags": ["--pool", "threads", "--concurrency", "4"],
         "reuse_db": False,
-        "about": "one process, 4 threads (no IPC between the consumer and the pool, waits overlap)",
+        "about": "as shipped, worker in one process with 4 threads (no IPC between consumer and pool)",
     },
-    "threads_persistent_db": {
-        "flags": ["--pool", "threads", "--concurrency", "4"],
+    "proposed": {
+        "web_flags": ["--preload"],
+        "worker_flags": ["--pool", "threads", "--concurrency", "4"],
         "reuse_db": True,
-        "about": "threads + persistent database connections (CELERY_DB_REUSE_MAX and close_old_connections "
-        "before each task: the settings change proposed in docs/benchmarks.md, applied by this benchmark only)",
+        "about": "threads + the changes proposed in docs/benchmarks.md, applied by this benchmark only: "
+        "gunicorn --preload (a recycled worker is a fork, not a re-import) and persistent worker database "
+        "connections (CELERY_DB_REUSE_MAX, close_old_connections before each task)",
     },
 }
-PRIMARY = "threads"  # the top-level keys: the project's settings as committed, worker flags chosen here
+PRIMARY = "threads"  # the top-level keys: the project's settings and config files as committed
 
 
 @contextlib.contextmanager
 def _stack(env: dict[str, str], tmp: Path, web_workers: int) -> Iterator[dict]:
-    """The stand-in and gunicorn; workers are started per variant with `start_worker`."""
+    """The stand-in; gunicorn and the worker are started per variant with `start_variant`."""
     from deploy.localstack import free_port
 
     procs = Procs()
@@ -456,39 +462,7 @@ def _stack(env: dict[str, str], tmp: Path, web_workers: int) -> Iterator[dict]:
         "PYTHONUNBUFFERED": "1",
     }
 
-    def start_worker(variant: dict[str, Any]) -> subprocess.Popen:
-        launcher = (
-            [sys.executable, "-m", "bench.webhook_ingest", "worker"]
-            if variant["reuse_db"]
-            else [sys.executable, "-m", "celery", "-A", "config", "worker"]
-        )
-        worker = procs.start(
-            "worker",
-            [
-                *launcher,
-                *variant["flags"],
-                "-l",
-                "warning",
-                "-n",
-                f"bench-webhooks-{os.getpid()}@localhost",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ],
-            child_env,
-            tmp / "worker.log",
-        )
-        _wait_worker(worker, 60)
-        return worker
-
-    try:
-        standin = procs.start(
-            "standin",
-            [sys.executable, "-m", "billing.standin", "--port", str(standin_port), "--quiet"],
-            {k: v for k, v in child_env.items() if k != "STRIPE_WEBHOOK_SECRET"},
-            tmp / "standin.log",
-        )
-        _wait_http(f"http://127.0.0.1:{standin_port}/_standin/health", 30, standin, "stand-in")
+    def start_variant(variant: dict[str, Any]) -> None:
         web = procs.start(
             "web",
             [
@@ -499,6 +473,7 @@ def _stack(env: dict[str, str], tmp: Path, web_workers: int) -> Iterator[dict]:
                 str(ROOT / "deploy" / "gunicorn.conf.py"),
                 "--access-logformat",
                 "ACK %(m)s %(U)s %(s)s %(D)s",
+                *variant["web_flags"],
                 "config.wsgi:application",
             ],
             {
@@ -512,11 +487,47 @@ def _stack(env: dict[str, str], tmp: Path, web_workers: int) -> Iterator[dict]:
             tmp / "web.log",
         )
         _wait_http(f"http://127.0.0.1:{web_port}/healthz?live=1", 60, web, "gunicorn")
+        launcher = (
+            [sys.executable, "-m", "bench.webhook_ingest", "worker"]
+            if variant["reuse_db"]
+            else [sys.executable, "-m", "celery", "-A", "config", "worker"]
+        )
+        worker = procs.start(
+            "worker",
+            [
+                *launcher,
+                *variant["worker_flags"],
+                "-l",
+                "warning",
+                "-n",
+                f"bench-webhooks-{os.getpid()}@localhost",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            child_env,
+            tmp / "worker.log",
+        )
+        _wait_worker(worker, 60)
+
+    def stop_variant() -> None:
+        procs.stop_one("worker")
+        procs.stop_one("web")
+
+    try:
+        standin = procs.start(
+            "standin",
+            [sys.executable, "-m", "billing.standin", "--port", str(standin_port), "--quiet"],
+            {k: v for k, v in child_env.items() if k != "STRIPE_WEBHOOK_SECRET"},
+            tmp / "standin.log",
+        )
+        _wait_http(f"http://127.0.0.1:{standin_port}/_standin/health", 30, standin, "stand-in")
         yield {
             "standin_url": f"http://127.0.0.1:{standin_port}",
             "web_port": web_port,
             "procs": procs,
-            "start_worker": start_worker,
+            "start_variant": start_variant,
+            "stop_variant": stop_variant,
         }
     finally:
         procs.stop()
@@ -654,14 +665,16 @@ def run(env: dict[str, str]) -> dict[str, Any]:
         _sql(AUDIT_SQL)
         try:
             for i, name in enumerate(chosen):
-                stack["start_worker"](VARIANTS[name])
+                variant = VARIANTS[name]
+                stack["start_variant"](variant)
                 try:
                     result = _measure(stack, tenants, tmp, f"{tag}{i}", rate, seconds, dup_fraction)
                 finally:
-                    stack["procs"].stop_one("worker")
+                    stack["stop_variant"]()
                 variants[name] = {
-                    "worker": "celery " + " ".join(VARIANTS[name]["flags"]) + " (prefetch multiplier 1, acks_late)",
-                    "about": VARIANTS[name]["about"],
+                    "web": " ".join(["gunicorn", *variant["web_flags"]]),
+                    "worker": "celery " + " ".join(variant["worker_flags"]) + " (prefetch multiplier 1, acks_late)",
+                    "about": variant["about"],
                     **result,
                 }
                 print(f"   {name}: {json.dumps({k: result[k] for k in KEYS})}", flush=True)
@@ -675,8 +688,8 @@ def run(env: dict[str, str]) -> dict[str, Any]:
         "target_rate": rate,
         "seconds": seconds,
         "tenants": tenant_count,
-        "server": f"gunicorn {web_workers} sync workers (deploy/gunicorn.conf.py defaults otherwise), test settings, "
-        "LOG_LEVEL=WARNING, access log with %(D)s",
+        "server": f"gunicorn -c deploy/gunicorn.conf.py, {web_workers} sync workers, access log with %(D)s; "
+        "test settings, LOG_LEVEL=WARNING",
         "goal_ack_ms_p99": 5,
         "goal_to_state_ms_p99": 50,
     }
