@@ -137,18 +137,20 @@ def webhook_event_process(*, event_id: int, force: bool = False) -> str:
             return event.status
     except Exception as exc:
         error = _record_failure(event_id=event_id, exc=exc)
-        if error is None:
-            raise
+        if isinstance(error, str):
+            return error
         raise error from exc
 
 
-def _record_failure(*, event_id: int, exc: Exception) -> ProcessingError | None:
-    """Count a failed attempt (after the handler's rollback). None if the row is gone or was applied
-    meanwhile by another run (then the original exception is not about this event's state)."""
+def _record_failure(*, event_id: int, exc: Exception) -> ProcessingError | str:
+    """Count a failed attempt (after the handler's rollback). If another run applied the event in the
+    meantime (or the row is gone) there is nothing to count: its status is returned instead."""
     with transaction.atomic():
         event = WebhookEvent.objects.select_for_update().filter(pk=event_id).first()
-        if event is None or event.status in FINAL_STATUSES:
-            return None
+        if event is None:
+            return "missing"
+        if event.status in FINAL_STATUSES:
+            return str(event.status)
         event.attempts += 1
         final = event.attempts >= settings.WEBHOOK_MAX_ATTEMPTS
         event.status = EventStatus.FAILED if final else EventStatus.PENDING
