@@ -32,6 +32,7 @@ import datetime as dt
 import http.client
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -293,6 +294,8 @@ def _stack(env: dict[str, str], tmp: Path) -> Iterator[dict[str, Any]]:
         }
     finally:
         procs.stop_all()
+        if os.environ.get("BENCH_KEEP_LOGS") != "1":  # the processes' logs, kept on request
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _cold(stack: dict[str, Any], tag: str, extra_flags: list[str]) -> dict[str, Any]:

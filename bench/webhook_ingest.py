@@ -37,6 +37,7 @@ import logging
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -531,6 +532,8 @@ def _stack(env: dict[str, str], tmp: Path, web_workers: int) -> Iterator[dict]:
         }
     finally:
         procs.stop()
+        if os.environ.get("BENCH_KEEP_LOGS") != "1":  # the processes' logs, kept on request
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _measure(
