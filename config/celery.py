@@ -3,6 +3,7 @@ in the worker for the whole task run; `tenants.tasks.tenant_task` refuses to run
 
 import os
 
+from celery.signals import task_prerun
 from tenant_schemas_celery.app import CeleryApp
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
@@ -10,3 +11,17 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 app = CeleryApp("tenantry")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Keep a worker's database connection across tasks. Celery's Django fix-up otherwise closes it after
+# every task, so each task (each webhook event) paid for a new PostgreSQL connection: 8 ms of server
+# CPU, the largest cost in bench/webhook_ingest. The fix-up still recycles it every
+# 2 x CELERY_DB_REUSE_MAX tasks, and before each task Django drops a connection that is broken or
+# older than CONN_MAX_AGE. django-tenants sets the task's schema on the connection for every task.
+app.conf["CELERY_DB_REUSE_MAX"] = int(os.environ.get("CELERY_DB_REUSE_MAX", "500"))
+
+
+@task_prerun.connect(weak=False)
+def _drop_stale_db_connections(**_: object) -> None:
+    from django.db import close_old_connections
+
+    close_old_connections()
