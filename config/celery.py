@@ -21,7 +21,10 @@ app.conf["CELERY_DB_REUSE_MAX"] = int(os.environ.get("CELERY_DB_REUSE_MAX", "500
 
 
 @task_prerun.connect(weak=False)
-def _drop_stale_db_connections(**_: object) -> None:
+def _drop_stale_db_connections(task: object = None, **_: object) -> None:
+    # Not for tasks run eagerly (inline, in the caller's transaction), as Celery's own fix-up does.
+    if getattr(getattr(task, "request", None), "is_eager", False):
+        return
     from django.db import close_old_connections
 
     close_old_connections()

@@ -478,3 +478,12 @@ def test_billing_page_lists_invoices_with_links_and_a_notice_for_a_failed_paymen
     assert b"ALPHA-0001" in page and b"36.00 USD" in page
     assert b'href="https://invoice.example/in_paid.pdf"' in page
     assert b'data-notice="payment_failed"' in page and b"ALPHA-0002" in page
+
+
+def test_password_reset_is_offered_on_the_public_host_too(owner_a: User) -> None:
+    client = public_client()
+    page = client.get("/password-reset/")
+    assert page.status_code == 200 and b"Reset your password" in page.content and b"/signup/" in page.content
+    mail.outbox.clear()
+    assert client.post("/password-reset/", {"email": "owner@alpha.test"})["Location"] == "/password-reset/sent/"
+    assert "http://localhost/password-reset/" in mail.outbox[0].body
