@@ -247,15 +247,17 @@ def test_gunicorn_settings_come_from_the_environment() -> None:
     default = _gunicorn_settings({})
     assert default["bind"] == "127.0.0.1:8000"
     assert default["max_requests"] > 0 and default["max_requests_jitter"] > 0
-    assert default["preload_app"] is False
+    assert default["preload_app"] is True  # recycled workers are forks, not re-imports
     custom = _gunicorn_settings(
         {
             "GUNICORN_BIND": "0.0.0.0:9000",
             "WEB_CONCURRENCY": "5",
             "GUNICORN_MAX_REQUESTS": "50",
             "GUNICORN_THREADS": "4",
+            "GUNICORN_PRELOAD": "0",
         }
     )
+    assert custom["preload_app"] is False
     assert custom["bind"] == "0.0.0.0:9000"
     assert custom["workers"] == 5
     assert custom["max_requests"] == 50
