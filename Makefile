@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench install clean screenshots
+.PHONY: run test test-pgbouncer lint bench install clean screenshots
 
 $(STAMP): requirements/base.txt requirements/dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,13 @@ test: $(STAMP)
 # Portal screenshots for README.md (docs/img/*.png), taken by the browser tests.
 screenshots: $(STAMP)
 	PORTAL_SCREENSHOTS=1 $(PY) -m deploy.localstack test -- tests/browser -q
+
+# The tenancy, identity, API, portal, billing and webhook suites again, every connection through
+# Debian's pgbouncer in transaction mode (TENANT_SEARCH_PATH_MODE=transaction). --reuse-db: the
+# throwaway test database is not dropped while pgbouncer still pools connections to it.
+test-pgbouncer: $(STAMP)
+	$(PY) -m deploy.localstack test --via-pgbouncer -- -q --reuse-db tests/identity tests/tenancy tests/api tests/portal \
+		tests/billing tests/webhooks $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -280,13 +280,50 @@ def _install_signal_handlers() -> None:
     signal.signal(signal.SIGINT, _raise)
 
 
-def cmd_test(pytest_args: list[str]) -> int:
+@contextlib.contextmanager
+def pgbouncer_in_front(database_url: str, workdir: Path) -> Iterator[str]:
+    """Debian's pgbouncer in transaction mode in front of `database_url`; yields the URL through it."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from deploy.pgbouncer_local import command, ensure_pgbouncer, write_config
+
+    url = urlsplit(database_url)
+    port = free_port()
+    ini = write_config(
+        workdir,
+        upstream_host=url.hostname or "127.0.0.1",
+        upstream_port=url.port or 5432,
+        user=url.username or "postgres",
+        listen_port=port,
+        pool_size=8,
+    )
+    sup = Supervisor()
+    try:
+        proc = sup.start("pgbouncer", command(ensure_pgbouncer(), ini), log_file=workdir / "pgbouncer.log")
+        wait_for_port(port, 20, proc, "pgbouncer")
+        netloc = url.netloc.rsplit("@", 1)
+        host = f"127.0.0.1:{port}"
+        yield urlunsplit(url._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host))
+    finally:
+        sup.stop_all()
+
+
+def cmd_test(pytest_args: list[str], *, via_pgbouncer: bool = False) -> int:
     _install_signal_handlers()
     tmp = Path(tempfile.mkdtemp(prefix="tenantry-test-"))
     if os.geteuid() == 0:
         tmp.chmod(0o755)
     try:
-        with servers(tmp, fast=True, persist=False, pg_port=free_port(), redis_port=free_port()) as env:
+        with contextlib.ExitStack() as stack:
+            env = stack.enter_context(
+                servers(tmp, fast=True, persist=False, pg_port=free_port(), redis_port=free_port())
+            )
+            if via_pgbouncer:
+                bouncer_dir = tmp / "pgbouncer"
+                bouncer_dir.mkdir()
+                env = {**env, "DATABASE_URL": stack.enter_context(pgbouncer_in_front(env["DATABASE_URL"], bouncer_dir))}
+                env["TENANT_SEARCH_PATH_MODE"] = "transaction"
+                log(f"every connection goes through pgbouncer (transaction mode): {env['DATABASE_URL']}")
             child_env = {**os.environ, **env, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
             proc = subprocess.Popen([PY, "-m", "pytest", *pytest_args], env=child_env, cwd=ROOT)
             try:
@@ -451,6 +488,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("run")
     sub.add_parser("servers")
     test = sub.add_parser("test")
+    test.add_argument(
+        "--via-pgbouncer",
+        action="store_true",
+        help="put Debian's pgbouncer (transaction mode) between the tests and PostgreSQL",
+    )
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     if args.command == "run":
@@ -458,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "servers":
         return cmd_servers()
     pytest_args = [a for a in args.pytest_args if a != "--"]
-    return cmd_test(pytest_args)
+    return cmd_test(pytest_args, via_pgbouncer=args.via_pgbouncer)
 
 
 if __name__ == "__main__":

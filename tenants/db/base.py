@@ -23,6 +23,7 @@ schema reaches PostgreSQL:
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -52,6 +53,11 @@ def _prefix_sql(search_paths: list[str]) -> str:
     return f"SELECT pg_catalog.set_config('search_path', {literal}, true)"
 
 
+# Database-level statements that PostgreSQL refuses inside a transaction block (a prefixed message
+# is one): they name no schema object, so they go out as they are.
+_NOT_IN_A_TRANSACTION = re.compile(r"^\s*(CREATE|DROP)\s+DATABASE\b", re.IGNORECASE)
+
+
 class TransactionSearchPathCursor(_CursorBase):
     """Client-side binding cursor that prepends the transaction-local search path when needed."""
 
@@ -60,6 +66,8 @@ class TransactionSearchPathCursor(_CursorBase):
     def execute(self, query: Any, params: Any = None, *args: Any, **kwargs: Any) -> Any:
         wrapper = self.tenantry_wrapper
         prefix = wrapper._search_path_prefix_for(self.connection) if wrapper is not None else None
+        if isinstance(query, str) and _NOT_IN_A_TRANSACTION.match(query):
+            prefix = None
         if prefix is None or not isinstance(query, str | bytes):
             return super().execute(query, params, *args, **kwargs)
         if isinstance(query, bytes):

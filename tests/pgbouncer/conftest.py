@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
-import pwd
 import shutil
 import signal
 import socket
@@ -23,38 +22,10 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
+from deploy.pgbouncer_local import PgbouncerUnavailable, command, ensure_pgbouncer, write_config
 from tenants.db.base import DatabaseWrapper
 
 POOL_SIZE = 2
-PGBOUNCER_CANDIDATES = ("pgbouncer", "/usr/sbin/pgbouncer", "/usr/bin/pgbouncer")
-
-
-def _find_pgbouncer() -> str | None:
-    for candidate in PGBOUNCER_CANDIDATES:
-        found = shutil.which(candidate)
-        if found:
-            return found
-    return None
-
-
-def ensure_pgbouncer() -> str:
-    found = _find_pgbouncer()
-    if found:
-        return found
-    if os.geteuid() != 0:
-        pytest.fail(
-            "pgbouncer is not installed and this process cannot install it: "
-            "run `apt-get install -y pgbouncer` as root (deploy/ci/pgbouncer-job.sh does)."
-        )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "--no-install-recommends", "pgbouncer"]
-    if subprocess.run(install, env=env, capture_output=True).returncode != 0:
-        subprocess.run(["apt-get", "update"], env=env, check=True, capture_output=True)
-        subprocess.run(install, env=env, check=True, capture_output=True)
-    found = _find_pgbouncer()
-    if not found:
-        pytest.fail("apt-get installed pgbouncer but no pgbouncer binary was found")
-    return found
 
 
 def _free_port() -> int:
@@ -63,58 +34,24 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _run_as_user() -> str | None:
-    """pgbouncer refuses to run as root; it drops to this user with -u."""
-    if os.geteuid() != 0:
-        return None
-    for name in ("tenantry-pg", "nobody"):
-        with contextlib.suppress(KeyError):
-            pwd.getpwnam(name)
-            return name
-    pytest.fail("running as root and no unprivileged user to run pgbouncer as")
-
-
 @pytest.fixture(scope="session")
 def pgbouncer(django_db_setup) -> Iterator[dict[str, object]]:  # type: ignore[no-untyped-def]
-    binary = ensure_pgbouncer()
+    try:
+        binary = ensure_pgbouncer()
+    except PgbouncerUnavailable as exc:
+        pytest.fail(str(exc))
     db = connections["default"].settings_dict
     port = _free_port()
     workdir = Path(tempfile.mkdtemp(prefix="tenantry-pgbouncer-"))
-    workdir.chmod(0o755)
-    userlist = workdir / "userlist.txt"
-    userlist.write_text(f'"{db["USER"]}" ""\n')
-    ini = workdir / "pgbouncer.ini"
-    ini.write_text(
-        "\n".join(
-            [
-                "[databases]",
-                f"* = host={db['HOST'] or '127.0.0.1'} port={db['PORT']}",
-                "[pgbouncer]",
-                "listen_addr = 127.0.0.1",
-                f"listen_port = {port}",
-                "unix_socket_dir =",
-                "auth_type = trust",
-                f"auth_file = {userlist}",
-                "pool_mode = transaction",
-                f"default_pool_size = {POOL_SIZE}",
-                "min_pool_size = 0",
-                "reserve_pool_size = 0",
-                f"max_db_connections = {POOL_SIZE}",
-                "max_client_conn = 200",
-                "server_lifetime = 3600",
-                "ignore_startup_parameters = extra_float_digits,options",
-                f"admin_users = {db['USER']}",
-                "",
-            ]
-        )
+    ini = write_config(
+        workdir,
+        upstream_host=db["HOST"] or "127.0.0.1",
+        upstream_port=db["PORT"],
+        user=db["USER"],
+        listen_port=port,
+        pool_size=POOL_SIZE,
     )
-    for path in (userlist, ini):
-        path.chmod(0o644)
-    cmd = [binary]
-    user = _run_as_user()
-    if user:
-        cmd += ["-u", user]
-    cmd.append(str(ini))
+    cmd = command(binary, ini)
     log_path = workdir / "pgbouncer.log"
     log = open(log_path, "wb")  # noqa: SIM115 - closed at teardown
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
