@@ -31,7 +31,6 @@ import http.client
 import json
 import os
 import random
-import signal
 import statistics
 import subprocess
 import sys
@@ -80,7 +79,7 @@ def wsgi_application() -> Any:
 @contextlib.contextmanager
 def gunicorn(env: dict[str, str], extra_env: dict[str, str] | None = None) -> Iterator[tuple[int, int]]:
     """One gunicorn master with one sync worker (no request-count recycling); yields (port, worker pid)."""
-    from deploy.localstack import free_port, wait_for_port
+    from deploy.localstack import free_port, stop_process_group, wait_for_port
 
     port = free_port()
     child_env = {**os.environ, **env, **(extra_env or {}), "LOG_LEVEL": "WARNING"}
@@ -109,13 +108,7 @@ def gunicorn(env: dict[str, str], extra_env: dict[str, str] | None = None) -> It
         wait_for_port(port, 60, proc, "gunicorn (bench)")
         yield port, _worker_pid(proc.pid)
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_process_group(proc, "gunicorn")
 
 
 def _worker_pid(master_pid: int) -> int:

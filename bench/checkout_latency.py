@@ -33,7 +33,6 @@ import http.client
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -183,42 +182,6 @@ def _new_org(tag: str) -> tuple[str, str]:
 # --- make bench: a stack shaped like make run ------------------------------------------------------
 
 
-class _Procs:
-    def __init__(self) -> None:
-        self.procs: dict[str, subprocess.Popen] = {}
-
-    def start(self, name: str, cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-        out = open(log, "ab")  # noqa: SIM115 - the child owns it
-        proc = subprocess.Popen(
-            cmd,
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        out.close()
-        self.procs[name] = proc
-        return proc
-
-    def stop(self, name: str) -> None:
-        proc = self.procs.pop(name)
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-    def stop_all(self) -> None:
-        for name in reversed(list(self.procs)):
-            self.stop(name)
-
-
 def _wait_worker(proc: subprocess.Popen, name: str, timeout: float = 60) -> float:
     from config.celery import app
 
@@ -233,9 +196,9 @@ def _wait_worker(proc: subprocess.Popen, name: str, timeout: float = 60) -> floa
 
 @contextlib.contextmanager
 def _stack(env: dict[str, str], tmp: Path) -> Iterator[dict[str, Any]]:
-    from deploy.localstack import free_port, wait_for_port
+    from deploy.localstack import Supervisor, free_port, wait_for_port
 
-    procs = _Procs()
+    procs = Supervisor()
     standin_port, web_port = free_port(), free_port()
     child_env = {
         **os.environ,
@@ -262,8 +225,8 @@ def _stack(env: dict[str, str], tmp: Path) -> Iterator[dict[str, Any]]:
                 "--webhook-secret",
                 SECRET,
             ],
-            child_env,
-            tmp / "standin.log",
+            env=child_env,
+            log_file=tmp / "standin.log",
         )
         wait_for_port(standin_port, 30, standin, "stand-in")
         web = procs.start(
@@ -271,15 +234,15 @@ def _stack(env: dict[str, str], tmp: Path) -> Iterator[dict[str, Any]]:
             # make run's command, plus --skip-checks: system checks are the test suite's and lint's job,
             # and a failing one elsewhere in the tree must not stop a latency measurement.
             [sys.executable, "manage.py", "runserver", f"127.0.0.1:{web_port}", "--noreload", "--skip-checks"],
-            child_env,
-            tmp / "web.log",
+            env=child_env,
+            log_file=tmp / "web.log",
         )
-        worker = procs.start("worker", worker_cmd, child_env, tmp / "worker.log")
+        worker = procs.start("worker", worker_cmd, env=child_env, log_file=tmp / "worker.log")
         procs.start(
             "beat",
             [sys.executable, "-m", "celery", "-A", "config", "beat", "-l", "info", "-s", str(tmp / "beat-schedule")],
-            child_env,
-            tmp / "beat.log",
+            env=child_env,
+            log_file=tmp / "beat.log",
         )
         wait_for_port(web_port, 60, web, "web server")
         _wait_worker(worker, worker_name)
@@ -302,10 +265,10 @@ def _cold(stack: dict[str, Any], tag: str, extra_flags: list[str]) -> dict[str, 
     """Restart the worker, then pay a checkout at once (the window right after `make run` is ready)."""
     host, email = _new_org(tag)
     token = api_token(stack["web_port"], host, email, PASSWORD)
-    procs: _Procs = stack["procs"]
+    procs = stack["procs"]
     procs.stop("worker")
     cmd = [*stack["worker_cmd"], *extra_flags]
-    worker = procs.start("worker", cmd, stack["env"], stack["tmp"] / "worker.log")
+    worker = procs.start("worker", cmd, env=stack["env"], log_file=stack["tmp"] / "worker.log")
     boot: list[float] = []
     waiter = threading.Thread(target=lambda: boot.append(_wait_worker(worker, stack["worker_name"])))
     waiter.start()

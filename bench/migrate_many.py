@@ -17,59 +17,17 @@ substituted; each gets a Tenant row. Then:
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+from bench._schemas import dump_template, run_scripts
 
 NAME = "migrate_many"
 ORDER = 90  # last: its 1000 schemas would slow down the others (bigger catalogs)
 ROOT = Path(__file__).resolve().parent.parent
-DATA_TABLES = ("django_migrations", "django_content_type", "auth_permission")
-
-
-def _pg_dump() -> str:
-    from deploy.localstack import _pg_bin
-
-    bundled = _pg_bin() / "pg_dump"
-    return str(bundled) if bundled.exists() else "pg_dump"
-
-
-def _dump_template(database_url: str, schema_name: str) -> str:
-    """The template schema as one SQL script, with the schema name as a {schema} placeholder."""
-    common = [_pg_dump(), "--dbname", database_url, "--schema", schema_name, "--no-owner", "--no-privileges"]
-    ddl = subprocess.run([*common, "--schema-only"], capture_output=True, text=True, check=True).stdout
-    data = subprocess.run(
-        [*common, "--data-only", "--inserts", *[arg for t in DATA_TABLES for arg in ("--table", f"{schema_name}.{t}")]],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    lines = []
-    for line in (ddl + "\n" + data).splitlines():
-        if line.startswith("\\") or line.startswith("--"):  # psql meta-commands, comments
-            continue
-        lines.append(line)
-    script = "\n".join(lines)
-    script = script.replace("{", "{{").replace("}", "}}")
-    return re.sub(rf"\b{re.escape(schema_name)}\b", "{schema}", script)
-
-
-def _clone_schemas(database_url: str, script: str, names: list[str]) -> None:
-    import psycopg
-
-    def work(chunk: list[str]) -> None:
-        with psycopg.connect(database_url, autocommit=True) as conn:
-            for name in chunk:
-                with conn.transaction():
-                    conn.execute(script.format(schema=name).encode())  # type: ignore[call-overload]
-
-    chunks = [names[i::2] for i in range(2)]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(work, chunks))
 
 
 def _manage(env: dict[str, str], settings_module: str, *args: str) -> tuple[float, subprocess.CompletedProcess]:
@@ -107,13 +65,13 @@ def run(env: dict[str, str]) -> dict[str, Any]:
     SpareSchema.objects.all().delete()
 
     template = schema_create_migrated()
-    script = _dump_template(database_url, template)
+    script = dump_template(database_url, template)
     schema_drop(schema_name=template)
 
     def add_tenants(count: int, offset: int) -> float:
         names = [generate_schema_name() for _ in range(count)]
         started = time.perf_counter()
-        _clone_schemas(database_url, script, names)
+        run_scripts(database_url, [script.format(schema=name) for name in names])
         Tenant.objects.bulk_create(
             [
                 Tenant(schema_name=name, slug=f"bench-{offset + i}", name=f"Bench {offset + i}")

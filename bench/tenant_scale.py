@@ -37,46 +37,22 @@ the benchmark database while it is copied.
 from __future__ import annotations
 
 import os
-import re
 import statistics
-import subprocess
 import time
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from typing import Any
 from urllib.parse import urlsplit
 
+from bench._schemas import MIGRATION_TABLES, dump_template, run_scripts
 from bench._util import percentile
 from bench.api_list import gunicorn, proc_status_kb, run_client
 
 NAME = "tenant_scale"
 ORDER = 95  # last: it drops the other benchmarks' tenants and leaves 2,000 schemas behind
 PATH = "/api/v1/projects/"
-DATA_TABLES = ("django_migrations", "django_content_type", "auth_permission", "projects_project")
+DATA_TABLES = (*MIGRATION_TABLES, "projects_project")
 PROJECTS_PER_TENANT = 30
 VISIBLE_PER_TENANT = 20
-
-
-def _pg_dump() -> str:
-    from deploy.localstack import _pg_bin
-
-    bundled = _pg_bin() / "pg_dump"
-    return str(bundled) if bundled.exists() else "pg_dump"
-
-
-def _dump_template(database_url: str, schema_name: str) -> str:
-    """The template schema as one SQL script, with `{schema}` where its name was."""
-    common = [_pg_dump(), "--dbname", database_url, "--schema", schema_name, "--no-owner", "--no-privileges"]
-    ddl = subprocess.run([*common, "--schema-only"], capture_output=True, text=True, check=True).stdout
-    tables = [arg for t in DATA_TABLES for arg in ("--table", f"{schema_name}.{t}")]
-    data = subprocess.run([*common, "--data-only", "--inserts", *tables], capture_output=True, text=True, check=True)
-    lines = [
-        line
-        for line in (ddl + "\n" + data.stdout).splitlines()
-        if not line.startswith("\\") and not line.startswith("--")  # psql meta-commands, comments
-    ]
-    script = "\n".join(lines).replace("{", "{{").replace("}", "}}")
-    return re.sub(rf"\b{re.escape(schema_name)}\b", "{schema}", script)
 
 
 def _per_tenant_sql(schema: str, user_id: int, prefix: str, token_hash: str) -> str:
@@ -94,19 +70,6 @@ WHERE ct.app_label = 'projects' AND ct.model = 'project' AND perm.codename = 'vi
 """
 
 
-def _parallel(database_url: str, scripts: list[str], workers: int = 2) -> None:
-    import psycopg
-
-    def work(chunk: list[str]) -> None:
-        with psycopg.connect(database_url, autocommit=True) as conn:
-            for script in chunk:
-                with conn.transaction():
-                    conn.execute(script.encode())  # type: ignore[call-overload]
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(work, [scripts[i::workers] for i in range(workers)]))
-
-
 def _drop_all_tenants(database_url: str) -> int:
     """Drop every tenant and spare schema (and their rows), as migrate_many does before it starts."""
     from tenants.models import Domain, SpareSchema, Tenant
@@ -120,7 +83,7 @@ def _drop_all_tenants(database_url: str) -> int:
         ]
         if SCHEMA_RE.match(name)
     ]
-    _parallel(database_url, [f'DROP SCHEMA IF EXISTS "{name}" CASCADE' for name in names])
+    run_scripts(database_url, [f'DROP SCHEMA IF EXISTS "{name}" CASCADE' for name in names])
     Domain.objects.all().delete()
     Tenant.objects.exclude(schema_name="public").delete()
     SpareSchema.objects.all().delete()
@@ -163,7 +126,7 @@ def _add_tenants(database_url: str, script: str, start: int, count: int, run_id:
             + _per_tenant_sql(tenant.schema_name, user.pk, prefix, secret_hash(raw))
         )
         targets.append([f"{tenant.slug}.{settings.TENANT_BASE_DOMAIN}", raw, PATH])
-    _parallel(database_url, scripts)
+    run_scripts(database_url, scripts)
     Domain.objects.bulk_create(
         [
             Domain(domain=host, tenant=tenant, is_primary=True)
@@ -267,7 +230,7 @@ def run(env: dict[str, str]) -> dict[str, Any]:
             "SELECT 'Project ' || g, 'Bench project', now() - g * interval '1 hour', now() "
             f"FROM generate_series(1, {PROJECTS_PER_TENANT}) g"
         )
-    script = _dump_template(database_url, template)
+    script = dump_template(database_url, template, DATA_TABLES)
     schema_drop(schema_name=template)
     connection.set_schema_to_public()
 

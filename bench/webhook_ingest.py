@@ -38,7 +38,6 @@ import os
 import random
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -66,56 +65,6 @@ def _float(name: str, default: float) -> float:
 
 
 # --- Processes ------------------------------------------------------------------------------------
-
-
-class Procs:
-    """Child processes in their own process groups, stopped by pid (SIGTERM, then SIGKILL)."""
-
-    def __init__(self) -> None:
-        self.procs: list[tuple[str, subprocess.Popen]] = []
-
-    def start(self, name: str, cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-        out = open(log, "ab")  # noqa: SIM115 - the child owns it
-        proc = subprocess.Popen(
-            cmd,
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        out.close()
-        self.procs.append((name, proc))
-        return proc
-
-    def stop_one(self, name: str) -> None:
-        for entry in [e for e in self.procs if e[0] == name]:
-            proc = entry[1]
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-            self.procs.remove(entry)
-
-    def stop(self) -> None:
-        for _name, proc in reversed(self.procs):
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-        for _name, proc in reversed(self.procs):
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        self.procs.clear()
 
 
 def _wait_http(url: str, timeout: float, proc: subprocess.Popen, what: str) -> None:
@@ -449,9 +398,9 @@ PRIMARY = "threads"  # the top-level keys: the project's settings and config fil
 @contextlib.contextmanager
 def _stack(env: dict[str, str], tmp: Path, web_workers: int) -> Iterator[dict]:
     """The stand-in; gunicorn and the worker are started per variant with `start_variant`."""
-    from deploy.localstack import free_port
+    from deploy.localstack import Supervisor, free_port
 
-    procs = Procs()
+    procs = Supervisor()
     standin_port, web_port = free_port(), free_port()
     child_env = {
         **os.environ,
@@ -477,7 +426,7 @@ def _stack(env: dict[str, str], tmp: Path, web_workers: int) -> Iterator[dict]:
                 *variant["web_flags"],
                 "config.wsgi:application",
             ],
-            {
+            env={
                 **child_env,
                 "GUNICORN_BIND": f"127.0.0.1:{web_port}",
                 "WEB_CONCURRENCY": str(web_workers),
@@ -485,7 +434,7 @@ def _stack(env: dict[str, str], tmp: Path, web_workers: int) -> Iterator[dict]:
                 "GUNICORN_ACCESS_LOG": str(tmp / "access.log"),
                 "GUNICORN_LOG_LEVEL": "warning",
             },
-            tmp / "web.log",
+            log_file=tmp / "web.log",
         )
         _wait_http(f"http://127.0.0.1:{web_port}/healthz?live=1", 60, web, "gunicorn")
         launcher = (
@@ -506,21 +455,21 @@ def _stack(env: dict[str, str], tmp: Path, web_workers: int) -> Iterator[dict]:
                 "--without-mingle",
                 "--without-heartbeat",
             ],
-            child_env,
-            tmp / "worker.log",
+            env=child_env,
+            log_file=tmp / "worker.log",
         )
         _wait_worker(worker, 60)
 
     def stop_variant() -> None:
-        procs.stop_one("worker")
-        procs.stop_one("web")
+        procs.stop("worker")
+        procs.stop("web")
 
     try:
         standin = procs.start(
             "standin",
             [sys.executable, "-m", "billing.standin", "--port", str(standin_port), "--quiet"],
-            {k: v for k, v in child_env.items() if k != "STRIPE_WEBHOOK_SECRET"},
-            tmp / "standin.log",
+            env={k: v for k, v in child_env.items() if k != "STRIPE_WEBHOOK_SECRET"},
+            log_file=tmp / "standin.log",
         )
         _wait_http(f"http://127.0.0.1:{standin_port}/_standin/health", 30, standin, "stand-in")
         yield {
@@ -531,7 +480,7 @@ def _stack(env: dict[str, str], tmp: Path, web_workers: int) -> Iterator[dict]:
             "stop_variant": stop_variant,
         }
     finally:
-        procs.stop()
+        procs.stop_all()
         if os.environ.get("BENCH_KEEP_LOGS") != "1":  # the processes' logs, kept on request
             shutil.rmtree(tmp, ignore_errors=True)
 

@@ -24,6 +24,7 @@ from billing.models import (
     SubscriptionStatus,
 )
 from shared_apps.accounts.models import Membership, Role
+from shared_apps.accounts.selectors import membership_count
 from tenants.models import Tenant, TenantStatus
 from tenants.services import tenant_close, tenant_set_status
 
@@ -451,7 +452,7 @@ def dunning_suspend_overdue(*, now: dt.datetime | None = None) -> list[str]:
 
 
 def seat_count(*, tenant_id: int) -> int:
-    return max(1, Membership.objects.filter(tenant_id=tenant_id).count())
+    return max(1, membership_count(tenant_id=tenant_id))
 
 
 def seats_sync(*, tenant_id: int, change_id: str) -> int | None:

@@ -112,21 +112,38 @@ class Supervisor:
                 sys.stdout.write(f"{color}{name:>8}{RESET} | {line}\n")
                 sys.stdout.flush()
 
+    def stop(self, name: str) -> None:
+        """Stop the processes started under `name` (SIGTERM to their group, then SIGKILL)."""
+        mine = [entry for entry in self.procs if entry[0] == name]
+        _stop_groups(mine)
+        self.procs = [entry for entry in self.procs if entry[0] != name]
+
     def stop_all(self) -> None:
-        for name, proc in reversed(self.procs):
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGINT if name == "postgres" else signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for name, proc in reversed(self.procs):
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                log(f"{name} (pid {proc.pid}) did not stop in time; killing it")
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        _stop_groups(list(reversed(self.procs)))
         self.procs.clear()
+
+
+def _stop_groups(procs: Sequence[tuple[str, subprocess.Popen]], timeout: float = 15) -> None:
+    """Signal every process group first (PostgreSQL gets SIGINT, its fast shutdown), then wait for
+    each, killing what does not stop in time."""
+    for name, proc in procs:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGINT if name == "postgres" else signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for name, proc in procs:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log(f"{name} (pid {proc.pid}) did not stop in time; killing it")
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def stop_process_group(proc: subprocess.Popen, name: str = "", timeout: float = 15) -> None:
+    """Stop one child started with start_new_session=True, by its pid."""
+    _stop_groups([(name or str(proc.pid), proc)], timeout)
 
 
 # --- Servers -------------------------------------------------------------------------------------

@@ -27,12 +27,6 @@ def schema_exists(*, schema_name: str) -> bool:
         return cursor.fetchone() is not None
 
 
-def tenant_primary_url(*, tenant: Tenant, port: int | None = None) -> str:
-    domain = tenant.get_primary_domain()
-    host = domain.domain if domain is not None else f"{tenant.slug}.{settings.TENANT_BASE_DOMAIN}"
-    return f"http://{host}:{port}/" if port else f"http://{host}/"
-
-
 def tenant_origin(*, tenant: Tenant, scheme: str = "http", port: str | int | None = None) -> str:
     """The origin of a tenant's primary host, keeping a non-default port (e.g. http://acme.localhost:8000)."""
     domain = tenant.get_primary_domain()

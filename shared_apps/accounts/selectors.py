@@ -17,6 +17,14 @@ def membership_list(*, tenant_id: int) -> QuerySet[Membership]:
     return Membership.objects.filter(tenant_id=tenant_id).select_related("user")
 
 
+def membership_for_user_id(*, tenant_id: int, user_id: int) -> Membership | None:
+    return Membership.objects.filter(tenant_id=tenant_id, user_id=user_id).select_related("user").first()
+
+
+def membership_count(*, tenant_id: int) -> int:
+    return Membership.objects.filter(tenant_id=tenant_id).count()
+
+
 def owner_count(*, tenant_id: int) -> int:
     return Membership.objects.filter(tenant_id=tenant_id, role=Role.OWNER).count()
 

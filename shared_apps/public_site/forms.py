@@ -42,10 +42,3 @@ class SignupForm(forms.Form):
             except ValidationError as exc:
                 self.add_error("password", exc)
         return data
-
-
-class PublicSignInForm(forms.Form):
-    email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
-    password = forms.CharField(
-        max_length=256, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
-    )

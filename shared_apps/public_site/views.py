@@ -14,6 +14,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from billing.selectors import plan_catalog
+from shared_apps.accounts.forms import SignInForm
 from shared_apps.accounts.models import User
 from shared_apps.accounts.selectors import membership_get, tenants_for_user
 from shared_apps.accounts.services import (
@@ -22,16 +23,13 @@ from shared_apps.accounts.services import (
     handoff_token_issue,
     user_authenticate,
 )
-from shared_apps.public_site.forms import PublicSignInForm, SignupForm
+from shared_apps.public_site.forms import SignupForm
+from tenant_apps.api.context import client_ip_of
 from tenants.models import Tenant, TenantStatus
 from tenants.selectors import tenant_by_slug, tenant_origin
 from tenants.services import tenant_provision
 
 _FIELD_OF_CODE = {"slug_taken": "slug", "name_invalid": "name"}
-
-
-def _ip(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR") or ""
 
 
 def _enter(request: HttpRequest, user: User, tenant: Tenant) -> HttpResponse:
@@ -58,7 +56,7 @@ def signup_view(request: HttpRequest) -> HttpResponse:
             try:
                 if User.objects.filter(email__iexact=data["email"]).exists():
                     # An existing account joins as owner only with its own password.
-                    user_authenticate(email=data["email"], password=data["password"], ip=_ip(request))
+                    user_authenticate(email=data["email"], password=data["password"], ip=client_ip_of(request) or "")
                 tenant = tenant_provision(
                     slug=data["slug"], name=data["name"], owner_email=data["email"], owner_password=data["password"]
                 )
@@ -78,23 +76,14 @@ def signup_view(request: HttpRequest) -> HttpResponse:
 def signin_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and request.method == "GET":
         return HttpResponseRedirect("/organizations/")
-    form = PublicSignInForm(request.POST or None)
+    form = SignInForm(request.POST or None)
     status = 200
     if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                user = user_authenticate(
-                    email=form.cleaned_data["email"], password=form.cleaned_data["password"], ip=_ip(request)
-                )
-            except LoginThrottledError as exc:
-                form.add_error(None, exc)
-                status = 429
-            except InvalidCredentialsError as exc:
-                form.add_error(None, exc)
-            else:
-                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-                return HttpResponseRedirect("/organizations/")
+        user = form.authenticated_user(ip=client_ip_of(request) or "")
+        status = form.status
+        if user is not None:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            return HttpResponseRedirect("/organizations/")
     return render(request, "public_site/signin.html", {"form": form}, status=status)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from shared_apps.accounts.models import Membership
 from tenant_apps.invitations.models import Invitation, InvitationStatus
 from tenant_apps.tokens.crypto import INVITATION_SCHEME, secret_matches, secret_prefix
 
@@ -33,15 +32,3 @@ def invitation_by_token(*, raw: str) -> Invitation | None:
     if invitation is None or not secret_matches(stored_hash=invitation.secret_hash, raw=raw):
         return None
     return invitation
-
-
-def member_list(*, tenant_id: int) -> QuerySet[Membership]:
-    return Membership.objects.filter(tenant_id=tenant_id).select_related("user")
-
-
-def member_get(*, tenant_id: int, user_id: int) -> Membership | None:
-    return Membership.objects.filter(tenant_id=tenant_id, user_id=user_id).select_related("user").first()
-
-
-def member_count(*, tenant_id: int) -> int:
-    return Membership.objects.filter(tenant_id=tenant_id).count()

@@ -14,14 +14,16 @@ from django.utils import timezone
 
 from billing.selectors import entitlements_for_tenant
 from shared_apps.accounts.models import Membership, Role, User
+from shared_apps.accounts.selectors import membership_count
 from shared_apps.accounts.services import membership_add, membership_change_role, membership_remove, user_create
 from tenant_apps.audit.services import Actor, audit_event_record
 from tenant_apps.invitations.models import Invitation, InvitationStatus
-from tenant_apps.invitations.selectors import invitation_pending_count, member_count
+from tenant_apps.invitations.selectors import invitation_pending_count
 from tenant_apps.projects.models import ProjectUserObjectPermission
 from tenant_apps.tokens.crypto import INVITATION_SCHEME, secret_hash, secret_new
 from tenant_apps.tokens.models import ApiToken
 from tenants.models import Tenant
+from tenants.selectors import tenant_origin
 
 INVITATION_TTL_DAYS = 7
 
@@ -29,11 +31,6 @@ INVITATION_TTL_DAYS = 7
 def invitation_accept_url(*, base_url: str, raw: str) -> str:
     """The portal page where the invitee accepts; `base_url` is the tenant host's origin."""
     return f"{base_url.rstrip('/')}/invitations/accept/{raw}/"
-
-
-def _default_base(tenant: Tenant) -> str:
-    domain = tenant.get_primary_domain()
-    return f"http://{domain.domain if domain is not None else tenant.slug + '.' + settings.TENANT_BASE_DOMAIN}"
 
 
 def _invitation_mail_on_commit(*, tenant: Tenant, email: str, raw: str, base_url: str) -> None:
@@ -91,7 +88,7 @@ def invitation_create(
     ).exists():
         raise ValidationError("A pending invitation for this email exists.", code="invitation_exists")
     seats = entitlements_for_tenant(tenant=tenant).seats
-    if seats is not None and member_count(tenant_id=tenant.pk) + invitation_pending_count() >= seats:
+    if seats is not None and membership_count(tenant_id=tenant.pk) + invitation_pending_count() >= seats:
         raise _seat_limit_error(seats)
     prefix, raw = secret_new(scheme=INVITATION_SCHEME)
     invitation = Invitation.objects.create(
@@ -109,7 +106,7 @@ def invitation_create(
         target_id=invitation.pk,
         data={"email": email, "role": role},
     )
-    _invitation_mail_on_commit(tenant=tenant, email=email, raw=raw, base_url=base_url or _default_base(tenant))
+    _invitation_mail_on_commit(tenant=tenant, email=email, raw=raw, base_url=base_url or tenant_origin(tenant=tenant))
     return invitation, raw
 
 
@@ -135,7 +132,7 @@ def invitation_resend(
         data={"email": invitation.email},
     )
     _invitation_mail_on_commit(
-        tenant=tenant, email=invitation.email, raw=raw, base_url=base_url or _default_base(tenant)
+        tenant=tenant, email=invitation.email, raw=raw, base_url=base_url or tenant_origin(tenant=tenant)
     )
     return invitation, raw
 
@@ -183,7 +180,7 @@ def invitation_accept(
         raise ValidationError("You are already a member.", code="already_member")
     _lock_seats(tenant)
     seats = entitlements_for_tenant(tenant=tenant).seats
-    if seats is not None and member_count(tenant_id=tenant.pk) >= seats:
+    if seats is not None and membership_count(tenant_id=tenant.pk) >= seats:
         raise _seat_limit_error(seats)
     membership = membership_add(user=user, tenant_id=tenant.pk, role=invitation.role)
     invitation.status = InvitationStatus.ACCEPTED

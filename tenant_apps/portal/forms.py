@@ -9,13 +9,6 @@ from shared_apps.accounts.models import Role
 from tenant_apps.projects.policies import PROJECT_PERMISSIONS
 
 
-class SignInForm(forms.Form):
-    email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
-    password = forms.CharField(
-        max_length=256, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
-    )
-
-
 class InviteForm(forms.Form):
     email = forms.EmailField(max_length=254)
     role = forms.ChoiceField(choices=Role.choices, initial=Role.MEMBER)

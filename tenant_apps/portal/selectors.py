@@ -7,7 +7,6 @@ from collections import defaultdict
 from django.db.models import QuerySet
 
 from tenant_apps.projects.models import Project, ProjectUserObjectPermission
-from tenant_apps.tokens.models import ApiToken
 
 
 def project_sharing_for(*, project_ids: list[int]) -> dict[int, dict[str, list[str]]]:
@@ -28,7 +27,3 @@ def project_page(*, search: str = "") -> QuerySet[Project]:
     if search:
         projects = projects.filter(name__icontains=search)
     return projects
-
-
-def api_tokens_of(*, user_id: int) -> QuerySet[ApiToken]:
-    return ApiToken.objects.filter(user_id=user_id).order_by("-created_at", "-id")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib.auth.models import Permission
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 
-from shared_apps.accounts.models import Membership, User
+from shared_apps.accounts.models import User
 from tenant_apps.projects.models import Project, ProjectUserObjectPermission, Task
 from tenant_apps.projects.policies import (
     ALL_PROJECT_CODENAMES,
@@ -80,7 +80,3 @@ def task_list(*, project: Project) -> QuerySet[Task]:
 
 def task_get(*, project: Project, task_id: int) -> Task | None:
     return Task.objects.filter(project=project, pk=task_id).first()
-
-
-def membership_for_user_id(*, tenant_id: int, user_id: int) -> Membership | None:
-    return Membership.objects.filter(tenant_id=tenant_id, user_id=user_id).select_related("user").first()

@@ -9,6 +9,7 @@ from django.db import connection, transaction
 
 from billing.selectors import entitlements_for_tenant
 from shared_apps.accounts.models import User
+from shared_apps.accounts.selectors import membership_for_user_id
 from tenant_apps.audit.services import Actor, audit_event_record
 from tenant_apps.projects.models import Project, ProjectUserObjectPermission, Task
 from tenant_apps.projects.policies import (
@@ -16,7 +17,7 @@ from tenant_apps.projects.policies import (
     project_grantee_allowed,
     project_limit_reached,
 )
-from tenant_apps.projects.selectors import membership_for_user_id, project_permission_objects
+from tenant_apps.projects.selectors import project_permission_objects
 from tenants.models import Tenant
 
 _UNSET = object()

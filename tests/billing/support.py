@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import threading
 import time
 import urllib.error
@@ -22,6 +21,7 @@ from django.test import Client
 
 from billing import services
 from billing.models import BillingCustomer, DriftReport, Invoice, Plan, Subscription
+from deploy.localstack import free_port
 from tenants.models import Tenant, TenantStatus
 from webhooks.models import WebhookEvent
 from webhooks.signature import sign
@@ -30,15 +30,9 @@ SECRET = "whsec_test_primary"
 OLD_SECRET = "whsec_test_previous"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 # Chosen at import (collection) time so that a Celery worker started later in the session inherits
 # the stand-in address and the webhook secret through its environment.
-STANDIN_PORT = int(os.environ.get("TEST_STANDIN_PORT") or _free_port())
+STANDIN_PORT = int(os.environ.get("TEST_STANDIN_PORT") or free_port())
 os.environ["TEST_STANDIN_PORT"] = str(STANDIN_PORT)
 os.environ["STRIPE_API_BASE"] = f"http://127.0.0.1:{STANDIN_PORT}"
 os.environ["STRIPE_WEBHOOK_SECRET"] = f"{SECRET},{OLD_SECRET}"

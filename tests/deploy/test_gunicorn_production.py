@@ -9,7 +9,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,21 +20,17 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from deploy.localstack import free_port, wait_for_port
+
 ROOT = Path(__file__).resolve().parents[2]
 # Makes pytest-django create the test database (with the session tenants) that gunicorn serves.
 pytestmark = pytest.mark.django_db
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def gunicorn(django_db_setup, tmp_path_factory) -> Iterator[dict]:  # type: ignore[no-untyped-def]
     db = settings.DATABASES["default"]
-    port = _free_port()
+    port = free_port()
     static_root = tmp_path_factory.mktemp("static")
     log_path = tmp_path_factory.mktemp("gunicorn") / "stderr.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
@@ -66,15 +61,10 @@ def gunicorn(django_db_setup, tmp_path_factory) -> Iterator[dict]:  # type: igno
             start_new_session=True,
         )
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                if proc.poll() is not None:
-                    pytest.fail(f"gunicorn exited: {log_path.read_text()}")
-                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-                if time.monotonic() > deadline:
-                    pytest.fail(f"gunicorn did not listen: {log_path.read_text()}")
-                time.sleep(0.1)
+            try:
+                wait_for_port(port, 30, proc, "gunicorn")
+            except (RuntimeError, TimeoutError) as exc:
+                pytest.fail(f"{exc}: {log_path.read_text()}")
             yield {"port": port, "log": log_path}
         finally:
             os.kill(proc.pid, signal.SIGTERM)

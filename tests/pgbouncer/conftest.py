@@ -12,26 +12,19 @@ import copy
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from django.db import connections
 
+from deploy.localstack import free_port, wait_for_port
 from deploy.pgbouncer_local import PgbouncerUnavailable, command, ensure_pgbouncer, write_config
 from tenants.db.base import DatabaseWrapper
 
 POOL_SIZE = 2
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +34,7 @@ def pgbouncer(django_db_setup) -> Iterator[dict[str, object]]:  # type: ignore[n
     except PgbouncerUnavailable as exc:
         pytest.fail(str(exc))
     db = connections["default"].settings_dict
-    port = _free_port()
+    port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="tenantry-pgbouncer-"))
     ini = write_config(
         workdir,
@@ -56,15 +49,10 @@ def pgbouncer(django_db_setup) -> Iterator[dict[str, object]]:  # type: ignore[n
     log = open(log_path, "wb")  # noqa: SIM115 - closed at teardown
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"pgbouncer exited with {proc.returncode}: {log_path.read_text()}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-            if time.monotonic() > deadline:
-                pytest.fail(f"pgbouncer did not listen on {port}: {log_path.read_text()}")
-            time.sleep(0.05)
+        try:
+            wait_for_port(port, 20, proc, "pgbouncer")
+        except (RuntimeError, TimeoutError) as exc:
+            pytest.fail(f"{exc}: {log_path.read_text()}")
         yield {"port": port, "pid": proc.pid, "log": log_path, "database": db["NAME"]}
     finally:
         # Stop our pgbouncer by its pid: SIGINT is its "safe shutdown" (waits for clients to finish).

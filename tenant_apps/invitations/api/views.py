@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from shared_apps.accounts.models import Membership, Role
+from shared_apps.accounts.selectors import membership_for_user_id, membership_list
 from tenant_apps.api.context import actor_of, tenant_of
 from tenant_apps.api.docs import error_responses
 from tenant_apps.api.permissions import IsTenantAdmin, OnTenantHost
@@ -49,7 +50,7 @@ class MemberListApi(ApiGenericView):
     def get_queryset(self) -> QuerySet[Membership]:
         if getattr(self, "swagger_fake_view", False):
             return Membership.objects.none()
-        return selectors.member_list(tenant_id=tenant_of(self.request).pk)
+        return membership_list(tenant_id=tenant_of(self.request).pk)
 
     @extend_schema(operation_id="members_list", responses={200: MemberOutput(many=True), **error_responses()})
     def get(self, request: Request) -> Response:
@@ -61,7 +62,7 @@ class MemberDetailApi(ApiView):
     permission_classes = [IsTenantAdmin]
 
     def load(self, request: Request, user_id: int) -> Membership:
-        membership = selectors.member_get(tenant_id=tenant_of(request).pk, user_id=user_id)
+        membership = membership_for_user_id(tenant_id=tenant_of(request).pk, user_id=user_id)
         if membership is None:
             raise exceptions.NotFound()
         return membership

@@ -11,18 +11,11 @@ from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from shared_apps.accounts.forms import SignInForm
 from shared_apps.accounts.selectors import membership_get
-from shared_apps.accounts.services import (
-    InvalidCredentialsError,
-    LoginThrottledError,
-    handoff_token_issue,
-    handoff_token_redeem,
-    user_authenticate,
-)
-from tenant_apps.api.context import client_ip_of
+from shared_apps.accounts.services import handoff_token_issue, handoff_token_redeem
+from tenant_apps.api.context import client_ip_of, tenant_of
 from tenant_apps.portal.access import portal_login, portal_view, signed_in_member
-from tenant_apps.portal.forms import SignInForm
-from tenant_apps.portal.views.common import tenant_of
 from tenants.models import TenantStatus
 from tenants.selectors import tenant_by_slug, tenant_origin
 
@@ -42,26 +35,14 @@ def login_view(request: HttpRequest) -> HttpResponse:
     form = SignInForm(request.POST or None)
     status = 200
     if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                user = user_authenticate(
-                    email=form.cleaned_data["email"],
-                    password=form.cleaned_data["password"],
-                    ip=client_ip_of(request) or "",
-                )
-            except LoginThrottledError as exc:
-                form.add_error(None, exc)
-                status = 429
-            except InvalidCredentialsError as exc:
-                form.add_error(None, exc)
-            else:
-                if membership_get(user=user, tenant_id=tenant.pk) is None:
-                    form.add_error(None, f"This account is not a member of {tenant.name}.")
-                else:
-                    portal_login(request, user)
-                    messages.success(request, "Signed in.")
-                    return HttpResponseRedirect(_safe_next(request))
+        user = form.authenticated_user(ip=client_ip_of(request) or "")
+        status = form.status
+        if user is not None and membership_get(user=user, tenant_id=tenant.pk) is None:
+            form.add_error(None, f"This account is not a member of {tenant.name}.")
+        elif user is not None:
+            portal_login(request, user)
+            messages.success(request, "Signed in.")
+            return HttpResponseRedirect(_safe_next(request))
     return render(request, "portal/login.html", {"form": form, "next": _safe_next(request, default="")}, status=status)
 
 

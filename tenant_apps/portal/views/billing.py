@@ -12,8 +12,7 @@ from billing import gateway, selectors, services
 from billing.usage import usage_current_hour
 from tenant_apps.portal.access import BILLING_ROLES, portal_view
 from tenant_apps.portal.forms import PlanForm
-from tenant_apps.portal.views.common import first_message, tenant_of
-from tenant_apps.portal.views.dashboard import meter
+from tenant_apps.portal.views.common import first_message, meter, tenant_of
 
 UNAVAILABLE = "Billing is temporarily unavailable. Try again in a moment."
 

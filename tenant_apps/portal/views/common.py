@@ -1,4 +1,4 @@
-"""Helpers shared by the portal views."""
+"""Helpers shared by the portal views; `actor` and `tenant_of` are the API's own, re-exported."""
 
 from __future__ import annotations
 
@@ -6,17 +6,10 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-from tenant_apps.api.context import actor_of
-from tenant_apps.audit.services import Actor
-from tenants.models import Tenant
+from tenant_apps.api.context import actor_of as actor
+from tenant_apps.api.context import tenant_of
 
-
-def tenant_of(request: HttpRequest) -> Tenant:
-    return request.tenant  # type: ignore[attr-defined]
-
-
-def actor(request: HttpRequest) -> Actor:
-    return actor_of(request)
+__all__ = ["actor", "apply_errors", "first_message", "meter", "origin", "tenant_of"]
 
 
 def apply_errors(form: forms.Form, exc: ValidationError) -> None:
@@ -30,6 +23,12 @@ def apply_errors(form: forms.Form, exc: ValidationError) -> None:
 
 def first_message(exc: ValidationError) -> str:
     return next(iter(exc.messages), "That did not work.")
+
+
+def meter(used: int, limit: int | None) -> dict:
+    """A usage figure against its plan limit (None = unlimited) for the meter template."""
+    percent = 0 if not limit else min(100, round(100 * used / limit))
+    return {"used": used, "limit": limit, "percent": percent}
 
 
 def origin(request: HttpRequest) -> str:

@@ -11,13 +11,9 @@ from billing.usage import usage_current_hour
 from shared_apps.accounts.selectors import membership_list
 from tenant_apps.audit.selectors import audit_event_list
 from tenant_apps.portal.access import ADMIN_ROLES, portal_view
-from tenant_apps.portal.views.common import tenant_of
+from tenant_apps.portal.views.common import meter, tenant_of
+from tenant_apps.projects.policies import role_sees_all_projects
 from tenant_apps.projects.selectors import project_count, project_list_visible
-
-
-def meter(used: int, limit: int | None) -> dict:
-    percent = 0 if not limit else min(100, round(100 * used / limit))
-    return {"used": used, "limit": limit, "percent": percent}
 
 
 @require_GET
@@ -29,16 +25,17 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     members = list(membership_list(tenant_id=tenant.pk).order_by("user__email"))
     visible = project_list_visible(user=request.user, role=membership.role)  # type: ignore[arg-type]
     is_admin = membership.role in ADMIN_ROLES
+    projects_total = project_count()
     context = {
         "members": members[:8],
         "member_total": len(members),
         "projects": list(visible.order_by("-created_at")[:8]),
-        "project_visible_total": visible.count(),
+        "project_visible_total": projects_total if role_sees_all_projects(role=membership.role) else visible.count(),
         "plan": plan_catalog().get(ent.plan, {}),
         "plan_code": ent.plan,
         "subscription": subscription_for_tenant(tenant=tenant),
         "seats": meter(len(members), ent.seats),
-        "project_meter": meter(project_count(), ent.projects),
+        "project_meter": meter(projects_total, ent.projects),
         "api_requests_this_hour": usage_current_hour(tenant.pk),
         "api_rpm": ent.api_rpm,
         "events": list(audit_event_list()[:10]) if is_admin else [],

@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from shared_apps.accounts.models import User
+from shared_apps.accounts.selectors import membership_for_user_id, membership_list
 from shared_apps.accounts.services import InvalidCredentialsError, LoginThrottledError, user_authenticate
 from tenant_apps.api.context import client_ip_of
 from tenant_apps.invitations import selectors, services
@@ -23,7 +24,7 @@ from tenant_apps.portal.views.common import actor, apply_errors, first_message, 
 def _members_page(request: HttpRequest, invite_form: InviteForm, status: int = 200) -> HttpResponse:
     tenant = tenant_of(request)
     context = {
-        "members": selectors.member_list(tenant_id=tenant.pk).order_by("user__email"),
+        "members": membership_list(tenant_id=tenant.pk).order_by("user__email"),
         "invitations": selectors.invitation_list().filter(status=InvitationStatus.PENDING),
         "invite_form": invite_form,
         "role_choices": RoleForm.base_fields["role"].choices,  # type: ignore[attr-defined]
@@ -60,7 +61,7 @@ def invite_view(request: HttpRequest) -> HttpResponse:
 
 
 def _member_or_404(request: HttpRequest, user_id: int):  # type: ignore[no-untyped-def]
-    membership = selectors.member_get(tenant_id=tenant_of(request).pk, user_id=user_id)
+    membership = membership_for_user_id(tenant_id=tenant_of(request).pk, user_id=user_id)
     if membership is None:
         raise Http404()
     return membership

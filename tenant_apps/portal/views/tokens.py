@@ -7,10 +7,10 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from tenant_apps.portal import selectors
 from tenant_apps.portal.access import portal_view
 from tenant_apps.portal.forms import TokenForm
 from tenant_apps.portal.views.common import actor
+from tenant_apps.tokens.selectors import api_token_list
 from tenant_apps.tokens.services import api_token_create, api_token_revoke
 
 
@@ -36,7 +36,7 @@ def tokens_view(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "created_secret": created_secret,
-        "tokens": selectors.api_tokens_of(user_id=request.user.pk or 0),
+        "tokens": api_token_list(user=request.user),  # type: ignore[arg-type]
     }
     response = render(request, "portal/tokens.html", context, status=status)
     if created_secret:
@@ -47,7 +47,7 @@ def tokens_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 @portal_view()
 def token_revoke_view(request: HttpRequest, token_id: int) -> HttpResponse:
-    token = selectors.api_tokens_of(user_id=request.user.pk or 0).filter(pk=token_id).first()
+    token = api_token_list(user=request.user).filter(pk=token_id).first()  # type: ignore[arg-type]
     if token is None:
         raise Http404()
     api_token_revoke(actor=actor(request), token=token)

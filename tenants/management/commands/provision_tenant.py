@@ -1,7 +1,7 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tenants.selectors import tenant_primary_url
+from tenants.selectors import tenant_origin
 from tenants.services import tenant_provision
 
 
@@ -25,5 +25,5 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError(f"{exc.code}: {' '.join(exc.messages)}") from exc
         self.stdout.write(
-            self.style.SUCCESS(f"{tenant.slug}: schema {tenant.schema_name}, {tenant_primary_url(tenant=tenant)}")
+            self.style.SUCCESS(f"{tenant.slug}: schema {tenant.schema_name}, {tenant_origin(tenant=tenant)}/")
         )
