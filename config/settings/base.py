@@ -1,5 +1,6 @@
 """Settings shared by every environment. Everything secret or host-specific comes from the environment."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -28,6 +29,7 @@ SHARED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "django_filters",
+    "axes",  # sign-in failure counters, in public: users are global (shared_apps.accounts.lockout)
     "shared_apps.accounts",
     "shared_apps.public_site",
     "billing",
@@ -128,6 +130,8 @@ CACHES = {
 # --- Identity -----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
+    # Refuses any authenticate() for a locked-out account or IP (the operator admin's sign-in included).
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -141,9 +145,32 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# Failed sign-ins allowed per (email, IP) within the window before sign-in is refused.
-LOGIN_THROTTLE_ATTEMPTS = env.int("LOGIN_THROTTLE_ATTEMPTS", default=5)
-LOGIN_THROTTLE_WINDOW_SECONDS = env.int("LOGIN_THROTTLE_WINDOW_SECONDS", default=300)
+# Sign-in lockout (django-axes, counters in PostgreSQL; shared_apps.accounts.lockout, docs/decisions.md D42).
+# Failures against one account from anywhere, and from one client IP against any account, each have a
+# budget; past it every further failure doubles the wait (base .. max seconds). Failures are forgotten
+# after LOGIN_LOCKOUT_MEMORY_HOURS or when the account signs in where it tried.
+LOGIN_LOCKOUT_ACCOUNT_FAILURES = env.int("LOGIN_LOCKOUT_ACCOUNT_FAILURES", default=5)
+LOGIN_LOCKOUT_IP_FAILURES = env.int("LOGIN_LOCKOUT_IP_FAILURES", default=30)
+LOGIN_LOCKOUT_BASE_SECONDS = env.int("LOGIN_LOCKOUT_BASE_SECONDS", default=60)
+LOGIN_LOCKOUT_MAX_SECONDS = env.int("LOGIN_LOCKOUT_MAX_SECONDS", default=3600)
+LOGIN_LOCKOUT_MEMORY_HOURS = env.int("LOGIN_LOCKOUT_MEMORY_HOURS", default=24)
+# Proxies in front of the app that append to X-Forwarded-For (0: trust only REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_HANDLER = "shared_apps.accounts.lockout.LockoutHandler"
+AXES_LOCKOUT_PARAMETERS = [["username"], ["ip_address"]]
+AXES_USERNAME_CALLABLE = "shared_apps.accounts.lockout.lockout_username"
+AXES_CLIENT_IP_CALLABLE = "shared_apps.accounts.lockout.client_ip"
+AXES_FAILURE_LIMIT = LOGIN_LOCKOUT_ACCOUNT_FAILURES
+# How long a failure is remembered (the handler computes the growing waits inside this window).
+AXES_COOLOFF_TIME = timedelta(hours=LOGIN_LOCKOUT_MEMORY_HOURS)
+# Attempts refused during a lockout are not recorded, so the wait does not restart with each one.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = False  # accounts.services resets the account's own failures only
+AXES_DISABLE_ACCESS_LOG = True
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "email", "password", "password_confirm"]
+AXES_LOCKOUT_CALLABLE = None
+# Each surface answers lockouts itself (API envelope, portal and public pages), so no AxesMiddleware.
+SILENCED_SYSTEM_CHECKS = ["axes.W002"]
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row per schema
 GUARDIAN_MONKEY_PATCH_USER = False
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.http import HttpRequest, HttpResponse
 
 from shared_apps.accounts.models import User
 from shared_apps.accounts.services import InvalidCredentialsError, LoginThrottledError, user_authenticate
@@ -14,16 +15,22 @@ class SignInForm(forms.Form):
         max_length=256, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
     )
 
-    throttled = False
+    retry_after: int | None = None
 
-    def authenticated_user(self, *, ip: str) -> User | None:
-        """The user these credentials belong to (throttled per email+IP), or None with the error on the form."""
+    def authenticated_user(self, *, request: HttpRequest, tenant_id: int | None = None) -> User | None:
+        """The user these credentials sign in (on `tenant_id`'s host when given), or None with the error
+        on the form. Lockout and the non-member rule: shared_apps.accounts.services.user_authenticate."""
         if not self.is_valid():
             return None
         try:
-            return user_authenticate(email=self.cleaned_data["email"], password=self.cleaned_data["password"], ip=ip)
+            return user_authenticate(
+                request=request,
+                email=self.cleaned_data["email"],
+                password=self.cleaned_data["password"],
+                tenant_id=tenant_id,
+            )
         except LoginThrottledError as exc:
-            self.throttled = True
+            self.retry_after = exc.retry_after
             self.add_error(None, exc)
         except InvalidCredentialsError as exc:
             self.add_error(None, exc)
@@ -32,4 +39,10 @@ class SignInForm(forms.Form):
     @property
     def status(self) -> int:
         """The HTTP status a page answering this (bound, failed) form should use."""
-        return 429 if self.throttled else 400
+        return 429 if self.retry_after else 400
+
+    def finish(self, response: HttpResponse) -> HttpResponse:
+        """Add `Retry-After` to a 429 page."""
+        if self.retry_after:
+            response["Retry-After"] = str(self.retry_after)
+        return response

@@ -31,3 +31,7 @@ def owner_count(*, tenant_id: int) -> int:
 
 def tenants_for_user(*, user: User) -> QuerySet[Membership]:
     return Membership.objects.filter(user=user).select_related("tenant").order_by("tenant__name")
+
+
+def user_exists(*, email: str) -> bool:
+    return User.objects.filter(email__iexact=email.strip()).exists()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from functools import partial
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.http import HttpRequest
 
 from shared_apps.accounts.models import Membership, Role, User
 
@@ -74,8 +76,13 @@ def membership_remove(*, membership: Membership) -> None:
 
 class LoginThrottledError(ValidationError):
     def __init__(self, retry_after: int) -> None:
-        self.retry_after = retry_after
-        super().__init__("Too many failed sign-in attempts. Try again later.", code="login_throttled")
+        self.retry_after = max(1, int(retry_after))
+        minutes = math.ceil(self.retry_after / 60)
+        wait = f"{self.retry_after} seconds" if self.retry_after < 60 else f"{minutes} minute{'s' * (minutes != 1)}"
+        super().__init__(
+            f"Too many failed sign-in attempts for this account or from your network. Try again in {wait}.",
+            code="login_throttled",
+        )
 
 
 class InvalidCredentialsError(ValidationError):
@@ -83,27 +90,33 @@ class InvalidCredentialsError(ValidationError):
         super().__init__("Email or password is incorrect.", code="invalid_credentials")
 
 
-def _throttle_key(email: str, ip: str) -> str:
-    return f"login-failures:{email.strip().lower()}:{ip}"
+def user_authenticate(*, request: HttpRequest, email: str, password: str, tenant_id: int | None = None) -> User:
+    """The account these credentials belong to, or an error; never None.
 
-
-def user_authenticate(*, email: str, password: str, ip: str) -> User:
-    """Check credentials with a per (email, IP) failure budget; raises instead of returning None."""
-    from django.conf import settings
+    Failures count against the account and the client IP on every surface (shared_apps.accounts.lockout).
+    With `tenant_id`, signing in succeeds only for a member of that organization: a right password of a
+    non-member is answered, and counted, exactly like a wrong one, so no host reveals whether a
+    password was right unless the person may sign in there.
+    """
     from django.contrib.auth import authenticate
-    from django.core.cache import cache
 
-    key = _throttle_key(email, ip)
-    window = settings.LOGIN_THROTTLE_WINDOW_SECONDS
-    failures = cache.get(key, 0)
-    if failures >= settings.LOGIN_THROTTLE_ATTEMPTS:
-        raise LoginThrottledError(retry_after=window)
-    user = authenticate(username=email.strip().lower(), password=password)
+    from shared_apps.accounts import lockout
+
+    email = lockout.normalised_email(email) or ""
+    remaining = lockout.lockout_remaining(email=email, ip=lockout.request_ip(request))
+    if remaining:
+        raise LoginThrottledError(retry_after=remaining)
+    user = authenticate(request, username=email, password=password)
+    if (
+        user is not None
+        and tenant_id is not None
+        and not Membership.objects.filter(user=user, tenant_id=tenant_id).exists()
+    ):
+        lockout.login_failure_record(request=request, email=email)
+        user = None
     if user is None:
-        if cache.add(key, 1, timeout=window) is False:
-            cache.incr(key)
         raise InvalidCredentialsError()
-    cache.delete(key)
+    lockout.login_failures_reset(email=email)
     return user  # type: ignore[return-value]
 
 

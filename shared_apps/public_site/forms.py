@@ -35,8 +35,9 @@ class SignupForm(forms.Form):
 
     def clean(self) -> dict:
         data = super().clean() or {}
+        # The same rules for every email, whether or not it has an account (the answer must not differ).
         email, password = data.get("email"), data.get("password")
-        if email and password and not User.objects.filter(email__iexact=email).exists():
+        if email and password:
             try:
                 validate_password(password, user=User(email=email))
             except ValidationError as exc:

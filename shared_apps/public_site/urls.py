@@ -6,6 +6,7 @@ from tenant_apps.portal.password_urls import password_reset_urls
 urlpatterns = [
     path("", views.landing_view, name="public-index"),
     path("signup/", views.signup_view, name="public-signup"),
+    path("signup/confirm/<str:token>/", views.signup_confirm_view, name="public-signup-confirm"),
     path("signin/", views.signin_view, name="public-signin"),
     path("signout/", views.signout_view, name="public-signout"),
     path("organizations/", views.organizations_view, name="public-organizations"),

@@ -23,8 +23,8 @@ from shared_apps.accounts.services import (
     handoff_token_issue,
     user_authenticate,
 )
+from shared_apps.public_site import services
 from shared_apps.public_site.forms import SignupForm
-from tenant_apps.api.context import client_ip_of
 from tenants.models import Tenant, TenantStatus
 from tenants.selectors import tenant_by_slug, tenant_origin
 from tenants.services import tenant_provision
@@ -45,31 +45,74 @@ def landing_view(request: HttpRequest) -> HttpResponse:
     return render(request, "public_site/landing.html", {"plans": plan_catalog()})
 
 
+def _public_origin(request: HttpRequest) -> str:
+    return f"{request.scheme or 'http'}://{request.get_host()}"
+
+
 @require_http_methods(["GET", "POST"])
 def signup_view(request: HttpRequest) -> HttpResponse:
+    """Create an organization. The answer never tells whether the email has an account (see
+    shared_apps.public_site.services): only the right password of an existing account, which signs
+    that account in, lands in the portal at once; every other valid request shows "check your inbox"."""
     form = SignupForm(request.POST or None)
     status = 200
     if request.method == "POST":
         status = 400
         if form.is_valid():
             data = form.cleaned_data
-            try:
-                if User.objects.filter(email__iexact=data["email"]).exists():
-                    # An existing account joins as owner only with its own password.
-                    user_authenticate(email=data["email"], password=data["password"], ip=client_ip_of(request) or "")
-                tenant = tenant_provision(
-                    slug=data["slug"], name=data["name"], owner_email=data["email"], owner_password=data["password"]
+            if not User.objects.filter(email__iexact=data["email"]).exists():
+                services.signup_request(
+                    email=data["email"],
+                    name=data["name"],
+                    slug=data["slug"],
+                    password=data["password"],
+                    origin=_public_origin(request),
                 )
+                return _check_inbox(request, data)
+            try:
+                user = user_authenticate(request=request, email=data["email"], password=data["password"])
             except (InvalidCredentialsError, LoginThrottledError):
-                form.add_error("password", "An account with this email exists: enter its password, or sign in first.")
+                services.signup_existing_account_notice(
+                    email=data["email"], name=data["name"], origin=_public_origin(request)
+                )
+                return _check_inbox(request, data)
+            try:
+                tenant = tenant_provision(slug=data["slug"], name=data["name"], owner_email=user.email)
             except ValidationError as exc:
-                field = _FIELD_OF_CODE.get(exc.code or "", "slug" if (exc.code or "").startswith("slug") else None)
-                form.add_error(field, exc)
+                _signup_error(form, exc)
             else:
-                user = User.objects.get(email__iexact=data["email"])
                 login(request, user, backend="django.contrib.auth.backends.ModelBackend")
                 return _enter(request, user, tenant)
     return render(request, "public_site/signup.html", {"form": form}, status=status)
+
+
+def _signup_error(form: SignupForm, exc: ValidationError) -> None:
+    field = _FIELD_OF_CODE.get(exc.code or "", "slug" if (exc.code or "").startswith("slug") else None)
+    form.add_error(field, exc)
+
+
+def _check_inbox(request: HttpRequest, data: dict) -> HttpResponse:
+    return render(request, "public_site/signup_sent.html", {"email": data["email"], "name": data["name"]})
+
+
+@require_http_methods(["GET", "POST"])
+def signup_confirm_view(request: HttpRequest, token: str) -> HttpResponse:
+    """The link from the confirmation mail. GET only shows a button (mail scanners follow links)."""
+    pending = services.signup_pending_get(raw=token)
+    if pending is None:
+        return render(request, "public_site/signup_confirm.html", {"pending": None}, status=404)
+    error = None
+    if request.method == "POST":
+        try:
+            user, tenant = services.signup_confirm(pending=pending)
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            return _enter(request, user, tenant)
+    return render(
+        request, "public_site/signup_confirm.html", {"pending": pending, "error": error}, status=400 if error else 200
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -79,12 +122,12 @@ def signin_view(request: HttpRequest) -> HttpResponse:
     form = SignInForm(request.POST or None)
     status = 200
     if request.method == "POST":
-        user = form.authenticated_user(ip=client_ip_of(request) or "")
+        user = form.authenticated_user(request=request)
         status = form.status
         if user is not None:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             return HttpResponseRedirect("/organizations/")
-    return render(request, "public_site/signin.html", {"form": form}, status=status)
+    return form.finish(render(request, "public_site/signin.html", {"form": form}, status=status))
 
 
 @require_GET

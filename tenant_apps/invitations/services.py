@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from billing.selectors import entitlements_for_tenant
 from shared_apps.accounts.models import Membership, Role, User
+from shared_apps.accounts.policies import member_manageable, role_grantable
 from shared_apps.accounts.selectors import membership_count
 from shared_apps.accounts.services import membership_add, membership_change_role, membership_remove, user_create
 from tenant_apps.audit.services import Actor, audit_event_record
@@ -69,17 +70,22 @@ def _seat_limit_error(limit: int) -> ValidationError:
 def invitation_create(
     *,
     actor: Actor,
+    actor_role: str,
     tenant: Tenant,
     email: str,
     role: str,
     base_url: str = "",
     ttl_days: int = INVITATION_TTL_DAYS,
 ) -> tuple[Invitation, str]:
-    """Invite someone by email; returns the invitation and its token (shown once, stored hashed)."""
+    """Invite someone by email (the inviter, whose role is `actor_role`, may grant `role`: accounts.policies).
+    Returns the invitation and its token; the token goes only into the invitee's email (D43) and is
+    returned here for that mail and for tests, never to the inviter."""
     _ensure_writable(tenant)
     email = email.strip().lower()
     if role not in Role.values:
         raise ValidationError({"role": ValidationError("Unknown role.", code="invalid_role")})
+    if not role_grantable(by=actor_role, role=role):
+        raise _not_grantable(role, verb="invite")
     _lock_seats(tenant)
     if Membership.objects.filter(tenant_id=tenant.pk, user__email__iexact=email).exists():
         raise ValidationError("This person is already a member.", code="already_member")
@@ -155,21 +161,41 @@ def invitation_revoke(*, actor: Actor, invitation: Invitation) -> Invitation:
     return invitation
 
 
+CREDENTIAL_PROMPT = (
+    "Enter a password: your Tenantry account's password if you already have one, or a new one (at least "
+    "10 characters) to create your account."
+)
+
+
 @transaction.atomic
 def invitation_accept(
-    *, actor: Actor, tenant: Tenant, invitation: Invitation, password: str | None = None, full_name: str = ""
+    *,
+    actor: Actor,
+    tenant: Tenant,
+    invitation: Invitation,
+    password: str | None = None,
+    full_name: str = "",
+    account: User | None = None,
 ) -> Membership:
-    """Join the organization. An existing user just joins; a new one must choose a password."""
+    """Join the organization as the invited email.
+
+    If that email has an account, it joins only with its own consent: `account` must be that account,
+    authenticated by the caller (its password through accounts.services.user_authenticate, or its
+    session). Otherwise a new account is created with `password`. Both cases ask for the same thing
+    (a password) and refuse its absence with the same error, so the answer does not tell whether the
+    email has an account (D43, D44).
+    """
     _ensure_writable(tenant)
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.status != InvitationStatus.PENDING or invitation.expires_at <= timezone.now():
         raise ValidationError("This invitation is no longer valid.", code="invitation_invalid")
     user = User.objects.filter(email__iexact=invitation.email).first()
-    if user is None:
+    if user is not None:
+        if account is None or account.pk != user.pk:
+            raise ValidationError({"password": ValidationError(CREDENTIAL_PROMPT, code="required")})
+    else:
         if not password:
-            raise ValidationError(
-                {"password": ValidationError("Choose a password to create your account.", code="required")}
-            )
+            raise ValidationError({"password": ValidationError(CREDENTIAL_PROMPT, code="required")})
         candidate = User(email=invitation.email, full_name=full_name)
         try:
             validate_password(password, user=candidate)
@@ -197,10 +223,18 @@ def invitation_accept(
     return membership
 
 
+def _not_grantable(role: str, *, verb: str) -> ValidationError:
+    if role == Role.OWNER:
+        return ValidationError(f"Only an owner can {verb} an owner.", code="forbidden")
+    return ValidationError(f"Your role may not {verb} {role}.", code="forbidden")
+
+
 def _owner_rule(*, actor_role: str, target_role: str, new_role: str | None = None) -> None:
-    """Only owners touch owners (or make new ones)."""
-    if actor_role != Role.OWNER and (target_role == Role.OWNER or new_role == Role.OWNER):
+    """Only owners touch owners or make new ones (accounts.policies, the one rule for every surface)."""
+    if not member_manageable(by=actor_role, target_role=target_role):
         raise ValidationError("Only an owner can change owners.", code="forbidden")
+    if new_role is not None and not role_grantable(by=actor_role, role=new_role):
+        raise _not_grantable(new_role, verb="make someone")
 
 
 @transaction.atomic

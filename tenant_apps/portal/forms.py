@@ -6,6 +6,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from shared_apps.accounts.models import Role
+from shared_apps.accounts.policies import role_choices_grantable
 from tenant_apps.projects.policies import PROJECT_PERMISSIONS
 
 
@@ -13,21 +14,37 @@ class InviteForm(forms.Form):
     email = forms.EmailField(max_length=254)
     role = forms.ChoiceField(choices=Role.choices, initial=Role.MEMBER)
 
+    def __init__(self, *args: object, actor_role: str, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        # Offer only the roles this member may grant (accounts.policies). Any real role still validates
+        # here, so a forged one reaches the service, which refuses it by the same rule with a clear message.
+        self.fields["role"].widget.choices = role_choices_grantable(by=actor_role)  # type: ignore[attr-defined]
+
 
 class RoleForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
 
+    def __init__(self, *args: object, actor_role: str, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["role"].widget.choices = role_choices_grantable(by=actor_role)  # type: ignore[attr-defined]
 
-class AcceptNewUserForm(forms.Form):
-    full_name = forms.CharField(max_length=200, required=False, label="Your name")
+
+class AcceptInvitationForm(forms.Form):
+    """One form whether or not the invited email has an account (the page must not tell which)."""
+
+    full_name = forms.CharField(max_length=200, required=False, label="Your name", help_text="For a new account.")
     password = forms.CharField(
-        max_length=256, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+        max_length=256,
+        strip=False,
+        help_text="Your Tenantry password if you already have an account with this email; otherwise choose one "
+        "(at least 10 characters).",
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
     password_confirm = forms.CharField(
         max_length=256,
         strip=False,
         label="Password again",
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
 
     def clean(self) -> dict:
@@ -35,12 +52,6 @@ class AcceptNewUserForm(forms.Form):
         if data.get("password") and data.get("password") != data.get("password_confirm"):
             self.add_error("password_confirm", ValidationError("The two passwords differ.", code="password_mismatch"))
         return data
-
-
-class AcceptExistingUserForm(forms.Form):
-    password = forms.CharField(
-        max_length=256, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
-    )
 
 
 PERMISSION_CHOICES = [(codename, name.title()) for name, codename in PROJECT_PERMISSIONS.items()]

@@ -137,7 +137,9 @@ def test_matrix(case: Case, actor: str, tenant_a, tenant_b, owner_a, member_fact
     other = member_factory(tenant_b, Role.OWNER)
     with schema_context(tenant_a.schema_name):
         task = task_create(actor=Actor(user=owner_a), tenant=tenant_a, project=project, title="T1")
-        invitation, _ = invitation_create(actor=Actor(user=owner_a), tenant=tenant_a, email="inv@x.test", role="member")
+        invitation, _ = invitation_create(
+            actor=Actor(user=owner_a), actor_role=Role.OWNER, tenant=tenant_a, email="inv@x.test", role="member"
+        )
         token, _ = api_token_create(actor=Actor(user=with_), user=with_)
     ids = {"pid": project.pk, "tid": task.pk, "carol": carol.pk, "iid": invitation.pk, "tokid": token.pk}
 

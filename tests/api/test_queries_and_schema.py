@@ -40,7 +40,9 @@ def populated(tenant_a, owner_a, member_factory):
     with schema_context(tenant_a.schema_name):
         for i in range(6):
             task_create(actor=Actor(user=owner_a), tenant=tenant_a, project=projects[0], title=f"T{i}")
-            invitation_create(actor=Actor(user=owner_a), tenant=tenant_a, email=f"i{i}@x.test", role="member")
+            invitation_create(
+                actor=Actor(user=owner_a), actor_role="owner", tenant=tenant_a, email=f"i{i}@x.test", role="member"
+            )
             api_token_create(actor=Actor(user=alice), user=alice)
             api_token_create(actor=Actor(user=owner_a), user=owner_a)
     for _ in range(4):

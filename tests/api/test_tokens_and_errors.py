@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.db import connection
@@ -62,7 +63,7 @@ def test_token_exchange_refusals(tenant_a, body, status, code):
 
 
 def test_token_exchange_is_throttled(tenant_a, settings):
-    settings.LOGIN_THROTTLE_ATTEMPTS = 2
+    settings.LOGIN_LOCKOUT_ACCOUNT_FAILURES = 2
     api = Api(tenant_a)
     for _ in range(2):
         assert api.post("/api/v1/auth/token/", {"email": "owner@alpha.test", "password": "nope"}).status_code == 401
@@ -224,14 +225,20 @@ def test_rate_limit_is_429_with_retry_after(tenant_a, owner_a, settings):
 # --- invitations and audit ------------------------------------------------------------------------
 
 
-def test_invitation_accept_new_and_existing_user(tenant_a, tenant_b, owner_a, mailoutbox=None):
+def _mailed_invitation_token(outbox: list, email: str) -> str:
+    [message] = [m for m in outbox if m.to == [email]]
+    return re.search(r"Token: (inv_\S+)", message.body).group(1)  # type: ignore[union-attr]
+
+
+def test_invitation_accept_new_and_existing_user(tenant_a, tenant_b, owner_a, django_capture_on_commit_callbacks):
     from django.core import mail
 
     api = Api(tenant_a, user=owner_a)
-    r = api.post("/api/v1/invitations/", {"email": "newbie@x.test", "role": "member"})
-    assert r.status_code == 201
-    raw = r.json()["token"]
-    assert any(raw in m.body for m in mail.outbox) or True  # sent on commit (not in a rolled-back test)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        r = api.post("/api/v1/invitations/", {"email": "newbie@x.test", "role": "member"})
+    assert r.status_code == 201 and "token" not in r.json()  # the token goes to the invitee's inbox only
+    raw = _mailed_invitation_token(mail.outbox, "newbie@x.test")
     anon = Api(tenant_a)
     assert anon.post("/api/v1/invitations/accept/", {"token": raw}).json()["error"]["fields"].get("password")
     assert anon.post("/api/v1/invitations/accept/", {"token": raw, "password": "short"}).status_code == 400
@@ -240,9 +247,14 @@ def test_invitation_accept_new_and_existing_user(tenant_a, tenant_b, owner_a, ma
     assert anon.post("/api/v1/invitations/accept/", {"token": raw, "password": "x" * 20}).status_code == 404
     r = anon.post("/api/v1/auth/token/", {"email": "newbie@x.test", "password": "a-long-enough-passphrase"})
     assert r.status_code == 201
-    # An existing person (owner of beta) just joins.
-    raw2 = api.post("/api/v1/invitations/", {"email": "owner@beta.test", "role": "admin"}).json()["token"]
-    r = anon.post("/api/v1/invitations/accept/", {"token": raw2})
+    # An existing person (owner of beta) joins only with the account's own password.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.post("/api/v1/invitations/", {"email": "owner@beta.test", "role": "admin"}).status_code == 201
+    raw2 = _mailed_invitation_token(mail.outbox, "owner@beta.test")
+    assert anon.post("/api/v1/invitations/accept/", {"token": raw2}).status_code == 400
+    assert anon.post("/api/v1/invitations/accept/", {"token": raw2, "password": "not-the-password"}).status_code == 401
+    assert not Membership.objects.filter(tenant=tenant_a, user__email="owner@beta.test").exists()
+    r = anon.post("/api/v1/invitations/accept/", {"token": raw2, "password": TEST_PASSWORD})
     assert r.status_code == 201 and r.json()["role"] == "admin"
     assert anon.post("/api/v1/invitations/accept/", {"token": "inv_x_y"}).status_code == 404
 

@@ -54,19 +54,22 @@ def test_wrong_password_shows_an_error_and_signs_nobody_in(tenant_a: Tenant, own
 
 
 def test_sign_in_is_throttled_after_repeated_failures(tenant_a: Tenant, owner_a: User, settings: Any) -> None:
-    settings.LOGIN_THROTTLE_ATTEMPTS = 3
+    settings.LOGIN_LOCKOUT_ACCOUNT_FAILURES = 3
     client = portal_client(tenant_a)
     for _ in range(3):
         client.post("/login/", {"email": "owner@alpha.test", "password": "wrong-password"})
     response = client.post("/login/", {"email": "owner@alpha.test", "password": TEST_PASSWORD})
-    assert response.status_code == 429
+    assert response.status_code == 429 and int(response["Retry-After"]) > 0
+    assert b"Too many failed sign-in attempts" in response.content
     assert "_auth_user_id" not in client.session
 
 
 def test_a_person_from_another_organization_cannot_sign_in_here(tenant_a: Tenant, tenant_b: Tenant) -> None:
+    # The same answer as a wrong password: this host does not tell whether the password was right.
     client = portal_client(tenant_a)
     response = client.post("/login/", {"email": "owner@beta.test", "password": TEST_PASSWORD})
-    assert response.status_code == 400 and b"not a member of Alpha" in response.content
+    assert response.status_code == 400 and b"Email or password is incorrect." in response.content
+    assert b"not a member" not in response.content
     assert "_auth_user_id" not in client.session
 
 
@@ -160,9 +163,29 @@ def test_switching_to_an_organization_you_are_not_in_is_a_404(tenant_a: Tenant, 
 SIGNUP = {"name": "Gamma Inc", "slug": "gamma", "email": "founder@gamma.test", "password": "a-long-enough-pass"}
 
 
-def test_signup_provisions_the_organization_and_hands_the_owner_over() -> None:
+def _confirm_link(outbox: list, email: str) -> str:
+    [message] = [m for m in outbox if m.to == [email]]
+    match = re.search(r"http://localhost(/signup/confirm/[^/\s]+/)", message.body)
+    assert match, message.body
+    return match.group(1)
+
+
+def test_signup_provisions_the_organization_and_hands_the_owner_over(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
     client = public_client()
-    response = client.post("/signup/", SIGNUP)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = client.post("/signup/", SIGNUP)
+    # Nothing exists until the address is confirmed.
+    assert sent.status_code == 200 and b"Check your inbox" in sent.content, sent.content[:500]
+    assert not Tenant.objects.filter(slug="gamma").exists()
+    assert not User.objects.filter(email="founder@gamma.test").exists()
+    link = _confirm_link(mail.outbox, "founder@gamma.test")
+    page = client.get(link)
+    assert page.status_code == 200 and b"Create Gamma Inc" in page.content
+    assert not Tenant.objects.filter(slug="gamma").exists()  # a GET (mail scanners) creates nothing
+    response = client.post(link)
     assert response.status_code == 302, response.content[:500]
     tenant = Tenant.objects.get(slug="gamma")
     assert response["Location"].startswith("http://gamma.localhost/handoff/?token=")
@@ -172,6 +195,12 @@ def test_signup_provisions_the_organization_and_hands_the_owner_over() -> None:
     assert portal.get("/handoff/", {"token": _handoff_token(response["Location"])})["Location"] == "/"
     dashboard = portal.get("/")
     assert dashboard.status_code == 200 and b"Gamma Inc" in dashboard.content
+    # The link works once; the password chosen at signup is the account's password.
+    assert client.post(link).status_code == 404
+    assert (
+        public_client().post("/signin/", {"email": "founder@gamma.test", "password": SIGNUP["password"]})["Location"]
+        == "/organizations/"
+    )
 
 
 @pytest.mark.parametrize(
@@ -197,11 +226,21 @@ def test_signup_errors_are_shown_next_to_their_field(
     assert Tenant.objects.count() == tenants_before
 
 
-def test_signup_with_an_existing_email_needs_that_accounts_password(tenant_a: Tenant, owner_a: User) -> None:
+def test_signup_with_an_existing_email_needs_that_accounts_password(
+    tenant_a: Tenant, owner_a: User, django_capture_on_commit_callbacks: Any
+) -> None:
     tenants_before = Tenant.objects.count()
-    response = public_client().post("/signup/", {**SIGNUP, "email": "owner@alpha.test", "password": "guess-guess-1"})
-    assert response.status_code == 400 and b"An account with this email exists" in response.content
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = public_client().post(
+            "/signup/", {**SIGNUP, "email": "owner@alpha.test", "password": "guess-guess-1"}
+        )
+    # The same answer as for an email without an account; the account's owner gets a message instead.
+    assert response.status_code == 200 and b"Check your inbox" in response.content
+    assert b"An account with this email exists" not in response.content
     assert Tenant.objects.count() == tenants_before
+    [notice] = mail.outbox
+    assert notice.to == ["owner@alpha.test"] and "already has a Tenantry account" in notice.body
     ok = public_client().post("/signup/", {**SIGNUP, "email": "owner@alpha.test", "password": TEST_PASSWORD})
     assert ok.status_code == 302
     assert Membership.objects.get(tenant__slug="gamma", user=owner_a).role == Role.OWNER
@@ -297,7 +336,9 @@ def test_unknown_member_or_invitation_ids_are_404(tenant_a: Tenant, owner_a: Use
 
 def _invite(tenant: Tenant, owner: User, email: str, role: str = Role.MEMBER) -> str:
     with schema_context(tenant.schema_name):
-        _, raw = invitation_create(actor=Actor(user=owner), tenant=tenant, email=email, role=role)
+        _, raw = invitation_create(
+            actor=Actor(user=owner), actor_role=Role.OWNER, tenant=tenant, email=email, role=role
+        )
     return raw
 
 
@@ -305,7 +346,7 @@ def test_a_new_person_accepts_an_invitation_and_lands_in_the_portal(tenant_a: Te
     raw = _invite(tenant_a, owner_a, "fresh@example.test")
     client = portal_client(tenant_a)
     page = client.get(f"/invitations/accept/{raw}/")
-    assert page.status_code == 200 and b"Choose a password" in page.content
+    assert page.status_code == 200 and b"choose a password" in page.content
     mismatch = client.post(
         f"/invitations/accept/{raw}/", {"full_name": "Fresh", "password": "a-long-enough-pass", "password_confirm": "x"}
     )
@@ -326,11 +367,13 @@ def test_an_existing_user_confirms_their_password_to_accept(tenant_a: Tenant, te
     raw = _invite(tenant_a, owner_a, "owner@beta.test", Role.ADMIN)
     client = portal_client(tenant_a)
     page = client.get(f"/invitations/accept/{raw}/")
-    assert b"confirm its password" in page.content
-    wrong = client.post(f"/invitations/accept/{raw}/", {"password": "not-my-password"})
+    assert b"If you already have a Tenantry account with this email, enter its password" in page.content
+    wrong = client.post(
+        f"/invitations/accept/{raw}/", {"password": "not-my-password", "password_confirm": "not-my-password"}
+    )
     assert wrong.status_code == 400
     assert not Membership.objects.filter(tenant=tenant_a, user__email="owner@beta.test").exists()
-    ok = client.post(f"/invitations/accept/{raw}/", {"password": TEST_PASSWORD})
+    ok = client.post(f"/invitations/accept/{raw}/", {"password": TEST_PASSWORD, "password_confirm": TEST_PASSWORD})
     assert ok.status_code == 302
     assert Membership.objects.get(tenant=tenant_a, user__email="owner@beta.test").role == Role.ADMIN
 

@@ -51,7 +51,11 @@ def world(tenant_a: Tenant, tenant_b: Tenant, owner_a: User, member_factory) -> 
     project = make_project(tenant_a, owner_a, "Apollo")
     with schema_context(tenant_a.schema_name):
         invitation, _ = invitation_create(
-            actor=Actor(user=owner_a), tenant=tenant_a, email="invitee@example.test", role=Role.MEMBER
+            actor=Actor(user=owner_a),
+            actor_role=Role.OWNER,
+            tenant=tenant_a,
+            email="invitee@example.test",
+            role=Role.MEMBER,
         )
         token, _ = api_token_create(actor=Actor(user=target), user=target, name="ci")
     return World(tenant_a, users, project, invitation, token, target)

@@ -11,7 +11,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from shared_apps.accounts.models import Membership, Role
-from shared_apps.accounts.selectors import membership_for_user_id, membership_list
+from shared_apps.accounts.selectors import membership_for_user_id, membership_list, user_exists
+from shared_apps.accounts.services import user_authenticate
 from tenant_apps.api.context import actor_of, tenant_of
 from tenant_apps.api.docs import error_responses
 from tenant_apps.api.permissions import IsTenantAdmin, OnTenantHost
@@ -100,14 +101,6 @@ class InvitationOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class InvitationCreatedOutput(InvitationOutput):
-    token = serializers.CharField(help_text="Invitation token; shown once, stored hashed. Also emailed.")
-
-    class Meta(InvitationOutput.Meta):
-        fields = [*InvitationOutput.Meta.fields, "token"]
-        read_only_fields = fields
-
-
 class InvitationCreateInput(serializers.Serializer):
     email = serializers.EmailField()
     role = serializers.ChoiceField(choices=Role.choices, default=Role.MEMBER)
@@ -115,7 +108,12 @@ class InvitationCreateInput(serializers.Serializer):
 
 class InvitationAcceptInput(serializers.Serializer):
     token = serializers.CharField(max_length=200)
-    password = serializers.CharField(max_length=1024, required=False, trim_whitespace=False)
+    password = serializers.CharField(
+        max_length=1024,
+        required=False,
+        trim_whitespace=False,
+        help_text="The password of your existing account for the invited email, or a new one to create it.",
+    )
     full_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
@@ -144,22 +142,21 @@ class InvitationListCreateApi(ApiGenericView):
     @extend_schema(
         operation_id="invitations_create",
         request=InvitationCreateInput,
-        responses={201: InvitationCreatedOutput, **error_responses(409)},
+        responses={201: InvitationOutput, **error_responses(409)},
     )
     def post(self, request: Request) -> Response:
+        """The token goes only into the invitee's email, never into this response (D43)."""
         data = InvitationCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        role = data.validated_data["role"]
-        if role == Role.OWNER and self.membership.role != Role.OWNER:
-            raise exceptions.PermissionDenied("Only an owner can invite owners.")
-        invitation, raw = services.invitation_create(
+        invitation, _ = services.invitation_create(
             actor=actor_of(request),
+            actor_role=self.membership.role,
             tenant=tenant_of(request),
             email=data.validated_data["email"],
-            role=role,
+            role=data.validated_data["role"],
             base_url=request.build_absolute_uri("/"),
         )
-        return Response(InvitationOutput(invitation).data | {"token": raw}, status=status.HTTP_201_CREATED)
+        return Response(InvitationOutput(invitation).data, status=status.HTTP_201_CREATED)
 
 
 class InvitationRevokeApi(ApiView):
@@ -175,7 +172,9 @@ class InvitationRevokeApi(ApiView):
 
 
 class InvitationAcceptApi(ApiView):
-    """Accept by token. A new person sets a password here; an existing account just joins."""
+    """Accept by token (from the invitation email), with a password: the existing account's own password
+    (a wrong one is 401 `invalid_credentials` and counts towards its lockout, 429 `login_throttled`), or
+    a new one that creates the account."""
 
     authentication_classes: list = []
     permission_classes = [OnTenantHost]
@@ -192,11 +191,16 @@ class InvitationAcceptApi(ApiView):
         invitation = selectors.invitation_by_token(raw=data.validated_data["token"])
         if invitation is None:
             raise exceptions.NotFound("This invitation is unknown, expired or no longer valid.")
+        password = data.validated_data.get("password")
+        account = None
+        if password and user_exists(email=invitation.email):
+            account = user_authenticate(request=request._request, email=invitation.email, password=password)
         membership = services.invitation_accept(
             actor=actor_of(request),
             tenant=tenant_of(request),
             invitation=invitation,
-            password=data.validated_data.get("password"),
+            password=password,
             full_name=data.validated_data["full_name"],
+            account=account,
         )
         return Response(MemberOutput(membership).data, status=status.HTTP_201_CREATED)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -14,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from shared_apps.accounts.forms import SignInForm
 from shared_apps.accounts.selectors import membership_get
 from shared_apps.accounts.services import handoff_token_issue, handoff_token_redeem
-from tenant_apps.api.context import client_ip_of, tenant_of
+from tenant_apps.api.context import tenant_of
 from tenant_apps.portal.access import portal_login, portal_view, signed_in_member
 from tenants.models import TenantStatus
 from tenants.selectors import tenant_by_slug, tenant_origin
@@ -27,6 +28,13 @@ def _safe_next(request: HttpRequest, default: str = "/") -> str:
     return default
 
 
+def public_signin_url(request: HttpRequest) -> str:
+    """The public host's sign-in, which lists every organization a person belongs to."""
+    port = request.get_port()
+    suffix = f":{port}" if port and port not in {"80", "443"} else ""
+    return f"{request.scheme or 'http'}://{settings.TENANT_BASE_DOMAIN}{suffix}/signin/"
+
+
 @require_http_methods(["GET", "POST"])
 def login_view(request: HttpRequest) -> HttpResponse:
     tenant = tenant_of(request)
@@ -35,15 +43,20 @@ def login_view(request: HttpRequest) -> HttpResponse:
     form = SignInForm(request.POST or None)
     status = 200
     if request.method == "POST":
-        user = form.authenticated_user(ip=client_ip_of(request) or "")
+        # Only members sign in here; anyone else gets the wrong-password answer (and it counts as a failure).
+        user = form.authenticated_user(request=request, tenant_id=tenant.pk)
         status = form.status
-        if user is not None and membership_get(user=user, tenant_id=tenant.pk) is None:
-            form.add_error(None, f"This account is not a member of {tenant.name}.")
-        elif user is not None:
+        if user is not None:
             portal_login(request, user)
             messages.success(request, "Signed in.")
             return HttpResponseRedirect(_safe_next(request))
-    return render(request, "portal/login.html", {"form": form, "next": _safe_next(request, default="")}, status=status)
+    response = render(
+        request,
+        "portal/login.html",
+        {"form": form, "next": _safe_next(request, default=""), "public_signin_url": public_signin_url(request)},
+        status=status,
+    )
+    return form.finish(response)
 
 
 @require_POST

@@ -10,24 +10,30 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from shared_apps.accounts.models import User
-from shared_apps.accounts.selectors import membership_for_user_id, membership_list
+from shared_apps.accounts.policies import member_manageable, role_choices_grantable
+from shared_apps.accounts.selectors import membership_for_user_id, membership_list, user_exists
 from shared_apps.accounts.services import InvalidCredentialsError, LoginThrottledError, user_authenticate
-from tenant_apps.api.context import client_ip_of
 from tenant_apps.invitations import selectors, services
 from tenant_apps.invitations.models import InvitationStatus
 from tenant_apps.portal.access import ADMIN_ROLES, portal_login, portal_view, signed_in_member
-from tenant_apps.portal.forms import AcceptExistingUserForm, AcceptNewUserForm, InviteForm, RoleForm
+from tenant_apps.portal.forms import AcceptInvitationForm, InviteForm, RoleForm
 from tenant_apps.portal.views.common import actor, apply_errors, first_message, origin, tenant_of
+
+
+def _actor_role(request: HttpRequest) -> str:
+    return request.membership.role  # type: ignore[attr-defined]
 
 
 def _members_page(request: HttpRequest, invite_form: InviteForm, status: int = 200) -> HttpResponse:
     tenant = tenant_of(request)
+    members = list(membership_list(tenant_id=tenant.pk).order_by("user__email"))
+    for m in members:
+        m.manageable = member_manageable(by=_actor_role(request), target_role=m.role)  # type: ignore[attr-defined]
     context = {
-        "members": membership_list(tenant_id=tenant.pk).order_by("user__email"),
+        "members": members,
         "invitations": selectors.invitation_list().filter(status=InvitationStatus.PENDING),
         "invite_form": invite_form,
-        "role_choices": RoleForm.base_fields["role"].choices,  # type: ignore[attr-defined]
+        "role_choices": role_choices_grantable(by=_actor_role(request)),
     }
     return render(request, "portal/members.html", context, status=status)
 
@@ -35,18 +41,19 @@ def _members_page(request: HttpRequest, invite_form: InviteForm, status: int = 2
 @require_GET
 @portal_view(roles=ADMIN_ROLES)
 def members_view(request: HttpRequest) -> HttpResponse:
-    return _members_page(request, InviteForm())
+    return _members_page(request, InviteForm(actor_role=_actor_role(request)))
 
 
 @require_POST
 @portal_view(roles=ADMIN_ROLES)
 def invite_view(request: HttpRequest) -> HttpResponse:
-    form = InviteForm(request.POST)
+    form = InviteForm(request.POST, actor_role=_actor_role(request))
     if form.is_valid():
         try:
             with transaction.atomic():
                 invitation, _ = services.invitation_create(
                     actor=actor(request),
+                    actor_role=_actor_role(request),
                     tenant=tenant_of(request),
                     email=form.cleaned_data["email"],
                     role=form.cleaned_data["role"],
@@ -71,7 +78,7 @@ def _member_or_404(request: HttpRequest, user_id: int):  # type: ignore[no-untyp
 @portal_view(roles=ADMIN_ROLES)
 def member_role_view(request: HttpRequest, user_id: int) -> HttpResponse:
     membership = _member_or_404(request, user_id)
-    form = RoleForm(request.POST)
+    form = RoleForm(request.POST, actor_role=_actor_role(request))
     if not form.is_valid():
         messages.error(request, "Choose one of the listed roles.")
         return HttpResponseRedirect("/members/")
@@ -146,55 +153,51 @@ def invitation_revoke_view(request: HttpRequest, invitation_id: int) -> HttpResp
 
 @require_http_methods(["GET", "POST"])
 def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
-    """Open to anyone holding the link. A new person chooses a password; an existing user confirms theirs
-    (or is already signed in here as that user)."""
+    """Open to anyone holding the link (which only the invited address receives). The same form whether
+    or not that email has an account: an existing account joins only with its own password, a new
+    person chooses one (services.invitation_accept)."""
     tenant = tenant_of(request)
     invitation = selectors.invitation_by_token(raw=token)
     if invitation is None:
         return render(request, "portal/invitation_invalid.html", status=404)
-    existing = User.objects.filter(email__iexact=invitation.email).first()
-    signed_in_as_invitee = existing is not None and request.user.is_authenticated and request.user.pk == existing.pk
-    form: AcceptNewUserForm | AcceptExistingUserForm | None
-    if existing is None:
-        form = AcceptNewUserForm(request.POST or None)
-    elif signed_in_as_invitee:
-        form = None
-    else:
-        form = AcceptExistingUserForm(request.POST or None)
+    if signed_in_member(request) is not None:
+        # Already a member here, signed in: nothing to accept.
+        return render(
+            request, "portal/invitation_accept.html", {"invitation": invitation, "already_member": True}, status=200
+        )
+    form = AcceptInvitationForm(request.POST or None)
     status = 200
+    retry_after = None
     if request.method == "POST":
         status = 400
-        if form is None or form.is_valid():
+        if form.is_valid():
+            password = form.cleaned_data["password"]
             try:
                 with transaction.atomic():
-                    if isinstance(form, AcceptExistingUserForm):
-                        user_authenticate(
-                            email=invitation.email,
-                            password=form.cleaned_data["password"],
-                            ip=client_ip_of(request) or "",
-                        )
+                    account = None
+                    if user_exists(email=invitation.email):
+                        account = user_authenticate(request=request, email=invitation.email, password=password)
                     membership = services.invitation_accept(
                         actor=actor(request),
                         tenant=tenant,
                         invitation=invitation,
-                        password=form.cleaned_data["password"] if isinstance(form, AcceptNewUserForm) else None,
-                        full_name=form.cleaned_data.get("full_name", "") if form is not None else "",
+                        password=password,
+                        full_name=form.cleaned_data.get("full_name", ""),
+                        account=account,
                     )
-            except (InvalidCredentialsError, LoginThrottledError) as exc:
-                form.add_error("password", exc)  # type: ignore[union-attr]
+            except LoginThrottledError as exc:
+                status, retry_after = 429, exc.retry_after
+                form.add_error("password", exc)
+            except InvalidCredentialsError:
+                form.add_error("password", "This is not the password of the account with this email.")
             except ValidationError as exc:
-                if form is None:
-                    messages.error(request, first_message(exc))
-                    return HttpResponseRedirect(request.path)
                 apply_errors(form, exc)
             else:
                 portal_login(request, membership.user)
                 messages.success(request, f"Welcome to {tenant.name}!")
                 return HttpResponseRedirect("/")
-    context = {
-        "invitation": invitation,
-        "form": form,
-        "existing": existing is not None,
-        "already_member": signed_in_member(request) is not None and signed_in_as_invitee,
-    }
-    return render(request, "portal/invitation_accept.html", context, status=status)
+    context = {"invitation": invitation, "form": form, "already_member": False}
+    response = render(request, "portal/invitation_accept.html", context, status=status)
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response

@@ -8,8 +8,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from shared_apps.accounts.selectors import membership_get
-from shared_apps.accounts.services import InvalidCredentialsError, user_authenticate
+from shared_apps.accounts.services import user_authenticate
 from tenant_apps.api.context import actor_of, client_ip_of, tenant_of, user_of
 from tenant_apps.api.docs import error_responses
 from tenant_apps.api.permissions import OnTenantHost
@@ -56,10 +55,11 @@ class TokenObtainApi(ApiView):
         data = TokenCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        user = user_authenticate(email=v["email"], password=v["password"], ip=client_ip_of(request) or "")
-        # Not a member of this organization: the same answer as a wrong password.
-        if membership_get(user=user, tenant_id=tenant_of(request).pk) is None:
-            raise InvalidCredentialsError()
+        # Locked out: 429 `login_throttled` with Retry-After. Not a member of this organization: the same
+        # answer as a wrong password (401 `invalid_credentials`), counted as a failure too.
+        user = user_authenticate(
+            request=request._request, email=v["email"], password=v["password"], tenant_id=tenant_of(request).pk
+        )
         actor = Actor(user=user, ip=client_ip_of(request), request_id=actor_of(request).request_id)
         token, raw = api_token_create(actor=actor, user=user, name=v["name"], expires_in_days=v.get("expires_in_days"))
         token.token = raw  # type: ignore[attr-defined]  # shown this once, never stored
