@@ -98,6 +98,38 @@ def test_page_access(world: World, path: str, allowed: set[str], actor: str) -> 
         assert b"Not allowed" in response.content
 
 
+# --- Granting the owner role: only owners (shared_apps.accounts.policies, the same rule as the API) ---
+
+OWNER = "owner"
+OWNER_GRANTS: list[tuple[str, str, dict[str, Any]]] = [
+    ("admin invites an owner", "/members/invite/", {"email": "boss@example.test", "role": "owner"}),
+    ("admin promotes to owner", "/members/{target}/role/", {"role": "owner"}),
+]
+
+
+@pytest.mark.parametrize("actor", [*ACTORS, OWNER])
+@pytest.mark.parametrize(("name", "path", "data"), OWNER_GRANTS, ids=[g[0] for g in OWNER_GRANTS])
+def test_only_an_owner_grants_the_owner_role(
+    world: World, owner_a: User, name: str, path: str, data: dict, actor: str
+) -> None:
+    user = owner_a if actor == OWNER else world.users[actor]
+    client = portal_client(world.tenant, user)
+    if actor in (ADMIN, OWNER):
+        # The form offers the owner role only to an owner.
+        page = client.get("/members/")
+        assert (b'<option value="owner"' in page.content) == (actor == OWNER)
+    before = state(world)
+    response = client.post(_fill(world, path), data, follow=actor in (ADMIN, OWNER))
+    if actor == OWNER:
+        assert response.status_code == 200 and state(world) != before, response.content[:800]
+        return
+    if actor == ADMIN:
+        assert b"Only an owner can" in response.content, response.content[:800]
+    else:
+        assert response.status_code == {ANONYMOUS: 302, OUTSIDER: 404}.get(actor, 403)
+    assert state(world) == before, f"denied {name} by {actor} changed something"
+
+
 # --- Actions (POST) --------------------------------------------------------------------------------
 
 ACTIONS: list[tuple[str, str, dict[str, Any], set[str]]] = [
