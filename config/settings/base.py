@@ -159,7 +159,7 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 AXES_HANDLER = "shared_apps.accounts.lockout.LockoutHandler"
 AXES_LOCKOUT_PARAMETERS = [["username"], ["ip_address"]]
 AXES_USERNAME_CALLABLE = "shared_apps.accounts.lockout.lockout_username"
-AXES_CLIENT_IP_CALLABLE = "shared_apps.accounts.lockout.client_ip"
+AXES_CLIENT_IP_CALLABLE = "shared_apps.accounts.network.client_ip"
 AXES_FAILURE_LIMIT = LOGIN_LOCKOUT_ACCOUNT_FAILURES
 # How long a failure is remembered (the handler computes the growing waits inside this window).
 AXES_COOLOFF_TIME = timedelta(hours=LOGIN_LOCKOUT_MEMORY_HOURS)

@@ -12,7 +12,6 @@ Valkey plays no part: an outage neither unlocks anyone nor stops counting.
 
 from __future__ import annotations
 
-import ipaddress
 import math
 from datetime import timedelta
 from typing import Any
@@ -24,6 +23,10 @@ from django.conf import settings
 from django.db.models import Max, Sum
 from django.http import HttpRequest
 from django.utils import timezone
+
+from shared_apps.accounts.network import client_ip
+
+__all__ = ["LockoutHandler", "client_ip", "lockout_remaining", "lockout_username"]
 
 
 def normalised_email(email: str | None) -> str | None:
@@ -37,24 +40,6 @@ def lockout_username(request: HttpRequest, credentials: dict[str, Any] | None) -
     if raw is None and request is not None:
         raw = request.POST.get("email") or request.POST.get("username")
     return normalised_email(raw)
-
-
-def client_ip(request: Any) -> str | None:
-    """The client's IP. `X-Forwarded-For` is trusted only when `TRUSTED_PROXY_COUNT` says how many proxies
-    in front of us append to it (the entry that many places from the right); otherwise `REMOTE_ADDR`,
-    because a client can write any `X-Forwarded-For` it likes."""
-    raw = getattr(request, "_request", request)
-    meta = raw.META
-    proxies = int(getattr(settings, "TRUSTED_PROXY_COUNT", 0) or 0)
-    candidate = meta.get("REMOTE_ADDR")
-    if proxies > 0:
-        hops = [h.strip() for h in meta.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
-        if len(hops) >= proxies:
-            candidate = hops[-proxies]
-    try:
-        return str(ipaddress.ip_address((candidate or "").strip()))
-    except ValueError:
-        return None
 
 
 def _delay(failures: int, limit: int) -> timedelta:

@@ -10,6 +10,7 @@ from django.http import HttpRequest
 
 from billing.selectors import Entitlements, entitlements_for_tenant
 from shared_apps.accounts.models import User
+from shared_apps.accounts.network import client_ip
 from tenant_apps.audit.services import Actor
 from tenants.models import Tenant
 
@@ -42,7 +43,8 @@ def request_id_of(request: object) -> str:
 
 
 def client_ip_of(request: object) -> str | None:
-    return _raw(request).META.get("REMOTE_ADDR") or None
+    """REMOTE_ADDR, or X-Forwarded-For's entry from our own proxy when TRUSTED_PROXY_COUNT is set (D46)."""
+    return client_ip(_raw(request))
 
 
 def actor_of(request: object) -> Actor:

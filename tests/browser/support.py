@@ -246,3 +246,14 @@ def accept_link_in(outbox: list[Any], email: str) -> str:
             assert match, f"no acceptance link in the invitation email: {message.body!r}"
             return match.group(0)
     raise AssertionError(f"no email was sent to {email}; sent: {[m.to for m in outbox]}")
+
+
+CONFIRM_LINK = re.compile(r"https?://\S+/signup/confirm/\S+/")
+
+
+def confirm_link_in(outbox: list[Any], email: str) -> str:
+    """The link of the newest signup confirmation email sent to `email`."""
+    for message in reversed(outbox):
+        if email in message.to and (match := CONFIRM_LINK.search(message.body)):
+            return match.group(0)
+    raise AssertionError(f"no signup confirmation was sent to {email}; sent: {[m.to for m in outbox]}")
