@@ -28,9 +28,9 @@ def _watch_violations(context: Any) -> list[str]:
     def on_page(page: Any) -> None:
         page.on(
             "console",
-            lambda msg: seen.append(msg.text)
-            if "Content Security Policy" in msg.text or "CSP violation" in msg.text
-            else None,
+            lambda msg: (
+                seen.append(msg.text) if "Content Security Policy" in msg.text or "CSP violation" in msg.text else None
+            ),
         )
 
     context.on("page", on_page)

@@ -26,7 +26,7 @@ DEBUG_PAGE_MARKERS = ("Using the URLconf", "Django tried these URL patterns", "T
 def _local_debug(**env: str) -> str:
     clean = {k: v for k, v in os.environ.items() if k != "DJANGO_DEBUG"}
     code = "import config.settings.local as s; print(s.DEBUG)"
-    done = subprocess.run(  # noqa: S603 - our interpreter, fixed arguments
+    done = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, check=True
     )
     return done.stdout.strip()
