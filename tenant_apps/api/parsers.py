@@ -1,6 +1,6 @@
 """JSON parsing that refuses oversized bodies (413) before reading them, nesting deeper than
 API_JSON_MAX_DEPTH (400 `json_too_deep`) before parsing them, and text PostgreSQL cannot store
-(400 `invalid_characters`) before any view sees it."""
+(400 `invalid`, the offending fields named in `fields`) before any view sees it."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from rest_framework import exceptions, status
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.parsers import JSONParser
 
 from tenant_apps.api.exceptions import PayloadTooLarge
@@ -21,12 +22,6 @@ class JSONTooDeep(exceptions.APIException):
     status_code = status.HTTP_400_BAD_REQUEST
     default_detail = f"The request body nests deeper than {API_JSON_MAX_DEPTH} levels."
     default_code = "json_too_deep"
-
-
-class InvalidCharacters(exceptions.APIException):
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_detail = "Text may not contain NUL characters (U+0000) or unpaired surrogates."
-    default_code = "invalid_characters"
 
 
 def _charset(parser_context: Mapping[str, Any]) -> str:
@@ -54,8 +49,9 @@ class LimitedJSONParser(JSONParser):
         except (LookupError, ValueError) as exc:  # unknown charset, undecodable bytes, bad JSON
             raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
         paths = jsonlimits.unstorable_paths(data)
-        if paths:
-            raise InvalidCharacters(
-                f"Text may not contain NUL characters (U+0000) or unpaired surrogates (at {paths[0][:100]})."
+        if paths:  # a field error, like DRF's own check for NUL in a CharField: code `invalid`, fields by path
+            message = "Text may not contain NUL characters (U+0000) or unpaired surrogates."
+            raise exceptions.ValidationError(
+                {path[:100]: [ErrorDetail(message, code="invalid_characters")] for path in paths[:10]}
             )
         return data

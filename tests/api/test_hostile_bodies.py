@@ -49,24 +49,27 @@ def test_unstorable_text_in_project_create_is_400(tenant_a, owner_a, name):
     before = snapshot(tenant_a)
     r = Api(tenant_a, user=owner_a).post("/api/v1/projects/", {"name": name})
     assert r.status_code == 400, r.content
-    assert r.json()["error"]["code"] == "invalid_characters"
+    assert r.json()["error"]["code"] == "invalid"
+    assert "NUL" in r.json()["error"]["fields"]["name"][0]
     assert snapshot(tenant_a) == before
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "field"),
     [
-        {"email": "owner@alpha.test", "password": TEST_PASSWORD + "\u0000"},
-        {"email": "owner@alpha.test", "password": "\ud800"},
-        {"email": "owner\u0000@alpha.test", "password": TEST_PASSWORD},
-        {"email": "owner@alpha.test", "password": TEST_PASSWORD, "name": "cli\ud83d"},
+        ({"email": "owner@alpha.test", "password": TEST_PASSWORD + "\u0000"}, "password"),
+        ({"email": "owner@alpha.test", "password": "\ud800"}, "password"),
+        ({"email": "owner\u0000@alpha.test", "password": TEST_PASSWORD}, "email"),
+        ({"email": "owner@alpha.test", "password": TEST_PASSWORD, "name": "cli\ud83d"}, "name"),
+        ({"email": "owner@alpha.test", "password": TEST_PASSWORD, "x": {"k\u0000": 1}}, "x.k\ufffd"),
     ],
 )
-def test_unstorable_text_in_token_create_is_400(tenant_a, owner_a, body):
+def test_unstorable_text_in_token_create_is_400(tenant_a, owner_a, body, field):
     before = snapshot(tenant_a)
     r = Api(tenant_a).post("/api/v1/auth/token/", body)
     assert r.status_code == 400, r.content
-    assert r.json()["error"]["code"] == "invalid_characters"
+    assert r.json()["error"]["code"] == "invalid"
+    assert field in r.json()["error"]["fields"]
     assert snapshot(tenant_a) == before
 
 
