@@ -14,3 +14,9 @@ urlpatterns = [
     path("finance/", include("billing.finance.urls")),
     path("", include("shared_apps.public_site.urls")),
 ]
+
+# The product's own error pages (never Django's debug or default ones).
+handler400 = "config.errors.bad_request"
+handler403 = "config.errors.public_permission_denied"
+handler404 = "config.errors.public_not_found"
+handler500 = "config.errors.server_error"

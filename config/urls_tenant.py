@@ -13,3 +13,9 @@ urlpatterns = [
     # The organization portal (server-rendered pages) owns every other path.
     path("", include("tenant_apps.portal.urls")),
 ]
+
+# The product's own error pages (never Django's debug or default ones).
+handler400 = "config.errors.bad_request"
+handler403 = "config.errors.tenant_permission_denied"
+handler404 = "config.errors.tenant_not_found"
+handler500 = "config.errors.server_error"

@@ -268,6 +268,15 @@ class _Collector:
             failures.add_metric([label], value)
         yield failures
 
+        intake = CounterMetricFamily(
+            "tenantry_webhook_intake_problems",
+            "Signed webhook bodies stored in a form other than as sent (outcome: parked or sanitised)",
+            labels=["outcome"],
+        )
+        for label, value in sorted(metric_values("webhook_intake_problems").items()):
+            intake.add_metric([label], value)
+        yield intake
+
         age = worker_heartbeat_age()
         heartbeat = GaugeMetricFamily(
             "tenantry_worker_heartbeat_age_seconds", "Seconds since a worker ran the heartbeat task"

@@ -10,7 +10,7 @@ from webhooks.services import webhook_events_replay
 class WebhookEventAdmin(admin.ModelAdmin):
     list_display = ("stripe_event_id", "type", "status", "attempts", "tenant", "received_at", "processed_at")
     list_filter = ("status", "type")
-    search_fields = ("stripe_event_id", "type", "last_error")
+    search_fields = ("stripe_event_id", "type", "last_error", "parse_note")
     readonly_fields = [f.name for f in WebhookEvent._meta.fields]
     actions = ["replay"]
     ordering = ("-received_at",)

@@ -11,9 +11,11 @@ class EventStatus(models.TextChoices):
     IGNORED = "ignored", "Ignored (type not handled)"
     UNMATCHED = "unmatched", "Unmatched (unknown customer)"
     FAILED = "failed", "Failed"
+    PARKED = "parked", "Parked (body not fully understood; see parse note)"
 
 
-FINAL_STATUSES = (EventStatus.PROCESSED, EventStatus.IGNORED, EventStatus.UNMATCHED)
+# Never processed again by themselves. A parked event is processed only after an operator replays it.
+FINAL_STATUSES = (EventStatus.PROCESSED, EventStatus.IGNORED, EventStatus.UNMATCHED, EventStatus.PARKED)
 
 
 class WebhookEvent(models.Model):
@@ -23,7 +25,8 @@ class WebhookEvent(models.Model):
     api_version = models.CharField(max_length=64, blank=True, default="")
     stripe_created = models.DateTimeField(null=True, blank=True)
     body = models.TextField()  # the raw, verified request body
-    payload = models.JSONField()
+    payload = models.JSONField()  # the parsed body; sanitised for jsonb when parse_note says so
+    parse_note = models.TextField(blank=True, default="")  # what was cut or replaced to store `payload`
     status = models.CharField(max_length=16, choices=EventStatus.choices, default=EventStatus.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import random
 from dataclasses import dataclass
@@ -13,9 +12,14 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from tenants import jsonlimits
+from tenants.observability import metric_incr
 from webhooks.models import FINAL_STATUSES, EventStatus, WebhookEvent
 
 logger = logging.getLogger(__name__)
+
+# A Stripe event nests under 10 levels (metadata is flat); anything deeper is not one Stripe sent as is.
+WEBHOOK_MAX_DEPTH = 32
 
 
 class InvalidEventError(ValueError):
@@ -31,13 +35,70 @@ class IngestResult:
     created: bool
 
 
-def parse_event(body: bytes) -> dict[str, Any]:
+# Where a handler reads the stored payload (everything else is re-fetched from Stripe): text there that
+# PostgreSQL cannot store would be changed by sanitising, so such an event is parked, not processed.
+ROUTING_FIELDS = (
+    "id",
+    "type",
+    "created",
+    "livemode",
+    "api_version",
+    "data.object.id",
+    "data.object.object",
+    "data.object.customer",
+    "data.object.subscription",
+)
+
+
+@dataclass(frozen=True)
+class ParsedEvent:
+    """A verified body, parsed with bounded depth. `payload` is always storable in jsonb; `problems`
+    says what had to be cut or replaced to make it so, and `parked` whether it may still be processed."""
+
+    payload: dict[str, Any]
+    problems: tuple[str, ...] = ()
+    parked: bool = False
+
+
+def _is_routing(path: str) -> bool:
+    return any(path == f or path.startswith((f"{f}.", f"{f}[")) for f in ROUTING_FIELDS)
+
+
+def parse_event(body: bytes) -> ParsedEvent:
+    """Parse a verified body without ever raising anything but InvalidEventError.
+
+    Not UTF-8, not JSON, not an object, or no usable id/type: InvalidEventError (a 400: there is
+    nothing to store it under). Nested deeper than WEBHOOK_MAX_DEPTH: the deeper parts become null in
+    the payload (the raw body keeps them) and the event is parked. U+0000 or an unpaired surrogate in a
+    string: replaced by U+FFFD in the payload; parked only if it sits where a handler reads."""
     try:
-        payload = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise InvalidEventError("invalid_json", "The body is not valid JSON.") from exc
-    if not isinstance(payload, dict):
+    if "\x00" in text:  # a raw NUL is never valid JSON, and a text column cannot hold it
+        raise InvalidEventError("invalid_json", "The body is not valid JSON.")
+    problems: list[str] = []
+    parked = False
+    try:
+        try:
+            raw = jsonlimits.loads_bounded(text, max_depth=WEBHOOK_MAX_DEPTH)
+        except jsonlimits.JSONTooDeepError:
+            pruned, cut = jsonlimits.prune_deep(text, max_depth=WEBHOOK_MAX_DEPTH)
+            raw = jsonlimits.loads_bounded(pruned, max_depth=WEBHOOK_MAX_DEPTH)
+            problems.append(f"nested deeper than {WEBHOOK_MAX_DEPTH} levels: {cut} part(s) not parsed, null in payload")
+            parked = True
+    except ValueError as exc:
+        raise InvalidEventError("invalid_json", "The body is not valid JSON.") from exc
+    if not isinstance(raw, dict):
         raise InvalidEventError("invalid_event", "The body is not a Stripe event.")
+    bad_paths = jsonlimits.unstorable_paths(raw)
+    if bad_paths:
+        shown = ", ".join(path[:120] for path in bad_paths[:10])
+        if len(bad_paths) > 10:
+            shown += f" and {len(bad_paths) - 10} more"
+        problems.append(f"U+0000 or unpaired surrogate replaced by U+FFFD in payload at: {shown}")
+        parked = parked or any(_is_routing(path) for path in bad_paths)
+    payload: dict[str, Any] = jsonlimits.jsonb_safe(raw) if bad_paths else raw
     event_id, event_type = payload.get("id"), payload.get("type")
     if not isinstance(event_id, str) or not event_id.startswith("evt_") or len(event_id) > 255:
         raise InvalidEventError("invalid_event", "The event has no valid id.")
@@ -45,7 +106,7 @@ def parse_event(body: bytes) -> dict[str, Any]:
         raise InvalidEventError("invalid_event", "The event has no valid type.")
     if not isinstance(payload.get("data", {}), dict):
         raise InvalidEventError("invalid_event", "The event data is malformed.")
-    return payload
+    return ParsedEvent(payload=payload, problems=tuple(problems), parked=parked)
 
 
 def _created(payload: dict[str, Any]) -> dt.datetime | None:
@@ -55,33 +116,65 @@ def _created(payload: dict[str, Any]) -> dt.datetime | None:
     return None
 
 
-def webhook_event_ingest(*, body: bytes, payload: dict[str, Any]) -> IngestResult:
+def webhook_event_ingest(*, body: bytes, event: ParsedEvent) -> IngestResult:
     """Store the event once (unique on the Stripe id) and enqueue processing after commit.
 
     Outside a transaction (the request path) the INSERT commits on its own: one round trip, and the
     on_commit enqueue runs right after it. `enqueued_at` is stamped with the row, as the time of the
-    enqueue attempt; a failed enqueue clears it, and the sweeper picks the row up."""
+    enqueue attempt; a failed enqueue clears it, and the sweeper picks the row up.
+
+    A parked event (see parse_event) is stored with status `parked` and not enqueued; an event whose
+    payload had to be sanitised outside the routing fields is processed as usual. Either way the
+    problems are kept in `parse_note`, logged and counted (`tenantry_webhook_intake_problems_total`)."""
+    payload = event.payload
     fields = {
         "stripe_event_id": payload["id"],
         "type": payload["type"],
         "livemode": bool(payload.get("livemode")),
         "api_version": str(payload.get("api_version") or "")[:64],
         "stripe_created": _created(payload),
-        "body": body.decode("utf-8"),
+        "body": body.decode("utf-8"),  # parse_event checked: UTF-8 without NUL, so byte-exact as text
         "payload": payload,
-        "status": EventStatus.PENDING,
-        "enqueued_at": timezone.now(),
+        "parse_note": "; ".join(event.problems)[:2000],
+        "status": EventStatus.PARKED if event.parked else EventStatus.PENDING,
+        "enqueued_at": None if event.parked else timezone.now(),
     }
     try:
         if transaction.get_connection().in_atomic_block:
             with transaction.atomic():  # a savepoint, so a duplicate does not break the caller's transaction
-                event = WebhookEvent.objects.create(**fields)
+                row = WebhookEvent.objects.create(**fields)
         else:
-            event = WebhookEvent.objects.create(**fields)  # autocommit
+            row = WebhookEvent.objects.create(**fields)  # autocommit
     except IntegrityError:
         return IngestResult(WebhookEvent.objects.get(stripe_event_id=payload["id"]), created=False)
-    transaction.on_commit(lambda: webhook_event_enqueue(event_id=event.pk, stamped=True))
-    return IngestResult(event, created=True)
+    if event.problems:
+        _report_intake_problem(row=row)
+    if not event.parked:
+        transaction.on_commit(lambda: webhook_event_enqueue(event_id=row.pk, stamped=True))
+    return IngestResult(row, created=True)
+
+
+def _report_intake_problem(*, row: WebhookEvent) -> None:
+    """The alert for a body stored in a form other than as sent: an error log line when parked, a
+    warning when only sanitised, and a counter either way (label: the outcome)."""
+    if row.status == EventStatus.PARKED:
+        logger.error(
+            "webhook %s (%s) parked, not processed: %s",
+            row.stripe_event_id,
+            row.type,
+            row.parse_note,
+            extra={"webhook_event_id": str(row.pk)},
+        )
+        metric_incr("webhook_intake_problems", "parked")
+    else:
+        logger.warning(
+            "webhook %s (%s) stored with a sanitised payload, processing as usual: %s",
+            row.stripe_event_id,
+            row.type,
+            row.parse_note,
+            extra={"webhook_event_id": str(row.pk)},
+        )
+        metric_incr("webhook_intake_problems", "sanitised")
 
 
 def webhook_event_enqueue(*, event_id: int, countdown: float | None = None, stamped: bool = False) -> bool:

@@ -36,10 +36,10 @@ def stripe_webhook(request: HttpRequest) -> JsonResponse:
             secrets=settings.STRIPE_WEBHOOK_SECRETS,
             tolerance=settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
         )
-        payload = services.parse_event(body)
+        event = services.parse_event(body)
     except SignatureError as exc:
         return _error(400, exc.code, exc.message)
     except services.InvalidEventError as exc:
         return _error(400, exc.code, exc.message)
-    result = services.webhook_event_ingest(body=body, payload=payload)
+    result = services.webhook_event_ingest(body=body, event=event)
     return JsonResponse({"received": True, "duplicate": not result.created, "status": result.event.status})

@@ -14,6 +14,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--failed", action="store_true", help="replay every event parked as failed")
         parser.add_argument("--unmatched", action="store_true", help="replay every unmatched event")
+        parser.add_argument("--parked", action="store_true", help="replay every parked event (read parse_note first)")
         parser.add_argument("--id", dest="event_ids", action="append", default=[], help="Stripe event id")
         parser.add_argument("--enqueue", action="store_true", help="send to the worker instead of running here")
 
@@ -23,8 +24,10 @@ class Command(BaseCommand):
             statuses.append(EventStatus.FAILED)
         if options["unmatched"]:
             statuses.append(EventStatus.UNMATCHED)
+        if options["parked"]:
+            statuses.append(EventStatus.PARKED)
         if not statuses and not options["event_ids"]:
-            raise CommandError("Give --failed, --unmatched or --id EVT.")
+            raise CommandError("Give --failed, --unmatched, --parked or --id EVT.")
         events = list(WebhookEvent.objects.filter(status__in=statuses).order_by("received_at"))
         for event_id in options["event_ids"]:
             event = WebhookEvent.objects.filter(stripe_event_id=event_id).first()
