@@ -31,8 +31,7 @@ class FinanceFilterForm(forms.Form):
     plan = forms.ChoiceField(required=False, label="Plan")
 
     def __init__(self, query: Any, *, today: dt.date) -> None:
-        data = {name: query.get(param, "") for name, param in PARAM_OF.items()}
-        super().__init__(data)
+        super().__init__(query)  # inputs named from/to/plan (add_prefix below)
         self.today = today
         plan_field: forms.ChoiceField = self.fields["plan"]  # type: ignore[assignment]
         plan_field.choices = [("", "All plans"), *[(code, code) for code in plan_codes()]]
