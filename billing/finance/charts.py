@@ -82,7 +82,8 @@ def mrr_charts(report: FinanceReport) -> list[Chart]:
     inner_w = WIDTH - LEFT - RIGHT
     inner_h = HEIGHT - TOP - BOTTOM
     for currency in report.currencies:
-        chart = Chart(currency=currency, legend=[(p, colours[p]) for p in report.plans])
+        present = [p for p in report.plans if any(m.snapshot.mrr.get(currency, {}).get(p) for m in report.months)]
+        chart = Chart(currency=currency, legend=[(p, colours[p]) for p in present])
         totals = [m.snapshot.total(currency) for m in report.months]
         step = _nice_step(max(totals, default=0))
         top = step * max(1, math.ceil(max(totals, default=0) / step))

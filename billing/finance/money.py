@@ -46,8 +46,10 @@ def units(amount: int, currency: str) -> str:
     return f"{value:.{places}f}"
 
 
-def display(amount: int, currency: str) -> str:
-    """Human form with thousands separators and the currency code: "1,234.50 USD"."""
+def display(amount: int, currency: str, *, code: bool = True) -> str:
+    """Human form with thousands separators and the currency code: "1,234.50 USD" ("1,234.50"
+    without the code, for tables whose heading names the currency)."""
     places = exponent(currency)
     value = Decimal(int(amount)).scaleb(-places)
-    return f"{value:,.{places}f} {currency.upper()}".strip()
+    text = f"{value:,.{places}f}"
+    return f"{text} {currency.upper()}" if code else text

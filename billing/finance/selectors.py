@@ -228,7 +228,11 @@ def finance_report(*, flt: FinanceFilter, now: dt.datetime) -> FinanceReport:
         slugs = dict(Tenant.objects.filter(pk__in={m.tenant_id for m in movements}).values_list("pk", "slug"))
         for m in movements:
             m.tenant_slug = slugs.get(m.tenant_id, str(m.tenant_id))
-    currencies = sorted({c for s in snaps for c in s.mrr} | {m.currency for m in movements})
+    # The currency with the most MRR first (then by code): the main one leads the page.
+    currencies = sorted(
+        {c for s in snaps for c in s.mrr} | {m.currency for m in movements},
+        key=lambda c: (-current.total(c), c),
+    )
     for month_row in months:
         for currency in currencies:
             month_row.movements.setdefault(currency, dict.fromkeys(MOVEMENT_KINDS, 0))

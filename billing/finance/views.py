@@ -88,7 +88,7 @@ def finance_dashboard(request: HttpRequest) -> HttpResponse:
     flt = form.finance_filter()
     report = fin.finance_report(flt=flt, now=timezone.now())
     invoices = fin.invoice_figures(flt=flt)
-    currencies = sorted(set(report.currencies) | set(invoices))
+    currencies = report.currencies + sorted(set(invoices) - set(report.currencies))
     mrr_charts = charts.mrr_charts(report)
     context = {
         "form": form,
@@ -97,7 +97,7 @@ def finance_dashboard(request: HttpRequest) -> HttpResponse:
         "cards": [_cards(report, invoices, c) for c in currencies],
         "counts": report.current.counts,
         "charts": [(chart, charts.plan_mix(report, chart.currency)) for chart in mrr_charts],
-        "month_rows": _month_rows(report),
+        "month_tables": _month_tables(report),
         "failed": [_shown(inv) for inv in fin.failed_payments(flt=flt, limit=20)],
         "recent": [_shown(inv) for inv in fin.invoices_for_finance(flt=flt)[:20]],
     }
@@ -134,24 +134,34 @@ def _cards(report: fin.FinanceReport, invoices: dict[str, dict[str, int]], curre
     }
 
 
-def _month_rows(report: fin.FinanceReport) -> list[dict[str, Any]]:
-    rows = []
-    for month in report.months:
-        for currency in report.currencies:
+def _month_tables(report: fin.FinanceReport) -> list[dict[str, Any]]:
+    """One table per currency: MRR at each month's end, per plan, and the month's movements."""
+    tables = []
+    for currency in report.currencies:
+        plans = [p for p in report.plans if any(m.snapshot.mrr.get(currency, {}).get(p) for m in report.months)]
+        rows = []
+        for month in report.months:
             moves = month.movements.get(currency, {})
             rows.append(
                 {
                     "month": month.month,
-                    "currency": currency.upper(),
-                    "mrr": display(month.snapshot.total(currency), currency),
+                    "mrr": display(month.snapshot.total(currency), currency, code=False),
                     "by_plan": [
-                        display(month.snapshot.mrr.get(currency, {}).get(plan, 0), currency) for plan in report.plans
+                        display(month.snapshot.mrr.get(currency, {}).get(plan, 0), currency, code=False)
+                        for plan in plans
                     ],
-                    "moves": [display(moves.get(kind, 0), currency) for kind in fin.MOVEMENT_KINDS],
-                    "net": display(month.net(currency), currency),
+                    "moves": [_move(moves.get(kind, 0), currency) for kind in fin.MOVEMENT_KINDS],
+                    "net": _move(month.net(currency), currency),
                 }
             )
-    return rows
+        tables.append({"currency": currency.upper(), "plans": plans, "rows": rows})
+    return tables
+
+
+def _move(amount: int, currency: str) -> str:
+    if not amount:
+        return "—"
+    return ("+" if amount > 0 else "") + display(amount, currency, code=False)
 
 
 # --- JSON for tools --------------------------------------------------------------------------------

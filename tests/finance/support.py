@@ -17,8 +17,11 @@ The story, all in 2025 (USD unless said), with the catalog's team (12.00/seat/mo
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
+
+from django.db import transaction
 
 from billing import services
 from billing.models import BillingCustomer, Invoice, Subscription
@@ -72,7 +75,8 @@ def plans_with_enterprise(settings: Any) -> None:
 
 
 def organization(slug: str) -> BillingCustomer:
-    tenant = Tenant.objects.create(slug=slug, name=slug.title(), schema_name=f"fin_{slug}")
+    # Mirror rows only: finance never enters the organization's schema, so none is created.
+    tenant = Tenant.objects.create(slug=slug, name=slug.title(), schema_name=f"t_{secrets.token_hex(8)}")
     return BillingCustomer.objects.create(tenant=tenant, stripe_customer_id=f"cus_fin_{slug}", name=tenant.name)
 
 
@@ -162,6 +166,11 @@ class Story:
 
 
 def build_story() -> Story:
+    with transaction.atomic():  # as the webhook handlers run (subscription_apply locks the row)
+        return _build_story()
+
+
+def _build_story() -> Story:
     story = Story()
     c = story.customers
     for slug in ("acme", "bolt", "cobalt", "delta", "echo", "fjord"):

@@ -137,7 +137,7 @@ def test_dashboard_shows_the_figures_and_the_charts(story: Any, staff_client: Cl
     assert 'data-figure="active">3<' in html
     assert 'data-figure="trialing">1<' in html
     assert 'data-figure="past_due">1<' in html
-    usd = html[html.index('data-currency="USD"') :]
+    usd = html[html.index('data-currency="USD"') : html.index('data-currency="EUR"')]
     assert 'data-figure="mrr">125.83 USD<' in usd
     assert 'data-figure="arr">1,509.96 USD<' in usd
     assert 'data-figure="past_due_mrr">40.83 USD<' in usd
@@ -146,7 +146,7 @@ def test_dashboard_shows_the_figures_and_the_charts(story: Any, staff_client: Cl
     assert 'data-figure="overdue">1 · 490.00 USD<' in usd
     assert 'data-figure="failed">2 · 502.00 USD<' in usd
     assert 'data-figure="refunds">1 · 10.00 USD<' in usd
-    eur = html[html.index('data-currency="EUR"') : html.index('data-currency="USD"')]
+    eur = html[html.index('data-currency="EUR"') :]
     assert 'data-figure="mrr">10.00 EUR<' in eur and 'data-figure="refunds">1 · 10.00 EUR<' in eur
     # The charts: server-rendered SVG, one per currency, no script anywhere.
     assert html.count('data-chart="mrr"') == 2
@@ -156,11 +156,30 @@ def test_dashboard_shows_the_figures_and_the_charts(story: Any, staff_client: Cl
     assert "<script" not in html and "style=" not in html
     assert "/static/finance/finance.css" in html
     # Month by month, with the movements.
-    aug = re.search(r"<th scope=\"row\">Aug 2025</th><td>USD</td>(.*?)</tr>", html)
+    usd_table = html[html.index('<table class="fin-months" data-currency="USD">') :]
+    aug = re.search(r"<th scope=\"row\">Aug 2025</th>(.*?)</tr>", usd_table)
     assert aug is not None
+    # MRR, team, business, enterprise, then new, expansion, contraction, churned, reactivated, net
     cells = re.findall(r"<td>(.*?)</td>", aug.group(1))
-    # MRR, team, business, enterprise, new, expansion, contraction, churned, reactivated, net
-    assert cells == ["137.83 USD", "48.00 USD", "49.00 USD", "40.83 USD"] + ["0.00 USD"] * 4 + ["36.00 USD"] * 2
+    assert cells == ["137.83", "48.00", "49.00", "40.83", "—", "—", "—", "—", "+36.00", "+36.00"]
+    jun = re.search(r"<th scope=\"row\">Jun 2025</th>(.*?)</tr>", usd_table)
+    assert jun is not None
+    assert re.findall(r"<td>(.*?)</td>", jun.group(1)) == [
+        "101.83",
+        "12.00",
+        "49.00",
+        "40.83",
+        "—",
+        "—",
+        "-11.00",
+        "—",
+        "—",
+        "-11.00",
+    ]
+    eur_table = html[html.index('<table class="fin-months" data-currency="EUR">') :]
+    may = re.search(r"<th scope=\"row\">May 2025</th>(.*?)</tr>", eur_table)
+    assert may is not None
+    assert re.findall(r"<td>(.*?)</td>", may.group(1)) == ["10.00", "10.00", "+10.00", "—", "—", "—", "—", "+10.00"]
     assert "INV-BOLT_1" in html and "INV-FJORD_1" in html  # failed payments
 
 
