@@ -8,7 +8,6 @@ month-end snapshots, one for first paid dates, one for invoice aggregates, one p
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -344,10 +343,3 @@ def subscription_mrr(sub: Subscription) -> int:
         interval=getattr(sub, "interval", None) or "month",
         interval_count=getattr(sub, "interval_count", None) or 1,
     )
-
-
-def movements_by_month(report: FinanceReport) -> dict[dt.date, list[Movement]]:
-    out: dict[dt.date, list[Movement]] = defaultdict(list)
-    for m in report.movements:
-        out[m.month].append(m)
-    return out
