@@ -278,3 +278,23 @@ def test_bad_filters_are_400_with_a_code(story: Any, staff_client: Client, query
         csv = staff_client.get(f"{csv_url}?{query}", HTTP_ACCEPT="application/json")
         assert csv.status_code == 400 and csv.json()["error"]["code"] == code
         assert staff_client.get(f"{csv_url}?{query}").status_code == 400  # a browser gets a page
+
+
+def test_dashboard_queries_do_not_grow_with_the_data(story: Any, staff_client: Client) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.finance.support import apply, invoice, organization
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert staff_client.get(f"/finance/?{YEAR}").status_code == 200
+        return len(ctx.captured_queries)
+
+    before = count()
+    for n in range(10):
+        customer = organization(f"grow{n}")
+        apply(customer, "2025-03-03", f"sub_grow{n}", price="team", quantity=2, start="2025-03-03")
+        apply(customer, "2025-09-03", f"sub_grow{n}", price="team", status="past_due", quantity=2, start="2025-03-03")
+        invoice(customer, f"in_grow{n}", created="2025-09-03", status="open", total=2400, subscription=f"sub_grow{n}")
+    assert count() == before
