@@ -81,6 +81,35 @@ class Subscription(models.Model):
         return f"{self.stripe_subscription_id}:{self.status}"
 
 
+class SubscriptionRevision(models.Model):
+    """The revenue-relevant state of a subscription from `effective_at` on, appended by
+    billing.finance.services.subscription_revision_record whenever the mirror sees it change. The
+    finance dashboard reads MRR at any past moment from here (Subscription holds only the present)."""
+
+    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="revisions")
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
+    effective_at = models.DateTimeField()
+    status = models.CharField(max_length=24, choices=SubscriptionStatus.choices)
+    plan_code = models.CharField(max_length=40, blank=True, default="")
+    currency = models.CharField(max_length=3, blank=True, default="")
+    quantity = models.PositiveIntegerField(default=1)
+    unit_amount = models.PositiveIntegerField(default=0)  # minor units, per seat per interval
+    interval = models.CharField(max_length=8, default="month")  # day | week | month | year
+    interval_count = models.PositiveIntegerField(default=1)
+    mrr = models.BigIntegerField(default=0)  # minor units per month; 0 unless active or past_due
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["subscription", "-effective_at", "-id"]),
+            models.Index(fields=["effective_at"]),
+        ]
+        ordering = ["subscription_id", "effective_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.subscription_id}@{self.effective_at:%Y-%m-%d}:{self.status}:{self.mrr}"
+
+
 class Invoice(models.Model):
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="invoices")
     customer = models.ForeignKey(BillingCustomer, on_delete=models.CASCADE, related_name="invoices")

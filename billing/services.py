@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing import gateway
+from billing.finance.services import subscription_revision_record
 from billing.models import (
     LIVE_SUBSCRIPTION_STATUSES,
     BillingCustomer,
@@ -220,6 +221,7 @@ def subscription_apply(
             setattr(sub, name, value)
         sub.stripe_updated = max(filter(None, [sub.stripe_updated, marker]))
         sub.save()
+    subscription_revision_record(subscription=sub, data=data, at=marker)  # revenue history (finance)
     return sub
 
 
@@ -240,6 +242,7 @@ def subscription_sync(
             sub.status = SubscriptionStatus.CANCELED
             sub.canceled_at = sub.canceled_at or timezone.now()
             sub.save(update_fields=["status", "canceled_at", "updated_at"])
+            subscription_revision_record(subscription=sub, at=marker)
         return sub
     return subscription_mirror(customer=customer, data=data, marker=marker)
 

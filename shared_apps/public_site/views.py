@@ -11,6 +11,7 @@ from django.contrib.auth import login, logout
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from billing.selectors import plan_catalog
@@ -115,10 +116,21 @@ def signup_confirm_view(request: HttpRequest, token: str) -> HttpResponse:
     )
 
 
+def _next_path(request: HttpRequest) -> str:
+    """Where to go after signing in: a local path given as ?next= (e.g. /finance/), else the list of
+    organizations. Anything pointing off this host is ignored."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return "/organizations/"
+
+
 @require_http_methods(["GET", "POST"])
 def signin_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and request.method == "GET":
-        return HttpResponseRedirect("/organizations/")
+        return HttpResponseRedirect(_next_path(request))
     form = SignInForm(request.POST or None)
     status = 200
     if request.method == "POST":
@@ -126,8 +138,10 @@ def signin_view(request: HttpRequest) -> HttpResponse:
         status = form.status
         if user is not None:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            return HttpResponseRedirect("/organizations/")
-    return form.finish(render(request, "public_site/signin.html", {"form": form}, status=status))
+            return HttpResponseRedirect(_next_path(request))
+    next_path = _next_path(request)
+    context = {"form": form, "next": "" if next_path == "/organizations/" else next_path}
+    return form.finish(render(request, "public_site/signin.html", context, status=status))
 
 
 @require_GET

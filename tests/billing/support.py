@@ -184,6 +184,7 @@ class LiveDjango:
     """The real WSGI app in a threaded HTTP server; every request thread has its own connection."""
 
     def __init__(self) -> None:
+        from django.contrib.staticfiles.handlers import StaticFilesHandler
         from django.core.handlers.wsgi import WSGIHandler
         from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
 
@@ -192,7 +193,8 @@ class LiveDjango:
                 pass
 
         self.httpd = ThreadedWSGIServer(("127.0.0.1", 0), QuietHandler, allow_reuse_address=False)
-        self.httpd.set_app(WSGIHandler())
+        # Static files too (the finance dashboard's stylesheet), as Django's LiveServerTestCase does.
+        self.httpd.set_app(StaticFilesHandler(WSGIHandler()))
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()

@@ -217,17 +217,42 @@ def test_checkout_flow_to_active_and_seats(standin, tenant_b, member_factory) ->
     assert entitlements_for_tenant(tenant=Tenant.objects.get(pk=tenant_b.pk)).plan == "team"
 
 
-def test_finance_is_staff_only(subscribed) -> None:  # type: ignore[no-untyped-def]
+def test_finance_reads_the_revenue_history_the_webhooks_record(subscribed, standin, member_factory) -> None:  # type: ignore[no-untyped-def]
+    """The finance figures (tests/finance has them all) come from what the real webhook handlers
+    mirror: a seat added through Stripe becomes an expansion of the organization's MRR."""
+    from billing.models import SubscriptionRevision
     from shared_apps.accounts.models import User
 
     staff = User.objects.create_user(email="fin@platform.test", password="x" * 12, is_staff=True)
     client = Client(HTTP_HOST="localhost")
     assert client.get("/finance/").status_code == 302
+    assert client.get("/finance/api/").status_code == 401
     client.force_login(staff)
-    summary = client.get("/finance/").json()
-    assert summary["mrr_by_plan"].get("team") == 1200
+    assert client.get("/finance/api/").json()["mrr"]["usd"] == {
+        "total": "12.00",
+        "arr": "144.00",
+        "by_plan": {"team": "12.00"},
+    }
+    member_factory(subscribed.tenant, Role.MEMBER)
+    services.seats_sync(tenant_id=subscribed.tenant_id, change_id="add:finance")
+    deliver_and_process(_sub_event(standin, subscribed.stripe_subscription_id, "customer.subscription.updated"))
+    revisions = SubscriptionRevision.objects.filter(subscription=subscribed).order_by("effective_at", "id")
+    assert [(r.status, r.quantity, r.interval, r.mrr) for r in revisions] == [
+        ("active", 1, "month", 1200),
+        ("active", 2, "month", 2400),
+    ]
+    summary = client.get("/finance/api/").json()
+    assert summary["mrr"]["usd"]["total"] == "24.00"
+    assert summary["months"][-1]["movements"]["usd"] == {
+        "new": "24.00",  # new this month (opening 0), so the seat counts as part of it
+        "expansion": "0.00",
+        "contraction": "0.00",
+        "churned": "0.00",
+        "reactivated": "0.00",
+        "net": "24.00",
+    }
     csv = client.get("/finance/invoices.csv")
-    assert csv.status_code == 200 and csv.content.startswith(b"tenant,invoice")
+    assert csv.status_code == 200 and csv.content.startswith(b"created,tenant,invoice")
 
 
 def test_served_api_requests_are_counted_for_usage_billing(tenant_a, owner_a) -> None:  # type: ignore[no-untyped-def]
