@@ -204,7 +204,7 @@ def test_liveness_checks_only_the_process() -> None:
 def test_heartbeat_is_scheduled_by_beat() -> None:
     schedule = settings.CELERY_BEAT_SCHEDULE["observability-worker-heartbeat"]
     assert schedule["task"] == worker_heartbeat.name
-    assert schedule["schedule"] < settings.WORKER_HEARTBEAT_MAX_AGE_SECONDS
+    assert schedule["schedule"] < settings.BEAT_HEARTBEAT_MAX_AGE_SECONDS
 
 
 @pytest.mark.worker
