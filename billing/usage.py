@@ -51,8 +51,16 @@ def usage_increment(tenant_id: int, *, now: dt.datetime | None = None) -> None:
     key = usage_key(tenant_id, hour_bucket(now or timezone.now()))
     with _pending_lock:
         _pending[key] = _pending.get(key, 0) + 1
+    usage_flush()
+
+
+def usage_flush() -> bool:
+    """Write this process's pending counts to Valkey; False (counts kept or dropped) when it fails."""
+    with _pending_lock:
         batch = dict(_pending)
         _pending.clear()
+    if not batch:
+        return True
     try:
         pipe = redis_client().pipeline(transaction=False)
         for batch_key, amount in batch.items():
@@ -68,6 +76,8 @@ def usage_increment(tenant_id: int, *, now: dt.datetime | None = None) -> None:
                 if batch_key in _pending or len(_pending) < settings.BILLING_USAGE_PENDING_MAX:
                     _pending[batch_key] = _pending.get(batch_key, 0) + amount
         degraded(component="redis", feature="usage_metering", exc=exc)
+        return False
+    return True
 
 
 def usage_pending() -> dict[str, int]:
@@ -81,8 +91,27 @@ def usage_for_hour(tenant_id: int, bucket: str) -> int:
     return int(value or 0)
 
 
+_last_read: dict[str, int] = {}
+
+
 def usage_current_hour(tenant_id: int) -> int:
-    return usage_for_hour(tenant_id, hour_bucket(timezone.now()))
+    """Requests counted this hour, for display (portal dashboard and billing page, billing API).
+
+    Never raises: while Valkey is unavailable it answers the last value this process read plus the
+    counts it holds in memory (a lower bound), and counts the fallback as degraded "usage_display".
+    The hourly report (`usage_report`) reads Valkey directly and fails rather than guess."""
+    key = usage_key(tenant_id, hour_bucket(timezone.now()))
+    with _pending_lock:
+        pending = _pending.get(key, 0)
+    try:
+        value = int(redis_client().get(key) or 0)
+    except VALKEY_ERRORS as exc:
+        degraded(component="redis", feature="usage_display", exc=exc)
+        return _last_read.get(key, 0) + pending
+    if len(_last_read) > 10_000:
+        _last_read.clear()
+    _last_read[key] = value
+    return value + pending
 
 
 def usage_report(*, now: dt.datetime | None = None, lookback_hours: int | None = None) -> int:

@@ -138,27 +138,38 @@ def _metrics_key(name: str) -> str:
 
 def metric_incr(name: str, label: str, amount: int = 1) -> None:
     """Best effort: a metrics write never breaks a request or a task."""
+    with _metrics_lock:
+        _pending[(name, label)] = _pending.get((name, label), 0) + amount
+    metrics_flush()
+
+
+def metrics_flush() -> bool:
+    """Write this process's pending counter increments to Valkey; False (kept) when it fails."""
     from tenants.redis import VALKEY_ERRORS, guarded, redis_client
 
     with _metrics_lock:
-        _pending[(name, label)] = _pending.get((name, label), 0) + amount
         batch = dict(_pending)
         _pending.clear()
+    if not batch:
+        return True
     try:
         client = redis_client()
         if len(batch) == 1:
+            (((name, label), amount),) = batch.items()
             client.hincrby(_metrics_key(name), label, amount)
         else:
             pipe = client.pipeline(transaction=False)
-            for (n, lbl), value in batch.items():
-                pipe.hincrby(_metrics_key(n), lbl, value)
+            for (name, label), amount in batch.items():
+                pipe.hincrby(_metrics_key(name), label, amount)
             with guarded("redis"):
                 pipe.execute()
-    except VALKEY_ERRORS:  # Valkey down: keep the counts for the next write, /healthz reports it
+    except VALKEY_ERRORS:  # Valkey down: keep the counts for the next write; /healthz reports it
         with _metrics_lock:
-            for key, value in batch.items():
+            for key, amount in batch.items():
                 if key in _pending or len(_pending) < _MAX_PENDING_LABELS:
-                    _pending[key] = _pending.get(key, 0) + value
+                    _pending[key] = _pending.get(key, 0) + amount
+        return False
+    return True
 
 
 def metric_values(name: str) -> dict[str, int]:
