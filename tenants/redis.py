@@ -118,12 +118,11 @@ class guarded:
     def __enter__(self) -> None:
         self._breaker.check()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         if exc is None:
             self._breaker.success()
         elif isinstance(exc, _TRIPPING_ERRORS) and not isinstance(exc, ValkeyUnavailable):
             self._breaker.failure(exc)
-        return False
 
 
 def connection_options() -> dict[str, Any]:
