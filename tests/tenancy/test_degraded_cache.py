@@ -205,7 +205,8 @@ def test_portal_pages_and_forms_work_for_a_signed_in_member(tenant_a, owner_a, d
     assert Tenant.objects.get(pk=tenant_a.pk).name == "Alpha During Outage"
 
 
-def test_a_session_survives_valkey_going_away_and_coming_back(tenant_a, owner_a) -> None:  # type: ignore[no-untyped-def]
+def test_a_session_survives_valkey_going_away_and_coming_back(tenant_a, owner_a, settings: Any) -> None:  # type: ignore[no-untyped-def]
+    settings.TENANT_RESOLUTION_RECHECK_SECONDS = 0.0  # every request consults Valkey
     client = signed_in_portal(tenant_a)
     assert client.get("/members/").status_code == 200
     with valkey_at(f"redis://127.0.0.1:{_closed_port()}/0"):
