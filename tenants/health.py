@@ -8,8 +8,9 @@
     tenants.redis), no live worker (`worker`), or beat not scheduling (`beat`);
   - 503 `{"status": "unavailable", "failing": ["database", ...]}` only when requests cannot be
     served: the database is down.
-  `checks` keeps one entry per component: `{"ok": true, "ms": ...}` or `{"ok": false, "error": ...}`;
-  heartbeat checks carry `age_s`. A Valkey blip must not pull every web pod out of the load balancer.
+  `checks` keeps one entry per component: `{"ok": true, "ms": ...}` or
+  `{"ok": false, "error": ...}` (`"circuit_open": true` when Valkey was not tried again because it failed less than
+  VALKEY_BREAKER_SECONDS ago); heartbeat checks carry `age_s`. A Valkey blip must not pull every web pod out of the load balancer.
 """
 
 from __future__ import annotations
@@ -23,10 +24,17 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
-from tenants.redis import VALKEY_ERRORS, redis_client
+from tenants.redis import VALKEY_ERRORS, ValkeyUnavailable, redis_client
 
 # Checks whose failure makes the answer 503; every other failing check only makes it "degraded".
 REQUIRED = ("database",)
+
+
+def _failure(exc: BaseException) -> dict[str, Any]:
+    if isinstance(exc, ValkeyUnavailable):
+        # Not tried again yet (circuit breaker): name the failure that opened it.
+        return {"ok": False, "error": exc.cause or type(exc).__name__, "circuit_open": True}
+    return {"ok": False, "error": type(exc).__name__}
 
 
 def _check(fn: Callable[[], object]) -> dict[str, Any]:
@@ -34,7 +42,7 @@ def _check(fn: Callable[[], object]) -> dict[str, Any]:
     try:
         fn()
     except Exception as exc:
-        return {"ok": False, "error": type(exc).__name__}
+        return _failure(exc)
     return {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 2)}
 
 
@@ -57,7 +65,7 @@ def _heartbeat(key: str, max_age: float) -> dict[str, Any]:
     try:
         age = heartbeat_age(key)
     except VALKEY_ERRORS as exc:
-        return {"ok": False, "error": type(exc).__name__}
+        return _failure(exc)
     if age is None:
         return {"ok": False, "error": "no_heartbeat"}
     return {"ok": age <= max_age, "age_s": round(age, 1)}

@@ -65,7 +65,9 @@ class CircuitBreaker:
 
     def check(self) -> None:
         if time.monotonic() < self._open_until:
-            raise ValkeyUnavailable(f"valkey ({self.name}) unavailable: circuit open after {self.last_failure}")
+            exc = ValkeyUnavailable(f"valkey ({self.name}) unavailable: circuit open after {self.last_failure}")
+            exc.cause = self.last_failure
+            raise exc
 
     def failure(self, exc: BaseException) -> None:
         self.last_failure = type(exc).__name__
