@@ -9,8 +9,9 @@
   - 503 `{"status": "unavailable", "failing": ["database", ...]}` only when requests cannot be
     served: the database is down.
   `checks` keeps one entry per component: `{"ok": true, "ms": ...}` or
-  `{"ok": false, "error": ...}` (`"circuit_open": true` when Valkey was not tried again because it failed less than
-  VALKEY_BREAKER_SECONDS ago); heartbeat checks carry `age_s`. A Valkey blip must not pull every web pod out of the load balancer.
+  `{"ok": false, "error": ...}` (`"circuit_open": true` when Valkey was not tried again because
+  it failed less than VALKEY_BREAKER_SECONDS ago); heartbeat checks carry `age_s`.
+  A Valkey blip must not pull every web pod out of the load balancer.
 """
 
 from __future__ import annotations
