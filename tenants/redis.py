@@ -33,7 +33,10 @@ from redis.retry import Retry
 
 
 class ValkeyUnavailable(redis.ConnectionError):
-    """Raised without any I/O while a client's circuit breaker is open."""
+    """Raised without any I/O while a client's circuit breaker is open. `cause` names the error that
+    opened it (e.g. "TimeoutError", "ConnectionError")."""
+
+    cause: str | None = None
 
 
 # What a caller with a fallback catches: any Valkey failure (a refused or lost connection, a timeout,
