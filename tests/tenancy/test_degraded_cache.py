@@ -399,3 +399,19 @@ def test_healthz_is_ok_when_everything_answers() -> None:
     assert body["status"] == "ok", body
     assert body["failing"] == []
     assert set(body["checks"]) == {"database", "broker", "cache", "worker", "beat"}
+
+
+def test_a_sign_in_handoff_during_an_outage_falls_back_to_the_password_form(tenant_a, owner_a) -> None:  # type: ignore[no-untyped-def]
+    """The hand-off from the public host is single use, proven by a Valkey marker: without Valkey it
+    cannot be proven, so the link is refused (never a 500, never a replay) and the password sign-in
+    on the organization's host is offered instead."""
+    from shared_apps.accounts.services import handoff_token_issue
+
+    token = handoff_token_issue(user=owner_a, tenant_id=tenant_a.pk)
+    client = Client(HTTP_HOST=f"{tenant_a.slug}.{settings.TENANT_BASE_DOMAIN}")
+    with valkey_at(f"redis://127.0.0.1:{_closed_port()}/0"):
+        response = client.get(f"/handoff/?token={token}")
+        assert response.status_code == 302
+        assert response["Location"] == "/login/"
+        assert "_auth_user_id" not in client.session
+        assert client.get("/login/").status_code == 200
