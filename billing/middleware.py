@@ -1,4 +1,5 @@
-"""Counts each answered API request of a tenant for usage-based billing (one Redis round trip)."""
+"""Counts each answered API request of a tenant for usage-based billing (one Valkey round trip; never
+fails the request when Valkey is down, see billing.usage)."""
 
 from __future__ import annotations
 

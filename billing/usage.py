@@ -1,14 +1,24 @@
-"""API usage metering: one Redis INCR per request (hot path), reported hourly as Stripe meter events."""
+"""API usage metering: one Valkey INCR per request (hot path), reported hourly as Stripe meter events.
+
+While Valkey is unavailable a process keeps its counts in memory (at most
+BILLING_USAGE_PENDING_MAX tenant-hours) and adds them with its next successful increment, so a
+short outage loses no usage (when a write fails after it may have reached Valkey, e.g. a timeout,
+its counts are dropped rather than risk counting them twice); the fallback is logged (rate-limited) and counted as
+tenantry_degraded_total{component="redis", feature="usage_metering"}. Counts still pending when
+the process exits are lost (under-billing, never double billing).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 
 from django.conf import settings
 from django.utils import timezone
 
-from tenants.redis import redis_client
+from tenants.observability import degraded
+from tenants.redis import VALKEY_ERRORS, guarded, never_sent, redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -31,17 +41,49 @@ def reported_key(tenant_id: int, bucket: str) -> str:
     return f"{_prefix()}:reported:{tenant_id}:{bucket}"
 
 
+_pending: dict[str, int] = {}
+_pending_lock = threading.Lock()
+
+
 def usage_increment(tenant_id: int, *, now: dt.datetime | None = None) -> None:
     """Count one API request for the tenant in the current hour. Never raises (metering must not
-    break the API): on a Redis error the request is simply not counted."""
+    break the API): on a Valkey error the count waits in memory for the next successful write."""
     key = usage_key(tenant_id, hour_bucket(now or timezone.now()))
+    with _pending_lock:
+        _pending[key] = _pending.get(key, 0) + 1
+    usage_flush()
+
+
+def usage_flush() -> bool:
+    """Write this process's pending counts to Valkey; False (counts kept or dropped) when it fails."""
+    with _pending_lock:
+        batch = dict(_pending)
+        _pending.clear()
+    if not batch:
+        return True
     try:
         pipe = redis_client().pipeline(transaction=False)
-        pipe.incr(key)
-        pipe.expire(key, KEY_TTL_SECONDS, nx=True)
-        pipe.execute()
-    except Exception:  # pragma: no cover - Redis down
-        logger.warning("usage counter unavailable", exc_info=True)
+        for batch_key, amount in batch.items():
+            pipe.incrby(batch_key, amount)
+            pipe.expire(batch_key, KEY_TTL_SECONDS, nx=True)
+        with guarded("redis"):
+            pipe.execute()
+    except VALKEY_ERRORS as exc:
+        if not never_sent(exc):
+            batch = {}  # may have been applied: drop rather than risk counting twice
+        with _pending_lock:
+            for batch_key, amount in batch.items():
+                if batch_key in _pending or len(_pending) < settings.BILLING_USAGE_PENDING_MAX:
+                    _pending[batch_key] = _pending.get(batch_key, 0) + amount
+        degraded(component="redis", feature="usage_metering", exc=exc)
+        return False
+    return True
+
+
+def usage_pending() -> dict[str, int]:
+    """This process's counts not yet written to Valkey (key -> requests)."""
+    with _pending_lock:
+        return dict(_pending)
 
 
 def usage_for_hour(tenant_id: int, bucket: str) -> int:
@@ -49,8 +91,27 @@ def usage_for_hour(tenant_id: int, bucket: str) -> int:
     return int(value or 0)
 
 
+_last_read: dict[str, int] = {}
+
+
 def usage_current_hour(tenant_id: int) -> int:
-    return usage_for_hour(tenant_id, hour_bucket(timezone.now()))
+    """Requests counted this hour, for display (portal dashboard and billing page, billing API).
+
+    Never raises: while Valkey is unavailable it answers the last value this process read plus the
+    counts it holds in memory (a lower bound), and counts the fallback as degraded "usage_display".
+    The hourly report (`usage_report`) reads Valkey directly and fails rather than guess."""
+    key = usage_key(tenant_id, hour_bucket(timezone.now()))
+    with _pending_lock:
+        pending = _pending.get(key, 0)
+    try:
+        value = int(redis_client().get(key) or 0)
+    except VALKEY_ERRORS as exc:
+        degraded(component="redis", feature="usage_display", exc=exc)
+        return _last_read.get(key, 0) + pending
+    if len(_last_read) > 10_000:
+        _last_read.clear()
+    _last_read[key] = value
+    return value + pending
 
 
 def usage_report(*, now: dt.datetime | None = None, lookback_hours: int | None = None) -> int:

@@ -9,8 +9,10 @@
 * `current_request_id()` for code that records the request id (audit events).
 * `metrics_view`: Prometheus text format behind `Authorization: Bearer <METRICS_TOKEN>`. Counters
   live in Redis hashes, so every web and worker process adds to the same numbers.
-* `worker_heartbeat`: a beat-scheduled task; a worker running it proves beat → broker → worker
-  works. /healthz reports its age as an informational check.
+* `degraded()`: what a Valkey fallback calls (rate-limited warning + tenantry_degraded_total).
+* Heartbeats: a thread in every worker process writes one every few seconds (a dead worker shows in
+  /healthz within WORKER_HEARTBEAT_MAX_AGE_SECONDS); the beat-scheduled `worker_heartbeat` task
+  proves beat → broker → worker works. /healthz reports both as informational checks.
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ import contextvars
 import hmac
 import logging
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from celery import shared_task
-from celery.signals import task_failure, task_postrun, task_prerun
+from celery.signals import task_failure, task_postrun, task_prerun, worker_ready, worker_shutdown
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.functional import empty
@@ -119,6 +122,14 @@ class ContextFilter(logging.Filter):
 
 
 # --- Metrics storage -----------------------------------------------------------------------------
+# Counters live in Valkey hashes. While Valkey is unreachable a process keeps its increments in
+# memory (bounded) and adds them on its next successful write; /metrics then serves the last values
+# it read plus this process's pending increments, and says so (tenantry_metrics_store_up 0).
+
+_MAX_PENDING_LABELS = 1_000
+_pending: dict[tuple[str, str], int] = {}
+_last_read: dict[str, dict[str, int]] = {}
+_metrics_lock = threading.Lock()
 
 
 def _metrics_key(name: str) -> str:
@@ -127,41 +138,175 @@ def _metrics_key(name: str) -> str:
 
 def metric_incr(name: str, label: str, amount: int = 1) -> None:
     """Best effort: a metrics write never breaks a request or a task."""
-    from tenants.redis import redis_client
+    with _metrics_lock:
+        _pending[(name, label)] = _pending.get((name, label), 0) + amount
+    metrics_flush()
 
+
+def metrics_flush() -> bool:
+    """Write this process's pending counter increments to Valkey; False (kept) when it fails."""
+    from tenants.redis import VALKEY_ERRORS, guarded, redis_client
+
+    with _metrics_lock:
+        batch = dict(_pending)
+        _pending.clear()
+    if not batch:
+        return True
     try:
-        redis_client().hincrby(_metrics_key(name), label, amount)
-    except Exception:  # broker down: the request still succeeds, /healthz reports it
-        logging.getLogger(__name__).debug("metric write failed", exc_info=True)
+        client = redis_client()
+        if len(batch) == 1:
+            (((name, label), amount),) = batch.items()
+            client.hincrby(_metrics_key(name), label, amount)
+        else:
+            pipe = client.pipeline(transaction=False)
+            for (name, label), amount in batch.items():
+                pipe.hincrby(_metrics_key(name), label, amount)
+            with guarded("redis"):
+                pipe.execute()
+    except VALKEY_ERRORS:  # Valkey down: keep the counts for the next write; /healthz reports it
+        with _metrics_lock:
+            for key, amount in batch.items():
+                if key in _pending or len(_pending) < _MAX_PENDING_LABELS:
+                    _pending[key] = _pending.get(key, 0) + amount
+        return False
+    return True
 
 
 def metric_values(name: str) -> dict[str, int]:
     from tenants.redis import redis_client
 
     raw = redis_client().hgetall(_metrics_key(name))
-    return {(k.decode() if isinstance(k, bytes) else str(k)): int(v) for k, v in raw.items()}
+    values = {(k.decode() if isinstance(k, bytes) else str(k)): int(v) for k, v in raw.items()}
+    with _metrics_lock:
+        _last_read[name] = values
+    return values
 
+
+def _metric_values_with_fallback(name: str) -> tuple[dict[str, int], bool]:
+    """(values, fresh): the shared counters, or the last ones read plus this process's pending ones."""
+    from tenants.redis import VALKEY_ERRORS
+
+    try:
+        values, fresh = dict(metric_values(name)), True
+    except VALKEY_ERRORS:
+        with _metrics_lock:
+            values, fresh = dict(_last_read.get(name, {})), False
+    with _metrics_lock:
+        for (n, label), value in _pending.items():
+            if n == name:
+                values[label] = values.get(label, 0) + value
+    return values, fresh
+
+
+# --- Degraded mode -------------------------------------------------------------------------------
+
+DEGRADED_METRIC = "degraded"
+_degraded_logged_at: dict[tuple[str, str], float] = {}
+_degraded_suppressed: dict[tuple[str, str], int] = {}
+_degraded_logger = logging.getLogger("tenantry.degraded")
+
+
+def degraded(*, component: str, feature: str, exc: BaseException) -> None:
+    """Record that `feature` fell back because `component` (cache, redis) failed.
+
+    Counted in /metrics as tenantry_degraded_total{component, feature}; logged as a warning at most
+    once per VALKEY_DEGRADED_LOG_INTERVAL_SECONDS per (component, feature), with the number of
+    similar events not logged in between.
+    """
+    metric_incr(DEGRADED_METRIC, f"{component}|{feature}")
+    key = (component, feature)
+    now = time.monotonic()
+    with _metrics_lock:
+        last = _degraded_logged_at.get(key)
+        if last is not None and now - last < float(settings.VALKEY_DEGRADED_LOG_INTERVAL_SECONDS):
+            _degraded_suppressed[key] = _degraded_suppressed.get(key, 0) + 1
+            return
+        _degraded_logged_at[key] = now
+        suppressed = _degraded_suppressed.pop(key, 0)
+    _degraded_logger.warning(
+        "valkey unavailable, %s degraded (%s): %s: %s; %d similar events since the last message",
+        feature,
+        component,
+        type(exc).__name__,
+        exc,
+        suppressed,
+        extra={"component": component, "feature": feature, "suppressed": suppressed},
+    )
+
+
+# --- Heartbeats ----------------------------------------------------------------------------------
+# Every worker process runs a thread that writes the time to HEARTBEAT_KEY every
+# WORKER_HEARTBEAT_INTERVAL_SECONDS (started on `worker_ready`), so a killed or hung worker shows in
+# /healthz after WORKER_HEARTBEAT_MAX_AGE_SECONDS. The beat-scheduled `worker_heartbeat` task also
+# writes BEAT_HEARTBEAT_KEY: beat -> broker -> worker works (BEAT_HEARTBEAT_MAX_AGE_SECONDS).
 
 HEARTBEAT_KEY = "worker-heartbeat"
+BEAT_HEARTBEAT_KEY = "beat-heartbeat"
+_HEARTBEAT_TTL_SECONDS = 24 * 3600
 
 
-def worker_heartbeat_age() -> float | None:
-    """Seconds since a worker last ran the heartbeat task, or None if never seen."""
+def _heartbeat_write(*keys: str) -> float:
     from tenants.redis import redis_client
 
-    raw = redis_client().get(_metrics_key(HEARTBEAT_KEY))
+    now = time.time()
+    for key in keys:
+        redis_client().set(_metrics_key(key), repr(now), ex=_HEARTBEAT_TTL_SECONDS)
+    return now
+
+
+def heartbeat_age(key: str = HEARTBEAT_KEY) -> float | None:
+    """Seconds since the heartbeat `key` was last written, or None if never seen."""
+    from tenants.redis import redis_client
+
+    raw = redis_client().get(_metrics_key(key))
     if raw is None:
         return None
     return max(0.0, time.time() - float(raw))
 
 
+def worker_heartbeat_age() -> float | None:
+    """Seconds since a worker process last wrote its heartbeat, or None if never seen."""
+    return heartbeat_age(HEARTBEAT_KEY)
+
+
 @shared_task(name="tenants.observability.worker_heartbeat", ignore_result=True)
 def worker_heartbeat() -> float:
-    from tenants.redis import redis_client
+    return _heartbeat_write(HEARTBEAT_KEY, BEAT_HEARTBEAT_KEY)
 
-    now = time.time()
-    redis_client().set(_metrics_key(HEARTBEAT_KEY), repr(now), ex=24 * 3600)
-    return now
+
+class _WorkerHeartbeat(threading.Thread):
+    def __init__(self) -> None:
+        super().__init__(name="tenantry-worker-heartbeat", daemon=True)
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        from tenants.redis import VALKEY_ERRORS
+
+        while not self.stopping.is_set():
+            try:
+                _heartbeat_write(HEARTBEAT_KEY)
+            except VALKEY_ERRORS as exc:  # Valkey down: the broker is too; try again next beat
+                degraded(component="redis", feature="worker_heartbeat", exc=exc)
+            except Exception:
+                logging.getLogger(__name__).exception("worker heartbeat failed")
+            self.stopping.wait(float(settings.WORKER_HEARTBEAT_INTERVAL_SECONDS))
+
+
+_heartbeat_thread: _WorkerHeartbeat | None = None
+
+
+@worker_ready.connect(weak=False, dispatch_uid="tenantry-worker-heartbeat-start")
+def _start_worker_heartbeat(**_: Any) -> None:
+    global _heartbeat_thread
+    if _heartbeat_thread is None or not _heartbeat_thread.is_alive():
+        _heartbeat_thread = _WorkerHeartbeat()
+        _heartbeat_thread.start()
+
+
+@worker_shutdown.connect(weak=False, dispatch_uid="tenantry-worker-heartbeat-stop")
+def _stop_worker_heartbeat(**_: Any) -> None:
+    if _heartbeat_thread is not None:
+        _heartbeat_thread.stopping.set()
 
 
 @task_failure.connect
@@ -256,33 +401,62 @@ class _Collector:
         from django_tenants.utils import schema_context
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+        from tenants.redis import VALKEY_ERRORS
+
+        http_values, fresh = _metric_values_with_fallback("http_requests")
         http = CounterMetricFamily("tenantry_http_requests", "HTTP responses by status class", labels=["status_class"])
-        for label, value in sorted(metric_values("http_requests").items()):
+        for label, value in sorted(http_values.items()):
             http.add_metric([label], value)
         yield http
 
+        failure_values, _ = _metric_values_with_fallback("celery_task_failures")
         failures = CounterMetricFamily(
             "tenantry_celery_task_failures", "Celery task failures by task name", labels=["task"]
         )
-        for label, value in sorted(metric_values("celery_task_failures").items()):
+        for label, value in sorted(failure_values.items()):
             failures.add_metric([label], value)
         yield failures
 
+        intake_values, _ = _metric_values_with_fallback("webhook_intake_problems")
         intake = CounterMetricFamily(
             "tenantry_webhook_intake_problems",
             "Signed webhook bodies stored in a form other than as sent (outcome: parked or sanitised)",
             labels=["outcome"],
         )
-        for label, value in sorted(metric_values("webhook_intake_problems").items()):
+        for label, value in sorted(intake_values.items()):
             intake.add_metric([label], value)
         yield intake
 
-        age = worker_heartbeat_age()
-        heartbeat = GaugeMetricFamily(
-            "tenantry_worker_heartbeat_age_seconds", "Seconds since a worker ran the heartbeat task"
+        degraded_values, _ = _metric_values_with_fallback(DEGRADED_METRIC)
+        degraded_family = CounterMetricFamily(
+            "tenantry_degraded",
+            "Operations that fell back because a dependency (component) was unavailable, by feature",
+            labels=["component", "feature"],
         )
-        heartbeat.add_metric([], age if age is not None else float("inf"))
-        yield heartbeat
+        for label, value in sorted(degraded_values.items()):
+            component, _, feature = label.partition("|")
+            degraded_family.add_metric([component, feature], value)
+        yield degraded_family
+
+        store = GaugeMetricFamily(
+            "tenantry_metrics_store_up",
+            "1 when these counters were read from Valkey; 0 when Valkey was unreachable and this "
+            "process served the last values it read plus its own pending increments",
+        )
+        store.add_metric([], 1 if fresh else 0)
+        yield store
+
+        for key, name, text in (
+            (HEARTBEAT_KEY, "tenantry_worker_heartbeat_age_seconds", "Seconds since a worker wrote its heartbeat"),
+            (BEAT_HEARTBEAT_KEY, "tenantry_beat_heartbeat_age_seconds", "Seconds since a worker ran the beat task"),
+        ):
+            try:
+                age = heartbeat_age(key)
+            except VALKEY_ERRORS:
+                age = None
+            gauge = GaugeMetricFamily(name, text)
+            gauge.add_metric([], age if age is not None else float("inf"))
+            yield gauge
 
         with schema_context(settings.PUBLIC_SCHEMA_NAME):
             tenants = GaugeMetricFamily("tenantry_tenants", "Tenants by lifecycle status", labels=["status"])

@@ -5,6 +5,13 @@ for TENANT_RESOLUTION_RECHECK_SECONDS; after that the process compares a shared 
 kept in the cache backend (one Redis GET, no database query). Any change to a Tenant or Domain row
 bumps that counter (see tenants.cache_invalidation), so every process drops its map on its next
 check, and the process that made the change drops it at once.
+
+When Valkey is unavailable (tenants.redis: fails in tens of milliseconds, then a circuit breaker
+skips it), resolution keeps serving from its map and falls back to the database: an entry is then
+trusted for TENANT_RESOLUTION_FALLBACK_SECONDS and re-read from PostgreSQL after that, an unknown
+host is read from PostgreSQL, and the whole map is dropped once Valkey answers again (changes made
+during the outage could not bump the counter). Saving a Tenant or Domain during an outage still
+works; other processes see the change within TENANT_RESOLUTION_FALLBACK_SECONDS.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from django.core.cache import cache
 from django_tenants.utils import schema_context
 
 from tenants.models import Domain, Tenant
+from tenants.redis import VALKEY_ERRORS
 
 GENERATION_KEY = "tenants:resolution:generation"
 _UNKNOWN = object()
@@ -28,6 +36,7 @@ _UNKNOWN = object()
 class _Entry:
     value: object  # a Tenant, or _UNKNOWN
     generation: int
+    loaded_at: float = 0.0
 
 
 class _ResolutionCache:
@@ -36,29 +45,48 @@ class _ResolutionCache:
         self._entries: dict[str, _Entry] = {}
         self._generation: int | None = None
         self._checked_at = 0.0
+        self._degraded = False  # the last generation check could not reach the cache
 
-    def _current_generation(self) -> int:
-        now = time.monotonic()
+    def _current_generation(self, now: float) -> tuple[int, bool]:
+        """(generation, trusted): trusted is False while the shared counter cannot be read."""
         recheck = settings.TENANT_RESOLUTION_RECHECK_SECONDS
         if self._generation is None or now - self._checked_at >= recheck:
-            with schema_context(settings.PUBLIC_SCHEMA_NAME):
-                generation = cache.get(GENERATION_KEY)
+            try:
+                with schema_context(settings.PUBLIC_SCHEMA_NAME):
+                    generation = cache.get(GENERATION_KEY)
+            except VALKEY_ERRORS as exc:
+                from tenants.observability import degraded
+
+                degraded(component="cache", feature="tenant_resolution", exc=exc)
+                with self._lock:
+                    if self._generation is None:
+                        self._generation = -1  # no counter known yet: entries live by age alone
+                    self._degraded = True
+                    self._checked_at = now
+                return self._generation, False
             if generation is None:
                 generation = 0
             with self._lock:
-                if generation != self._generation:
+                if generation != self._generation or self._degraded:
+                    # Changed elsewhere, or back from an outage during which changes went unannounced.
                     self._entries.clear()
                     self._generation = int(generation)
+                self._degraded = False
                 self._checked_at = now
         assert self._generation is not None
-        return self._generation
+        return self._generation, not self._degraded
 
     def lookup(self, host: str) -> Tenant | None:
-        generation = self._current_generation()
+        now = time.monotonic()
+        generation, trusted = self._current_generation(now)
         entry = self._entries.get(host)
-        if entry is None or entry.generation != generation:
+        if (
+            entry is None
+            or entry.generation != generation
+            or (not trusted and now - entry.loaded_at >= settings.TENANT_RESOLUTION_FALLBACK_SECONDS)
+        ):
             tenant = _load_tenant(host)
-            entry = _Entry(value=tenant if tenant is not None else _UNKNOWN, generation=generation)
+            entry = _Entry(value=tenant if tenant is not None else _UNKNOWN, generation=generation, loaded_at=now)
             with self._lock:
                 if len(self._entries) > 10_000:
                     self._entries.clear()
@@ -91,8 +119,15 @@ def tenant_for_host(*, host: str) -> Tenant | None:
 def resolution_cache_invalidate() -> None:
     """Forget every cached resolution, in this process now and in every other process on its next check."""
     _cache.invalidate_local()
-    with schema_context(settings.PUBLIC_SCHEMA_NAME):
-        try:
-            cache.incr(GENERATION_KEY)
-        except ValueError:
-            cache.set(GENERATION_KEY, 1, timeout=None)
+    try:
+        with schema_context(settings.PUBLIC_SCHEMA_NAME):
+            try:
+                cache.incr(GENERATION_KEY)
+            except ValueError:
+                cache.set(GENERATION_KEY, 1, timeout=None)
+    except VALKEY_ERRORS as exc:
+        # The change is saved; other processes pick it up from the database within
+        # TENANT_RESOLUTION_FALLBACK_SECONDS, or all at once when Valkey answers again.
+        from tenants.observability import degraded
+
+        degraded(component="cache", feature="tenant_resolution", exc=exc)

@@ -121,13 +121,26 @@ TENANT_MIGRATION_EXECUTOR = env("TENANT_MIGRATION_EXECUTOR", default="standard")
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:63799/0")
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Django's RedisCache with short timeouts and a circuit breaker (tenants.cache, tenants.redis).
+        "BACKEND": "tenants.cache.ValkeyCache",
         "LOCATION": REDIS_URL,
         # Every cache key carries the active schema (see tenants.cache.make_key).
         "KEY_FUNCTION": "tenants.cache.make_key",
         "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="tenantry"),
     }
 }
+# Valkey on the request path (Django cache and tenants.redis.redis_client): nothing a request needs
+# lives only there, so a stopped, unreachable or slow Valkey costs a request these timeouts at most
+# once; then the circuit breaker skips Valkey for VALKEY_BREAKER_SECONDS (see docs/operations.md).
+VALKEY_SOCKET_TIMEOUT_SECONDS = env.float("VALKEY_SOCKET_TIMEOUT_SECONDS", default=0.05)
+VALKEY_CONNECT_TIMEOUT_SECONDS = env.float("VALKEY_CONNECT_TIMEOUT_SECONDS", default=0.05)
+VALKEY_BREAKER_SECONDS = env.float("VALKEY_BREAKER_SECONDS", default=1.0)
+# A fallback logs one warning per feature per interval (and counts every occurrence in /metrics).
+VALKEY_DEGRADED_LOG_INTERVAL_SECONDS = env.float("VALKEY_DEGRADED_LOG_INTERVAL_SECONDS", default=60.0)
+# While Valkey is unavailable, a host -> tenant entry is re-read from PostgreSQL after this long.
+TENANT_RESOLUTION_FALLBACK_SECONDS = env.float("TENANT_RESOLUTION_FALLBACK_SECONDS", default=10.0)
+# Usage counts a process keeps in memory while Valkey is unavailable (tenant-hours).
+BILLING_USAGE_PENDING_MAX = env.int("BILLING_USAGE_PENDING_MAX", default=10_000)
 
 # --- Identity -----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -235,8 +248,13 @@ CELERY_BEAT_SCHEDULE["observability-worker-heartbeat"] = {
     "task": "tenants.observability.worker_heartbeat",
     "schedule": 30.0,
 }
-# /healthz reports the worker as "ok" when its heartbeat is at most this old (informational only).
-WORKER_HEARTBEAT_MAX_AGE_SECONDS = env.int("WORKER_HEARTBEAT_MAX_AGE_SECONDS", default=120)
+# Every worker process writes a heartbeat this often (a thread started on worker_ready)...
+WORKER_HEARTBEAT_INTERVAL_SECONDS = env.float("WORKER_HEARTBEAT_INTERVAL_SECONDS", default=3.0)
+# ...and /healthz reports the worker as not ok once the newest one is older than this. Informational:
+# a dead worker makes /healthz "degraded" (200), never 503.
+WORKER_HEARTBEAT_MAX_AGE_SECONDS = env.float("WORKER_HEARTBEAT_MAX_AGE_SECONDS", default=12.0)
+# The beat-scheduled heartbeat task (every 30 s) proves beat -> broker -> worker; "beat" check.
+BEAT_HEARTBEAT_MAX_AGE_SECONDS = env.float("BEAT_HEARTBEAT_MAX_AGE_SECONDS", default=120.0)
 # Bearer token for GET /metrics; empty disables the endpoint (404).
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 

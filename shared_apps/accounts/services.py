@@ -149,7 +149,15 @@ def handoff_token_redeem(*, raw: str, tenant_id: int) -> User | None:
     if not isinstance(data, dict) or data.get("t") != tenant_id:
         return None
     # First redemption wins; the marker outlives the token itself.
-    if not cache.add(f"handoff-used:{data.get('n')}", 1, timeout=HANDOFF_MAX_AGE_SECONDS * 2):
+    from tenants.observability import degraded
+    from tenants.redis import VALKEY_ERRORS
+
+    try:
+        first = cache.add(f"handoff-used:{data.get('n')}", 1, timeout=HANDOFF_MAX_AGE_SECONDS * 2)
+    except VALKEY_ERRORS as exc:  # cannot prove single use: refuse; the password sign-in still works
+        degraded(component="cache", feature="signin_handoff", exc=exc)
+        return None
+    if not first:
         return None
     user_id = data.get("u")
     if not isinstance(user_id, int):

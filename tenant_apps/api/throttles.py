@@ -1,5 +1,12 @@
 """Per-credential and per-tenant request budgets from the plan's `api_rpm` (fixed one-minute windows
-counted in Redis; cache keys carry the schema, so tenants never share a counter)."""
+counted in Valkey; cache keys carry the schema, so tenants never share a counter).
+
+When Valkey is unavailable the budgets are not enforced: the request goes through, and the fallback
+is logged (rate-limited) and counted as tenantry_degraded_total{component="cache",
+feature="api_throttle"}. Refusing every API call because a counter store is down would turn a
+Valkey outage into an API outage; a plan's request budget is a fairness limit, not a security one
+(sign-in throttling lives in PostgreSQL).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,8 @@ from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from tenant_apps.api.context import client_ip_of, entitlements_of
+from tenants.observability import degraded
+from tenants.redis import VALKEY_ERRORS
 
 WINDOW_SECONDS = 60
 
@@ -35,12 +44,11 @@ class _PlanRateThrottle(BaseThrottle):
         now = time.time()
         window = int(now // WINDOW_SECONDS)
         key = f"api-throttle:{self.scope}:{self.ident(request)}:{window}"
-        cache.add(key, 0, timeout=WINDOW_SECONDS * 2)
         try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.add(key, 1, timeout=WINDOW_SECONDS * 2)
-            count = 1
+            count = _count(key)
+        except VALKEY_ERRORS as exc:
+            degraded(component="cache", feature="api_throttle", exc=exc)
+            return True
         if count > self.limit(api_rpm):
             self._wait = WINDOW_SECONDS - (now % WINDOW_SECONDS)
             return False
@@ -48,6 +56,15 @@ class _PlanRateThrottle(BaseThrottle):
 
     def wait(self) -> float | None:
         return self._wait
+
+
+def _count(key: str) -> int:
+    cache.add(key, 0, timeout=WINDOW_SECONDS * 2)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=WINDOW_SECONDS * 2)
+        return 1
 
 
 class CredentialRateThrottle(_PlanRateThrottle):
