@@ -415,3 +415,36 @@ def test_a_sign_in_handoff_during_an_outage_falls_back_to_the_password_form(tena
         assert response["Location"] == "/login/"
         assert "_auth_user_id" not in client.session
         assert client.get("/login/").status_code == 200
+
+
+def test_password_sign_in_works_and_stays_throttled_with_valkey_down(
+    tenant_a, owner_a, dead_valkey, settings: Any
+) -> None:  # type: ignore[no-untyped-def]
+    """Sign-in needs no Valkey: the API token exchange and the portal form succeed during an outage,
+    and failed attempts still count (they live in PostgreSQL), so guessing does not get easier."""
+    settings.LOGIN_LOCKOUT_ACCOUNT_FAILURES = 2
+    host = f"{tenant_a.slug}.{settings.TENANT_BASE_DOMAIN}"
+    with valkey_at(dead_valkey):
+        response, took = _timed(
+            Client(HTTP_HOST=host).post,
+            "/api/v1/auth/token/",
+            {"email": "owner@alpha.test", "password": TEST_PASSWORD, "name": "outage"},
+            content_type="application/json",
+        )
+        assert response.status_code == 201, response.content
+        assert took < FAST
+        assert (
+            Client(HTTP_HOST=host).post("/login/", {"email": "owner@alpha.test", "password": TEST_PASSWORD}).status_code
+            == 302
+        )
+        wrong = {"email": "owner@alpha.test", "password": "not-the-password", "name": "guess"}
+        for _ in range(2):
+            assert (
+                Client(HTTP_HOST=host).post("/api/v1/auth/token/", wrong, content_type="application/json").status_code
+                == 401
+            )
+        locked = Client(HTTP_HOST=host).post(
+            "/api/v1/auth/token/", {**wrong, "password": TEST_PASSWORD}, content_type="application/json"
+        )
+        assert locked.status_code == 429, locked.content
+        assert int(locked["Retry-After"]) > 0
