@@ -6,3 +6,9 @@ from .base import env
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="local-development-only-not-a-secret")
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+
+# The `make run` console: what a person needs. The Stripe SDK logs two INFO lines per call (the
+# stand-in and the worker already show the calls), and runserver prints one line per request already.
+LOGGING["loggers"].update(  # noqa: F405
+    {"stripe": {"level": "WARNING"}, "tenantry.request": {"level": "WARNING"}}
+)
