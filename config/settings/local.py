@@ -1,7 +1,9 @@
 """Local development (`make run`)."""
 
+from typing import Any, cast
+
 from .base import *  # noqa: F403
-from .base import env
+from .base import LOGGING, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="local-development-only-not-a-secret")
@@ -9,6 +11,6 @@ EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 
 # The `make run` console: what a person needs. The Stripe SDK logs two INFO lines per call (the
 # stand-in and the worker already show the calls), and runserver prints one line per request already.
-LOGGING["loggers"].update(  # noqa: F405
+cast(dict[str, Any], LOGGING["loggers"]).update(
     {"stripe": {"level": "WARNING"}, "tenantry.request": {"level": "WARNING"}}
 )
