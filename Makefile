@@ -8,7 +8,9 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): requirements/base.txt requirements/dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/base.txt -r requirements/dev.txt
+	@echo "installing dependencies into $(VENV) (the first run takes a few minutes)"
+	$(PY) -m pip install --disable-pip-version-check --progress-bar on --require-hashes \
+		-r requirements/base.txt -r requirements/dev.txt
 	touch $(STAMP)
 
 install: $(STAMP)

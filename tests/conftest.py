@@ -124,6 +124,9 @@ def _test_database_url() -> str:
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup) -> Iterator[subprocess.Popen]:  # type: ignore[no-untyped-def]
     """A real Celery worker process on the real broker, against the test database."""
+    from tests.billing.support import standin_server
+
+    standin_server()  # the worker inherits the stand-in's address and the webhook secrets
     env = {
         **os.environ,
         "DATABASE_URL": _test_database_url(),

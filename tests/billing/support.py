@@ -21,7 +21,6 @@ from django.test import Client
 
 from billing import services
 from billing.models import BillingCustomer, DriftReport, Invoice, Plan, Subscription
-from deploy.localstack import free_port
 from tenants.models import Tenant, TenantStatus
 from webhooks.models import WebhookEvent
 from webhooks.signature import sign
@@ -30,25 +29,28 @@ SECRET = "whsec_test_primary"
 OLD_SECRET = "whsec_test_previous"
 
 
-# Chosen at import (collection) time so that a Celery worker started later in the session inherits
-# the stand-in address and the webhook secret through its environment.
-STANDIN_PORT = int(os.environ.get("TEST_STANDIN_PORT") or free_port())
-os.environ["TEST_STANDIN_PORT"] = str(STANDIN_PORT)
-os.environ["STRIPE_API_BASE"] = f"http://127.0.0.1:{STANDIN_PORT}"
-os.environ["STRIPE_WEBHOOK_SECRET"] = f"{SECRET},{OLD_SECRET}"
-
-
 _STANDIN: list[Any] = []
+
+
+def standin_server() -> Any:
+    """The session's stand-in, started on first use on a port the OS picks when it binds (never a
+    port chosen at collection, which another process may have taken by the time it starts). Its
+    address and the webhook secrets go into os.environ, so a Celery worker started afterwards (the
+    `celery_worker_process` fixture starts it first) reaches it."""
+    if not _STANDIN:
+        from billing.standin.server import StandinServer
+
+        srv = StandinServer(port=int(os.environ.get("TEST_STANDIN_PORT") or 0), webhook_secret=SECRET).start()
+        os.environ["STRIPE_API_BASE"] = srv.url
+        os.environ["STRIPE_WEBHOOK_SECRET"] = f"{SECRET},{OLD_SECRET}"
+        _STANDIN.append(srv)
+    return _STANDIN[0]
 
 
 @pytest.fixture(scope="session")
 def standin() -> Any:
     """One stand-in per test process (both conftests share it; it stops with the process)."""
-    if not _STANDIN:
-        from billing.standin.server import StandinServer
-
-        _STANDIN.append(StandinServer(port=STANDIN_PORT, webhook_secret=SECRET).start())
-    return _STANDIN[0]
+    return standin_server()
 
 
 @pytest.fixture(autouse=True)

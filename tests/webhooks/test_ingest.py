@@ -64,15 +64,17 @@ def test_several_v1_signatures_one_valid() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "code"),
+    ("secret", "age_s", "code"),
     [
-        ({"secret": "whsec_wrong"}, "signature_invalid"),
-        ({"timestamp": int(time.time()) - 301}, "signature_expired"),
-        ({"timestamp": int(time.time()) + 400}, "signature_future"),
+        ("whsec_wrong", 0, "signature_invalid"),
+        (SECRET, 301, "signature_expired"),
+        (SECRET, -400, "signature_future"),
     ],
 )
-def test_bad_signatures_are_rejected(kwargs: dict, code: str) -> None:
-    response = deliver(event(), **kwargs)
+def test_bad_signatures_are_rejected(secret: str, age_s: int, code: str) -> None:
+    # The timestamp is taken now, when the test runs: one computed at collection goes stale (by
+    # more than the 300 s tolerance) when the suite takes long to reach this test.
+    response = deliver(event(), secret=secret, timestamp=int(time.time()) - age_s)
     assert response.status_code == 400
     assert error_code(response) == code
     assert not WebhookEvent.objects.exists()
