@@ -7,6 +7,7 @@ this file (and the walk fails until the fixture below holds a row of it, on purp
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -395,3 +396,48 @@ def test_a_superuser_created_in_the_admin_signs_in_with_email(admin_client: Clie
     assert response.status_code == 302, response.context["adminform"].form.errors
     user = User.objects.get(email="new.person@example.test")
     assert user.check_password("a-long-passphrase-1")
+
+
+def _signs_in_to_the_admin(email: str, password: str) -> bool:
+    client = _public_client()
+    response = client.post("/admin/login/?next=/admin/", {"username": email, "password": password, "next": "/admin/"})
+    return response.status_code == 302 and client.get("/admin/").status_code == 200
+
+
+def test_createsuperuser_with_the_stack_environment_signs_in(db, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from django.core.management import call_command
+
+    monkeypatch.setenv("DJANGO_SUPERUSER_EMAIL", "root@platform.test")
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-long-passphrase-2")
+    call_command("createsuperuser", "--noinput", stdout=io.StringIO())
+    user = User.objects.get(email="root@platform.test")
+    assert user.is_superuser and user.is_staff
+    assert _signs_in_to_the_admin("root@platform.test", "a-long-passphrase-2")
+
+
+def test_seed_demo_creates_the_platform_admin_from_the_environment(db, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from django.core.management import call_command
+
+    monkeypatch.setenv("ADMIN_EMAIL", "Ops@Platform.TEST")
+    monkeypatch.setenv("ADMIN_PASSWORD", "a-long-passphrase-3")
+    out = io.StringIO()
+    call_command("seed_demo", "--port", "8150", stdout=out)
+    assert "Admin: http://localhost:8150/admin/  sign in as ops@platform.test (password from ADMIN_PASSWORD)" in (
+        out.getvalue()
+    )
+    assert _signs_in_to_the_admin("ops@platform.test", "a-long-passphrase-3")
+    # Run again (every `make run` does): the same account, password kept when none is given.
+    monkeypatch.delenv("ADMIN_PASSWORD")
+    out = io.StringIO()
+    call_command("seed_demo", "--port", "8150", stdout=out)
+    assert "(existing password kept)" in out.getvalue()
+    assert User.objects.filter(email="ops@platform.test").count() == 1
+    assert _signs_in_to_the_admin("ops@platform.test", "a-long-passphrase-3")
+
+
+def test_seed_demo_without_admin_email_creates_no_superuser(db, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from django.core.management import call_command
+
+    monkeypatch.delenv("ADMIN_EMAIL", raising=False)
+    call_command("seed_demo", stdout=io.StringIO())
+    assert not User.objects.filter(is_superuser=True).exists()

@@ -1,7 +1,7 @@
 """`manage.py sync_plans`: push the plan catalog (settings.BILLING_PLANS) to Stripe, pull price ids back.
 
 A progress bar (one step per plan) goes to standard error when it is a terminal (`--no-progress`
-turns it off); standard output gets one line per plan and a summary.
+turns it off); standard output gets one line per plan and a summary (nothing with `-v 0`).
 """
 
 import time
@@ -33,6 +33,8 @@ class Command(BaseCommand):
 
             bar.planned(len(settings.BILLING_PLANS))
             plans = plans_sync(on_plan=on_plan)
+        if int(options["verbosity"]) < 1:
+            return  # -v 0: silent unless something fails (make run's start-up)
         for plan in synced:
             self.stdout.write(
                 f"{plan.code}: product {plan.stripe_product_id} price {plan.stripe_price_id} ({plan.lookup_key})"
