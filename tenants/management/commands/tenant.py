@@ -8,6 +8,7 @@ turns it off) and end with a summary line.
 """
 
 import getpass
+import io
 import json
 import sys
 from typing import Any
@@ -93,14 +94,17 @@ class Command(BaseCommand):
             return
         out = getattr(self.stdout, "_out", sys.stdout)
         console = Console(file=out, highlight=False)
-        if not console.is_terminal:
-            console = Console(file=out, highlight=False, width=10_000, no_color=True)  # never wrap a pipe
+        pipe = not console.is_terminal
+        if pipe:  # never wrap, no colour, no trailing blanks: easy to read with grep, cut or awk
+            console = Console(file=io.StringIO(), highlight=False, width=10_000, no_color=True)
         table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), header_style="bold")
         for column in LIST_COLUMNS:
             table.add_column(column.upper(), justify="right" if column == "members" else "left", no_wrap=True)
         for row in rows:
             table.add_row(*(Text(str(row[c])) for c in LIST_COLUMNS))
         console.print(table)
+        if pipe:
+            self.stdout.write("\n".join(line.rstrip() for line in console.file.getvalue().splitlines()))  # type: ignore[attr-defined]
         by_status: dict[str, int] = {}
         for row in rows:
             by_status[row["status"]] = by_status.get(row["status"], 0) + 1
