@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db import models
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -87,6 +88,7 @@ class InvoiceAdmin(ReadOnlyAdmin):
     search_fields = ("stripe_invoice_id", "number", "stripe_subscription_id", "tenant__slug", "tenant__name")
     list_select_related = ("tenant",)
     date_hierarchy = "stripe_created"
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # Stripe's hosted pages are https
 
     @admin.display(description="invoice", ordering="number")
     def invoice(self, obj: Invoice) -> str:
