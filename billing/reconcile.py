@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
@@ -89,13 +90,24 @@ def reconcile_customer(customer: BillingCustomer) -> list[dict]:
     return drift
 
 
-def reconcile_all(*, create_missing_customers: bool = True) -> DriftReport:
+def reconcile_all(
+    *,
+    create_missing_customers: bool = True,
+    on_planned: Callable[[int], None] | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> DriftReport:
+    """`on_planned(total)` once the work is known, `on_step(tenant slug)` after each tenant (progress):
+    one step per organization, whether its customer is reconciled or could not be created."""
     report = DriftReport.objects.create()
     items: list[dict] = []
     errors: list[dict] = []
     checked = 0
+    missing: list[Tenant] = []
     if create_missing_customers:
-        missing = Tenant.objects.exclude(status=TenantStatus.CLOSED).filter(billing_customer__isnull=True)
+        missing = list(Tenant.objects.exclude(status=TenantStatus.CLOSED).filter(billing_customer__isnull=True))
+    if on_planned is not None:
+        on_planned(len(missing) + BillingCustomer.objects.count())
+    if missing:
         for tenant in missing:
             try:
                 services.billing_customer_ensure(tenant=tenant)
@@ -112,6 +124,8 @@ def reconcile_all(*, create_missing_customers: bool = True) -> DriftReport:
                 )
             except gateway.GatewayError as exc:
                 errors.append({"tenant": tenant.slug, "error": str(exc)})
+                if on_step is not None:
+                    on_step(tenant.slug)
     for customer in BillingCustomer.objects.select_related("tenant").order_by("pk"):
         checked += 1
         try:
@@ -119,6 +133,8 @@ def reconcile_all(*, create_missing_customers: bool = True) -> DriftReport:
         except (gateway.GatewayError, ValueError) as exc:
             logger.warning("reconcile %s failed: %s", customer.stripe_customer_id, exc)
             errors.append({"tenant": customer.tenant.slug, "error": str(exc)})
+        if on_step is not None:
+            on_step(customer.tenant.slug)
     report.items = items
     report.errors = errors
     report.customers_checked = checked

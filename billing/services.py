@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -60,9 +61,10 @@ def plan_code_for_price(*, lookup_key: str, price_id: str) -> str:
     return ""
 
 
-def plans_sync(*, stdout: Any = None) -> list[Plan]:
+def plans_sync(*, stdout: Any = None, on_plan: Callable[[Plan], None] | None = None) -> list[Plan]:
     """Push the catalog to Stripe (product per plan, monthly price with the plan's lookup key) and
-    pull the price ids back. Idempotent: existing products and prices are reused."""
+    pull the price ids back. Idempotent: existing products and prices are reused. `on_plan(plan)` is
+    called after each plan (progress)."""
     result = []
     plans: dict[str, dict[str, Any]] = settings.BILLING_PLANS
     for code, spec in plans.items():
@@ -99,6 +101,8 @@ def plans_sync(*, stdout: Any = None) -> list[Plan]:
         if stdout is not None:
             stdout.write(f"{code}: product {product_id} price {price['id']} ({spec['lookup_key']})\n")
         result.append(plan)
+        if on_plan is not None:
+            on_plan(plan)
     return result
 
 

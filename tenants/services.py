@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -223,13 +224,24 @@ def tenant_purge(*, tenant: Tenant, now: dt.datetime | None = None) -> None:
         schema_drop(schema_name=schema_name)
 
 
-def tenant_purge_expired(*, now: dt.datetime | None = None) -> list[str]:
+def tenant_purge_expired(
+    *,
+    now: dt.datetime | None = None,
+    on_planned: Callable[[int], None] | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> list[str]:
+    """`on_planned(total)` then `on_step(slug)` after each purge (progress)."""
     now = now or timezone.now()
     cutoff = now - dt.timedelta(days=settings.TENANT_RETENTION_DAYS)
     purged = []
-    for tenant in Tenant.objects.filter(status=TenantStatus.CLOSED, closed_at__lte=cutoff):
+    expired = list(Tenant.objects.filter(status=TenantStatus.CLOSED, closed_at__lte=cutoff).order_by("closed_at"))
+    if on_planned is not None:
+        on_planned(len(expired))
+    for tenant in expired:
         tenant_purge(tenant=tenant, now=now)
         purged.append(tenant.slug)
+        if on_step is not None:
+            on_step(tenant.slug)
     return purged
 
 
@@ -238,18 +250,28 @@ def tenant_purge_expired(*, now: dt.datetime | None = None) -> list[str]:
 _EXPORT_SKIP = {"contenttypes", "auth"}
 
 
-def tenant_export(*, tenant: Tenant) -> dict[str, Any]:
-    """The organization's data as a JSON-ready dict: organization, members, and every tenant table."""
+def tenant_export(
+    *,
+    tenant: Tenant,
+    on_planned: Callable[[int], None] | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """The organization's data as a JSON-ready dict: organization, members, and every tenant table.
+    `on_planned(total tables)` then `on_step(table label)` after each table (progress)."""
     members = [
         {"email": m.user.email, "role": m.role, "joined": m.created_at.isoformat()}
         for m in Membership.objects.filter(tenant=tenant).select_related("user")
     ]
     data: dict[str, list[dict[str, Any]]] = {}
+    models = [m for label in _tenant_app_labels() for m in apps.get_app_config(label).get_models()]
+    if on_planned is not None:
+        on_planned(len(models))
     with schema_context(tenant.schema_name):
-        for app_label in _tenant_app_labels():
-            for model in apps.get_app_config(app_label).get_models():
-                rows = serializers.serialize("python", model._default_manager.order_by("pk"))
-                data[model._meta.label] = [{"pk": r["pk"], **r["fields"]} for r in rows]
+        for model in models:
+            rows = serializers.serialize("python", model._default_manager.order_by("pk"))
+            data[model._meta.label] = [{"pk": r["pk"], **r["fields"]} for r in rows]
+            if on_step is not None:
+                on_step(model._meta.label)
     return {
         "organization": {
             "slug": tenant.slug,
