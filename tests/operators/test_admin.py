@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.models import Group
@@ -126,6 +127,32 @@ def mirror(tenant_a: Tenant, owner_a: User) -> dict[str, models.Model]:
         "group": Group.objects.create(name="finance"),
         "membership": Membership.objects.get(tenant=tenant_a, user=owner_a),
         "domain": Domain.objects.filter(tenant=tenant_a).first(),
+        # django-axes' own admin: the sign-in failures an operator looks at when someone is locked out.
+        "attempt": AccessAttempt.objects.create(
+            username="owner@alpha.test",
+            ip_address="192.0.2.1",
+            user_agent="walk",
+            http_accept="*/*",
+            path_info="/login/",
+            get_data="",
+            post_data="",
+            failures_since_start=1,
+        ),
+        "access_log": AccessLog.objects.create(
+            username="owner@alpha.test",
+            ip_address="192.0.2.1",
+            user_agent="walk",
+            http_accept="*/*",
+            path_info="/login/",
+        ),
+        "failure_log": AccessFailureLog.objects.create(
+            username="owner@alpha.test",
+            ip_address="192.0.2.1",
+            user_agent="walk",
+            http_accept="*/*",
+            path_info="/login/",
+            locked_out=False,
+        ),
     }
 
 
