@@ -583,8 +583,14 @@ def servers(data_dir: Path, *, fast: bool, persist: bool, pg_port: int, redis_po
 
 
 def _install_signal_handlers() -> None:
+    stopping = False
+
     def _raise(signum: int, _frame: object) -> None:
+        nonlocal stopping
         global _interrupt_pending
+        if stopping:  # a second Ctrl-C / SIGTERM while stopping: the first one is being honoured
+            return
+        stopping = True
         if getattr(_critical, "depth", 0):
             _interrupt_pending = True  # raised once the child being started is registered
             return
