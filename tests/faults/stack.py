@@ -22,6 +22,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -255,6 +256,29 @@ class Stack:
             cur = conn.execute(query, params)
             return cur.fetchall() if cur.description else []
 
+    @contextlib.contextmanager
+    def subscription_locked(self, subscription_id: str) -> Iterator[None]:
+        """Hold the row lock on a subscription's mirror row: a task applying an event for it waits
+        (in flight, unacknowledged) until the block ends."""
+        import psycopg
+
+        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.pg_port}/tenantry") as conn:
+            conn.execute(
+                "SELECT 1 FROM billing_subscription WHERE stripe_subscription_id = %s FOR UPDATE", [subscription_id]
+            ).fetchone()
+            try:
+                yield
+            finally:
+                conn.rollback()
+
+    def waiting_on_lock(self) -> int:
+        """Sessions waiting for a row lock (a task held up by `subscription_locked`)."""
+        return int(
+            self.sql("SELECT count(*) FROM pg_stat_activity WHERE datname = 'tenantry' AND wait_event_type = 'Lock'")[
+                0
+            ][0]
+        )
+
     def install_audit(self) -> None:
         self.sql(AUDIT_SQL)
 
@@ -318,6 +342,7 @@ class Streamer:
         self._paused = threading.Event()
         self._workers: list[threading.Thread] = []
         self._burst = 0
+        self._extra = 0
 
     def start(self) -> None:
         self._workers = [threading.Thread(target=self._produce, daemon=True)]
@@ -347,6 +372,42 @@ class Streamer:
     def unacknowledged(self) -> set[str]:
         with self._lock:
             return set(self.created) - set(self.acked)
+
+    def send_one(self, tenant: dict[str, Any]) -> str:
+        """Send one `customer.subscription.updated` for `tenant` now, from this thread, until it is
+        acknowledged (it counts with the stream's events); returns its id."""
+        with self._lock:
+            self._extra += 1
+            event_id = f"evt_{self.prefix}x{self._extra:05d}"
+            self.created.append(event_id)
+        body = json.dumps(_event(event_id, "customer.subscription.updated", tenant["sub"], self.api_version)).encode()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            status = 0
+            with contextlib.suppress(OSError, http.client.HTTPException):
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=15)
+                try:
+                    conn.request("POST", "/webhooks/stripe/", body=body, headers=self._headers(body))
+                    response = conn.getresponse()
+                    response.read()
+                    status = response.status
+                finally:
+                    conn.close()
+            if 200 <= status < 300:
+                with self._lock:
+                    self.acked.setdefault(event_id, time.time())
+                return event_id
+            time.sleep(0.5)
+        raise AssertionError(f"{event_id} was not acknowledged")
+
+    @staticmethod
+    def _headers(body: bytes) -> dict[str, str]:
+        return {
+            "Host": "localhost",
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+            "Stripe-Signature": sign(body=body, secret=SECRET),
+        }
 
     def _next_body(self, n: int) -> tuple[str, bytes]:
         tenant = self.tenants[n % len(self.tenants)]
@@ -400,17 +461,7 @@ class Streamer:
             try:
                 if conn is None:
                     conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=15)
-                conn.request(
-                    "POST",
-                    "/webhooks/stripe/",
-                    body=body,
-                    headers={
-                        "Host": "localhost",
-                        "Content-Type": "application/json; charset=utf-8",
-                        "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
-                        "Stripe-Signature": sign(body=body, secret=SECRET),
-                    },
-                )
+                conn.request("POST", "/webhooks/stripe/", body=body, headers=self._headers(body))
                 response = conn.getresponse()
                 response.read()
                 status = response.status

@@ -37,7 +37,7 @@ pytestmark = pytest.mark.faults
 
 RECOVERY_LIMIT = 30.0  # seconds from the component's return to every acknowledged event applied
 BASE_RATE = 8.0  # new events a second, all the time
-BURST = 40  # events sent at once just before Valkey is stopped, so tasks are in flight
+BURST = 40  # events sent at once just before a component is stopped, so tasks are in flight
 
 
 @dataclass
@@ -60,7 +60,7 @@ def faults() -> Iterator[Faults]:
         stack.start_standin()
         stack.manage("migrate_schemas", "--shared", "--noinput", "-v", "0")
         stack.manage("migrate_schemas", "--tenant", "--noinput", "-v", "0")
-        data = stack.setup_data(tenants=3)
+        data = stack.setup_data(tenants=4)  # the last one's events are held up on purpose (Valkey test)
         stack.install_audit()
         stack.start_web()
         stack.start_worker()
@@ -68,7 +68,7 @@ def faults() -> Iterator[Faults]:
         stack.wait_worker()
         from billing.standin.constants import API_VERSION
 
-        stream = Streamer(port=stack.web_port, tenants=data["tenants"], api_version=API_VERSION, rate=BASE_RATE)
+        stream = Streamer(port=stack.web_port, tenants=data["tenants"][:-1], api_version=API_VERSION, rate=BASE_RATE)
         stream.start()
         yield Faults(stack, stream, data)
     finally:
@@ -156,16 +156,43 @@ def _assert_recovered(outcome: Outcome, f: Faults) -> None:
 
 
 def test_worker_survives_valkey_restarts_under_load(faults: Faults) -> None:
-    """Valkey stopped (SIGTERM, SIGKILL, twice each) with a burst of events in flight: the same worker
-    process reconnects every time and goes on consuming, and every acknowledged event is applied
-    within the limit of Valkey's return (Valkey runs without persistence here: its queue is lost)."""
+    """Valkey stopped (SIGTERM, SIGKILL, twice each) while events stream in and one task is in
+    flight: it waits on a row lock this test holds, so the worker has an unacknowledged message while
+    it also polls Valkey for more (the state in which celery 5.7.0 + kombu 5.7.0 exited with
+    "AttributeError: 'NoneType' object has no attribute 'hostname'"), and the lock is released only
+    after the worker reconnected, so that task finishes and acknowledges on the lost connection. The
+    same worker process goes on consuming every time, and every acknowledged event (the held one too)
+    is applied within the limit of Valkey's return. Valkey runs without persistence here: what was
+    queued is lost with it, and the sweeper re-sends it."""
     worker = faults.stack.procs["worker"]
+    held = faults.data["tenants"][-1]
+    faults.stream.send_one(held)  # creates the subscription's mirror row, which is locked below
+    _wait_all_applied(faults)
     for sig in (signal.SIGTERM, signal.SIGKILL, signal.SIGTERM, signal.SIGKILL):
-        outcome = _fault(faults, "valkey", sig, 3.0, faults.stack.start_valkey, burst=BURST)
+        since = time.time()
+        time.sleep(1.0)
+        with faults.stack.subscription_locked(held["sub"]["id"]):
+            faults.stream.send_one(held)
+            deadline = time.monotonic() + 10
+            while not faults.stack.waiting_on_lock() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert faults.stack.waiting_on_lock(), "the held event's task did not start"
+            time.sleep(0.5)
+            faults.stack.kill("valkey", sig)
+            time.sleep(3.0)
+            faults.stack.start_valkey()
+            returned_at = time.time()
+            # The lock goes once the worker answers again, i.e. reconnected: the held task then ends.
+            reconnected = faults.stack.worker_answers(within=20)
+        outcome = _outcome(_wait_all_applied(faults), since, returned_at)
+        print(
+            f"\nvalkey {sig.name}: {outcome.acked} events acknowledged, slowest applied {outcome.slowest} s "
+            f"after the return (or its acknowledgement), {len(outcome.late)} late"
+        )
         assert worker.poll() is None, "the worker exited on a Valkey restart (see its log)"
         assert faults.stack.procs["worker"] is worker
+        assert reconnected
         _assert_recovered(outcome, faults)
-    assert faults.stack.worker_answers(within=15)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
