@@ -61,6 +61,7 @@ def test_a_scheduled_retry_is_left_alone_until_it_is_due() -> None:
     webhook_event_retry_scheduled(event_id=event.pk, countdown=120)
     assert webhook_events_sweep() == 0
     event.refresh_from_db()
+    assert event.enqueued_at is not None
     assert event.enqueued_at > timezone.now() + dt.timedelta(seconds=100)
     # Once due (and the threshold past) without having run, the sweeper sends it.
     WebhookEvent.objects.filter(pk=event.pk).update(
