@@ -178,6 +178,10 @@ CELERY_BROKER_TRANSPORT = "config.celery:BrokerTransport" if CELERY_BROKER_URL.s
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_WORKER_CONSUMER = "config.celery:WorkerConsumer"
 BROKER_RECONNECT_MAX_SECONDS = env.float("BROKER_RECONNECT_MAX_SECONDS", default=3.0)
+# - a broker that stops answering without closing the connection (failover, a frozen host) fails a
+#   publish in seconds instead of never (kombu waits for ever by default): the webhook is still
+#   stored and acknowledged, and the sweeper sends it later.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1.0, "socket_timeout": 2.0}
 # Webhook recovery (docs/operations.md, "Faults and recovery"): how often beat runs the sweeper, and
 # the longest wait between retries of an event whose run found PostgreSQL unavailable.
 WEBHOOK_SWEEP_INTERVAL_SECONDS = env.float("WEBHOOK_SWEEP_INTERVAL_SECONDS", default=5.0)
