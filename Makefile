@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-pgbouncer lint bench install clean screenshots
+.PHONY: run test test-pgbouncer test-faults lint bench install clean screenshots
 
 $(STAMP): requirements/base.txt requirements/dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ screenshots: $(STAMP)
 test-pgbouncer: $(STAMP)
 	$(PY) -m deploy.localstack test --via-pgbouncer -- -q --reuse-db tests/identity tests/tenancy tests/api tests/portal \
 		tests/billing tests/webhooks $(PYTEST_ARGS)
+
+# Faults under load (tests/faults): its own PostgreSQL, Valkey, gunicorn, worker, beat and Stripe stand-in
+# on free ports; Valkey, the worker and PostgreSQL are stopped and restarted while signed events stream
+# in. Its own servers, so not under deploy.localstack test, and no conftest above tests/faults.
+test-faults: $(STAMP)
+	$(PY) -m pytest --confcutdir=tests/faults -m faults -v tests/faults $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

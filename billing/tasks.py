@@ -5,14 +5,17 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from billing import gateway, services, usage
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 
+# Stripe errors, and PostgreSQL being unavailable (a restart, a failover): retried with backoff instead
+# of ending as "raised unexpected: OperationalError". The periodic tasks below simply run again.
 RETRY = {
-    "autoretry_for": (gateway.GatewayError,),
+    "autoretry_for": (gateway.GatewayError, OperationalError, InterfaceError),
     "retry_backoff": 2,
     "retry_backoff_max": 600,
     "retry_jitter": True,

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from tenants import jsonlimits
@@ -205,6 +206,12 @@ class ProcessingError(Exception):
         self.final = final
 
 
+# The database is unreachable, went away mid-transaction, or gave up on a lock: not the event's fault.
+# Nothing is recorded (nothing can be); the task retries soon (`outage_retry_delay`), without spending
+# one of the event's attempts.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+
+
 def webhook_event_process(*, event_id: int, force: bool = False) -> str:
     """Apply one event exactly once: lock the row, skip if already final, dispatch, record.
 
@@ -228,6 +235,8 @@ def webhook_event_process(*, event_id: int, force: bool = False) -> str:
             event.processed_at = timezone.now()
             event.save(update_fields=["status", "attempts", "last_error", "tenant", "processed_at", "updated_at"])
             return event.status
+    except DATABASE_UNAVAILABLE:
+        raise  # rolled back, nothing applied; the caller retries (webhooks.tasks.process_event)
     except Exception as exc:
         error = _record_failure(event_id=event_id, exc=exc)
         if isinstance(error, str):
@@ -259,13 +268,38 @@ def retry_delay(attempt: int) -> float:
     return cap / 2 + random.uniform(0, cap / 2)  # noqa: S311 - jitter, not security
 
 
+def outage_retry_delay(retries: int) -> float:
+    """Delay before retrying an event whose run found the database unavailable: short and capped
+    (0.5, 1, 2, 4, then every WEBHOOK_OUTAGE_RETRY_MAX_SECONDS), so events are applied within seconds
+    of the database returning."""
+    return float(min(settings.WEBHOOK_OUTAGE_RETRY_MAX_SECONDS, 0.5 * 2 ** max(0, retries)))
+
+
+def webhook_event_retry_scheduled(*, event_id: int, countdown: float) -> None:
+    """Record that the event's next run is a delayed retry due in `countdown` seconds: `enqueued_at`
+    becomes the time it is due, so the sweeper leaves it alone until then (plus its threshold)."""
+    due = timezone.now() + dt.timedelta(seconds=countdown)
+    WebhookEvent.objects.filter(pk=event_id, status=EventStatus.PENDING).update(enqueued_at=due)
+
+
+# An event whose enqueue failed (no `enqueued_at`) is re-sent once it is this old: long enough for
+# the ingest's own enqueue, which runs right after its commit, to have stamped or cleared it.
+SWEEP_UNSENT_AFTER_SECONDS = 2
+
+
 def webhook_events_sweep(*, older_than_seconds: int | None = None, limit: int = 500) -> int:
-    """Re-enqueue events still pending after the threshold (their enqueue or worker was lost)."""
+    """Re-enqueue pending events whose message is not on its way: the enqueue failed (the broker was
+    down: no `enqueued_at`), or it was sent (or due, for a delayed retry) more than the threshold ago
+    and the event is still pending, so the message was lost: the broker restarted without its data,
+    or a killed worker held it. Runs every few seconds (beat); one indexed query when nothing is
+    pending. A message that was only slow makes a duplicate, which the row lock turns into a no-op."""
     seconds = settings.WEBHOOK_SWEEP_AFTER_SECONDS if older_than_seconds is None else older_than_seconds
-    cutoff = timezone.now() - dt.timedelta(seconds=seconds)
+    now = timezone.now()
+    stale = now - dt.timedelta(seconds=seconds)
+    unsent = now - dt.timedelta(seconds=min(seconds, SWEEP_UNSENT_AFTER_SECONDS))
     ids = list(
-        WebhookEvent.objects.filter(status=EventStatus.PENDING, received_at__lte=cutoff)
-        .exclude(enqueued_at__gt=cutoff)
+        WebhookEvent.objects.filter(status=EventStatus.PENDING)
+        .filter(Q(enqueued_at__isnull=True, received_at__lte=unsent) | Q(enqueued_at__lte=stale))
         .order_by("received_at")
         .values_list("pk", flat=True)[:limit]
     )

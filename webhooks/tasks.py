@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import shared_task
@@ -12,18 +13,33 @@ from billing import handlers as _handlers  # noqa: F401
 from webhooks import services
 from webhooks.models import WebhookEvent
 
+logger = logging.getLogger(__name__)
+
 
 @shared_task(bind=True, name="webhooks.process_event", ignore_result=True, max_retries=None)
 def process_event(self: Any, event_id: int) -> str:
     try:
         return services.webhook_event_process(event_id=event_id)
+    except services.DATABASE_UNAVAILABLE as exc:
+        # PostgreSQL is down or restarting: retry within seconds, for as long as it takes (the row is
+        # untouched, so a retry cannot apply the event twice). If this retry is lost too, the sweeper
+        # re-sends the event once the database is back.
+        raise self.retry(countdown=services.outage_retry_delay(self.request.retries), exc=exc) from exc
     except services.ProcessingError as exc:
         if exc.final:
             return "failed"
         attempts = WebhookEvent.objects.filter(pk=event_id).values_list("attempts", flat=True).first() or 1
-        raise self.retry(countdown=services.retry_delay(attempts), exc=exc) from exc
+        countdown = services.retry_delay(attempts)
+        services.webhook_event_retry_scheduled(event_id=event_id, countdown=countdown)
+        raise self.retry(countdown=countdown, exc=exc) from exc
 
 
+# Sent by beat every WEBHOOK_SWEEP_INTERVAL_SECONDS with that expiry: sweeps queued while no worker ran
+# are dropped on arrival instead of running back to back.
 @shared_task(name="webhooks.sweep_pending", ignore_result=True)
 def sweep_pending() -> int:
-    return services.webhook_events_sweep()
+    try:
+        return services.webhook_events_sweep()
+    except services.DATABASE_UNAVAILABLE as exc:
+        logger.warning("webhook sweep skipped, the database is unavailable: %s", exc)
+        return 0  # the next sweep, seconds later, does it

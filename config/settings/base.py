@@ -233,10 +233,34 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Broker faults (docs/operations.md, "Faults and recovery"; docs/decisions.md, D34 and D35):
+# - a redis:// broker goes through config.celery.BrokerTransport, kombu's redis transport with the fix
+#   for the worker exiting on a broker restart with tasks in flight;
+# - the worker reconnects for as long as it takes (Celery gives up after 100 attempts, ~50 minutes),
+#   trying every 1, 2, 3, then every BROKER_RECONNECT_MAX_SECONDS (Celery's own waits grow to 30 s, so
+#   after a long outage the worker came back up to 30 s after the broker did).
+CELERY_BROKER_TRANSPORT = "config.celery:BrokerTransport" if CELERY_BROKER_URL.startswith("redis://") else None
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CONSUMER = "config.celery:WorkerConsumer"
+BROKER_RECONNECT_MAX_SECONDS = env.float("BROKER_RECONNECT_MAX_SECONDS", default=3.0)
+# - a broker that stops answering without closing the connection (failover, a frozen host) fails a
+#   publish in seconds instead of never (kombu waits for ever by default): the webhook is still
+#   stored and acknowledged, and the sweeper sends it later.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1.0, "socket_timeout": 2.0}
+# Webhook recovery (docs/operations.md, "Faults and recovery"): how often beat runs the sweeper, and
+# the longest wait between retries of an event whose run found PostgreSQL unavailable.
+WEBHOOK_SWEEP_INTERVAL_SECONDS = env.float("WEBHOOK_SWEEP_INTERVAL_SECONDS", default=5.0)
+WEBHOOK_OUTAGE_RETRY_MAX_SECONDS = env.float("WEBHOOK_OUTAGE_RETRY_MAX_SECONDS", default=5.0)
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "tenants-refill-schema-pool": {"task": "tenants.refill_schema_pool", "schedule": 60.0},
     # Billing (see docs/billing.md).
-    "webhooks-sweep-pending": {"task": "webhooks.sweep_pending", "schedule": 60.0},
+    # Every few seconds: one indexed query when nothing is pending (see webhooks/services.py). Sweeps
+    # queued while no worker ran expire instead of all running back to back when one returns.
+    "webhooks-sweep-pending": {
+        "task": "webhooks.sweep_pending",
+        "schedule": WEBHOOK_SWEEP_INTERVAL_SECONDS,
+        "options": {"expires": 3 * WEBHOOK_SWEEP_INTERVAL_SECONDS},
+    },
     "billing-dunning": {"task": "billing.dunning_sweep", "schedule": 3600.0},
     "billing-report-usage": {"task": "billing.report_usage", "schedule": 900.0},
     "billing-reconcile": {"task": "billing.reconcile", "schedule": crontab(hour=3, minute=17)},

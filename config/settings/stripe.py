@@ -47,8 +47,9 @@ STRIPE_WEBHOOK_MAX_BYTES = env.int("STRIPE_WEBHOOK_MAX_BYTES", default=256 * 102
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
 WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=2.0)
 WEBHOOK_RETRY_MAX_SECONDS = env.float("WEBHOOK_RETRY_MAX_SECONDS", default=900.0)
-# The sweeper re-enqueues events still pending after this long (their enqueue was lost).
-WEBHOOK_SWEEP_AFTER_SECONDS = env.int("WEBHOOK_SWEEP_AFTER_SECONDS", default=120)
+# The sweeper re-enqueues events still pending this long after their message was sent (or due): the
+# message was lost (a broker restart without its data, a killed worker). Failed enqueues go at once.
+WEBHOOK_SWEEP_AFTER_SECONDS = env.int("WEBHOOK_SWEEP_AFTER_SECONDS", default=15)
 # Create the Stripe customer in the background after provisioning.
 BILLING_CREATE_CUSTOMERS = env.bool("BILLING_CREATE_CUSTOMERS", default=True)
 # Days a past_due tenant keeps full access before it becomes read-only (suspended).
