@@ -32,6 +32,7 @@ v1 = [
     path("invitations/accept/", members.InvitationAcceptApi.as_view(), name="invitation-accept"),
     path("invitations/<id:invitation_id>/", members.InvitationRevokeApi.as_view(), name="invitation-detail"),
     path("audit-events/", AuditEventListApi.as_view(), name="audit-events"),
+    path("webhook-endpoints/", include("tenant_apps.outgoing.api.urls")),
 ]
 
 
