@@ -82,6 +82,7 @@ class Delivery(models.Model):
     # The claim of the attempt in flight: only the holder of this token may record its outcome.
     claim_token = models.CharField(max_length=32, blank=True, default="")
     lease_until = models.DateTimeField(null=True, blank=True)
+    first_attempt_at = models.DateTimeField(null=True, blank=True)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     response_status = models.PositiveIntegerField(null=True, blank=True)
     response_excerpt = models.TextField(blank=True, default="")

@@ -27,7 +27,8 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -223,11 +224,21 @@ def _event_body(*, event_id: str, sequence: int, event_type: str, created: dt.da
         "type": event_type,
         "created": created.isoformat().replace("+00:00", "Z"),
         "api_version": settings.OUTGOING_WEBHOOKS_API_VERSION,
-        "organization": getattr(getattr(connection, "tenant", None), "slug", None),
+        "organization": _tenant_slug(),
         "sequence": sequence,
         "data": {"object": obj},
     }
     return json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False)
+
+
+def _tenant_slug() -> str | None:
+    tenant = getattr(connection, "tenant", None)
+    slug = getattr(tenant, "slug", None)
+    if slug is None:  # schema_context gives a stand-in without fields (worker, billing signal)
+        from tenants.models import Tenant
+
+        slug = Tenant.objects.filter(schema_name=connection.schema_name).values_list("slug", flat=True).first()
+    return slug
 
 
 def _event_insert(*, event_type: str, obj: dict, created: dt.datetime) -> OutboxEvent:
@@ -368,6 +379,7 @@ def delivery_attempt(*, delivery_id: int, now: dt.datetime | None = None) -> tup
         claim_token=token,
         lease_until=now + lease,
         attempts=F("attempts") + 1,
+        first_attempt_at=Coalesce(F("first_attempt_at"), Value(now)),
         last_attempt_at=now,
     )
     if not claimed:
@@ -422,9 +434,14 @@ def delivery_attempt(*, delivery_id: int, now: dt.datetime | None = None) -> tup
         ok, error = False, f"{type(exc).__name__}: {exc}"
     duration_ms = int((time.monotonic() - started) * 1000)
 
+    # Retries until the window (from the delivery's creation) ends; the last one is made at its end.
     window_end = delivery.created_at + dt.timedelta(seconds=settings.OUTGOING_WEBHOOKS_RETRY_WINDOW_SECONDS)
-    delay = None if ok else retry_delay(delivery.attempts + 1)
-    final = not ok and (delivery.kind == DeliveryKind.TEST or now + dt.timedelta(seconds=delay or 0) > window_end)
+    delay = None if ok else retry_delay(delivery.attempts)
+    final = not ok and (delivery.kind == DeliveryKind.TEST or now >= window_end)
+    next_attempt_at = None
+    if not ok and not final:
+        next_attempt_at = min(now + dt.timedelta(seconds=delay or 0), window_end)
+        delay = (next_attempt_at - now).total_seconds()
     recorded = _record(
         delivery=delivery,
         token=token,
@@ -435,7 +452,7 @@ def delivery_attempt(*, delivery_id: int, now: dt.datetime | None = None) -> tup
         status_code=status_code,
         excerpt=excerpt,
         duration_ms=duration_ms,
-        next_attempt_at=None if ok or final else now + dt.timedelta(seconds=delay or 0),
+        next_attempt_at=next_attempt_at,
     )
     if not recorded:
         return "busy", None
@@ -490,16 +507,16 @@ def _record(
         return True
     WebhookEndpoint.objects.filter(pk=delivery.endpoint_id, failing_since__isnull=True).update(failing_since=now)
     if final:
-        _maybe_disable(endpoint_id=delivery.endpoint_id, now=now)
+        _maybe_disable(endpoint_id=delivery.endpoint_id, first_attempt_at=delivery.first_attempt_at or now, now=now)
     return True
 
 
-def _maybe_disable(*, endpoint_id: int, now: dt.datetime) -> None:
-    """Disable an endpoint that has not had a single success for the whole retry window, and email the
-    organization's owners (after commit)."""
-    window = dt.timedelta(seconds=settings.OUTGOING_WEBHOOKS_RETRY_WINDOW_SECONDS)
+def _maybe_disable(*, endpoint_id: int, first_attempt_at: dt.datetime, now: dt.datetime) -> None:
+    """A delivery failed for its whole window. If the endpoint had no success since that delivery's first
+    attempt either (success clears `failing_since`), it kept failing for the whole window: disable it
+    and email the organization's owners (after commit)."""
     endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=endpoint_id, enabled=True).first()
-    if endpoint is None or endpoint.failing_since is None or endpoint.failing_since > now - window:
+    if endpoint is None or endpoint.failing_since is None or endpoint.failing_since > first_attempt_at:
         return
     endpoint.enabled = False
     endpoint.disabled_reason = "failing"
