@@ -278,7 +278,11 @@ OUTGOING_WEBHOOKS_SWEEP_AFTER_SECONDS = env.int("OUTGOING_WEBHOOKS_SWEEP_AFTER_S
 OUTGOING_WEBHOOKS_ROTATION_OVERLAP_SECONDS = env.int("OUTGOING_WEBHOOKS_ROTATION_OVERLAP_SECONDS", default=24 * 3600)
 OUTGOING_WEBHOOKS_ROTATION_MAX_OVERLAP_SECONDS = 7 * 24 * 3600
 OUTGOING_WEBHOOKS_MAX_ENDPOINTS = env.int("OUTGOING_WEBHOOKS_MAX_ENDPOINTS", default=20)
+# Queue of the delivery tasks (empty: Celery's default queue). A dedicated queue and worker keep slow
+# receivers from delaying billing and other tasks.
+OUTGOING_WEBHOOKS_QUEUE = env("OUTGOING_WEBHOOKS_QUEUE", default="") or None
 OUTGOING_WEBHOOKS_RETENTION_DAYS = env.int("OUTGOING_WEBHOOKS_RETENTION_DAYS", default=30)
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["DeliveryStatusEnum"] = "tenant_apps.outgoing.models.DeliveryStatus"
 CELERY_BEAT_SCHEDULE["outgoing-webhooks-sweep"] = {"task": "outgoing.sweep", "schedule": 30.0}
 CELERY_BEAT_SCHEDULE["outgoing-webhooks-prune"] = {"task": "outgoing.prune", "schedule": crontab(hour=4, minute=41)}
 

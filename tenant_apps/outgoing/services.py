@@ -295,7 +295,10 @@ def deliveries_enqueue(*, schema_name: str, delivery_ids: list[int], countdown: 
         for pk in delivery_ids:
             try:
                 deliver.apply_async(
-                    args=[pk], countdown=countdown, retry_policy={"max_retries": 1, "interval_start": 0.05}
+                    args=[pk],
+                    countdown=countdown,
+                    queue=settings.OUTGOING_WEBHOOKS_QUEUE,
+                    retry_policy={"max_retries": 1, "interval_start": 0.05},
                 )
                 sent += 1
             except Exception:
