@@ -469,7 +469,6 @@ def delivery_attempt(*, delivery_id: int, now: dt.datetime | None = None) -> tup
     return "retry", delay
 
 
-@transaction.atomic
 def _record(
     *,
     delivery: Delivery,
@@ -500,18 +499,21 @@ def _record(
         # A short wait is enqueued with a countdown by the task (enqueued_at stamped there); longer ones
         # are left to the sweeper, which finds rows whose next attempt is due.
         fields.update(status=DeliveryStatus.PENDING, next_attempt_at=next_attempt_at, enqueued_at=None)
-    updated = Delivery.objects.filter(pk=delivery.pk, claim_token=token, status=DeliveryStatus.SENDING).update(**fields)
-    if not updated:
-        return False
-    if delivery.kind == DeliveryKind.TEST:
+    claimed = Delivery.objects.filter(pk=delivery.pk, claim_token=token, status=DeliveryStatus.SENDING)
+    if ok and (delivery.kind == DeliveryKind.TEST or delivery.endpoint.failing_since is None):
+        return bool(claimed.update(**fields))  # the common case: one statement, no transaction
+    with transaction.atomic():
+        if not claimed.update(**fields):
+            return False
+        if delivery.kind == DeliveryKind.TEST:
+            return True
+        if ok:
+            WebhookEndpoint.objects.filter(pk=delivery.endpoint_id).update(failing_since=None)
+            return True
+        WebhookEndpoint.objects.filter(pk=delivery.endpoint_id, failing_since__isnull=True).update(failing_since=now)
+        if final:
+            _maybe_disable(endpoint_id=delivery.endpoint_id, first_attempt_at=delivery.first_attempt_at or now, now=now)
         return True
-    if ok:
-        WebhookEndpoint.objects.filter(pk=delivery.endpoint_id, failing_since__isnull=False).update(failing_since=None)
-        return True
-    WebhookEndpoint.objects.filter(pk=delivery.endpoint_id, failing_since__isnull=True).update(failing_since=now)
-    if final:
-        _maybe_disable(endpoint_id=delivery.endpoint_id, first_attempt_at=delivery.first_attempt_at or now, now=now)
-    return True
 
 
 def _maybe_disable(*, endpoint_id: int, first_attempt_at: dt.datetime, now: dt.datetime) -> None:
