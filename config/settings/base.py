@@ -282,7 +282,10 @@ OUTGOING_WEBHOOKS_MAX_ENDPOINTS = env.int("OUTGOING_WEBHOOKS_MAX_ENDPOINTS", def
 # receivers from delaying billing and other tasks.
 OUTGOING_WEBHOOKS_QUEUE = env("OUTGOING_WEBHOOKS_QUEUE", default="") or None
 OUTGOING_WEBHOOKS_RETENTION_DAYS = env.int("OUTGOING_WEBHOOKS_RETENTION_DAYS", default=30)
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["DeliveryStatusEnum"] = "tenant_apps.outgoing.models.DeliveryStatus"
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    **SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"],  # type: ignore[dict-item]
+    "DeliveryStatusEnum": "tenant_apps.outgoing.models.DeliveryStatus",
+}
 CELERY_BEAT_SCHEDULE["outgoing-webhooks-sweep"] = {"task": "outgoing.sweep", "schedule": 30.0}
 CELERY_BEAT_SCHEDULE["outgoing-webhooks-prune"] = {"task": "outgoing.prune", "schedule": crontab(hour=4, minute=41)}
 
