@@ -77,7 +77,7 @@ def _stop(proc: subprocess.Popen) -> None:
     import signal
 
     if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
+        os.kill(proc.pid, signal.SIGTERM)  # the main process: a warm shutdown lets running tasks finish
         try:
             proc.wait(20)
         except subprocess.TimeoutExpired:

@@ -419,3 +419,25 @@ def test_sweeper_reenqueues_what_was_not_enqueued(tenant_a, owner_a, receiver_fa
             status=DeliveryStatus.SENDING, lease_until=now - dt.timedelta(seconds=1), enqueued_at=None
         )
         assert services.deliveries_sweep(now=now)[0] == 1
+
+
+def test_the_snippet_in_docs_api_md_verifies_a_real_delivery(tenant_a, owner_a, receiver_factory):
+    import re
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    block = re.search(r"\*\*Verifying a signature\*\*.*?```python\n(.*?)```", docs, re.S)
+    assert block is not None
+    namespace: dict = {}
+    exec(block.group(1), namespace)  # noqa: S102 - our own documentation
+    receiver = receiver_factory()
+    _, secret = make_endpoint(tenant_a, receiver.url, ["project.created"])
+    receiver.secret = secret
+    with schema_context(tenant_a.schema_name):
+        projects.project_create(actor=Actor(user=owner_a), tenant=tenant_a, name="Docs")
+        services.delivery_attempt(delivery_id=_only_delivery().pk)
+    [record] = receiver.received
+    event = namespace["verify"](record["body"], record["headers"]["Tenantry-Signature"], secret)
+    assert event["type"] == "project.created" and event["data"]["object"]["name"] == "Docs"
+    with pytest.raises(ValueError):
+        namespace["verify"](record["body"], record["headers"]["Tenantry-Signature"], "whsec_wrong")
