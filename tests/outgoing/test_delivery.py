@@ -441,3 +441,63 @@ def test_the_snippet_in_docs_api_md_verifies_a_real_delivery(tenant_a, owner_a, 
     assert event["type"] == "project.created" and event["data"]["object"]["name"] == "Docs"
     with pytest.raises(ValueError):
         namespace["verify"](record["body"], record["headers"]["Tenantry-Signature"], "whsec_wrong")
+
+
+def test_member_and_invitation_events_carry_the_api_representation(tenant_a, owner_a, receiver_factory):
+    from tenant_apps.invitations import services as invitations
+    from tests.factories import TEST_PASSWORD
+
+    receiver = receiver_factory()
+    make_endpoint(tenant_a, receiver.url, ["*"])
+    with schema_context(tenant_a.schema_name):
+        actor = Actor(user=owner_a)
+        invitation, _ = invitations.invitation_create(
+            actor=actor, tenant=tenant_a, email="newbie@example.test", role="member", base_url="http://x"
+        )
+        membership = invitations.invitation_accept(
+            actor=Actor(user=None), tenant=tenant_a, invitation=invitation, password=TEST_PASSWORD
+        )
+        invitations.member_change_role(actor=actor, actor_role="owner", membership=membership, role="admin")
+        invitations.member_remove(actor=actor, actor_role="owner", membership=membership)
+        events = [json.loads(body) for body in OutboxEvent.objects.order_by("pk").values_list("body", flat=True)]
+    assert [e["type"] for e in events] == [
+        "invitation.created",
+        "invitation.accepted",
+        "member.joined",
+        "member.role_changed",
+        "member.removed",
+    ]
+    assert events[0]["data"]["object"]["email"] == "newbie@example.test"
+    assert events[0]["data"]["object"]["status"] == "pending" and events[1]["data"]["object"]["status"] == "accepted"
+    joined, changed, removed = (e["data"]["object"] for e in events[2:])
+    assert joined["email"] == "newbie@example.test" and joined["role"] == "member"
+    assert changed["role"] == "admin" and removed["user_id"] == joined["user_id"]
+    assert sorted(joined) == ["email", "full_name", "joined_at", "role", "user_id"]
+
+
+def test_metrics_count_deliveries_failures_and_queue_depth(tenant_a, owner_a, receiver_factory, settings):
+    from django.test import Client
+
+    from tenants.observability import _metrics_key
+    from tenants.redis import redis_client
+
+    settings.METRICS_TOKEN = "outgoing-metrics-token-0123456789"
+    for name in ("outgoing_webhook_deliveries", "outgoing_webhook_queue_depth"):
+        redis_client().delete(_metrics_key(name))
+    state = {"status": 500}
+    receiver = receiver_factory(behaviour=lambda event, headers: state["status"])
+    make_endpoint(tenant_a, receiver.url, ["project.created"])
+    with schema_context(tenant_a.schema_name):
+        projects.project_create(actor=Actor(user=owner_a), tenant=tenant_a, name="M")
+        delivery = _only_delivery()
+        services.delivery_attempt(delivery_id=delivery.pk)
+    services.deliveries_sweep_all(now=timezone.now() - dt.timedelta(days=1))  # records the depth only
+    state["status"] = 200
+    with schema_context(tenant_a.schema_name):
+        delivery.refresh_from_db()
+        services.delivery_attempt(delivery_id=delivery.pk, now=delivery.next_attempt_at)
+    body = Client(HTTP_HOST="localhost").get("/metrics", HTTP_AUTHORIZATION=f"Bearer {settings.METRICS_TOKEN}")
+    text = body.content.decode()
+    assert 'tenantry_outgoing_webhook_deliveries_total{outcome="failed_attempt"} 1.0' in text
+    assert 'tenantry_outgoing_webhook_deliveries_total{outcome="succeeded"} 1.0' in text
+    assert "tenantry_outgoing_webhook_queue_depth 1.0" in text
