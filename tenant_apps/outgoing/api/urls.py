@@ -16,12 +16,12 @@ urlpatterns = [
     path("webhook-endpoints/<id:endpoint_id>/test/", views.EndpointTestApi.as_view(), name="webhook-endpoint-test"),
     path("webhook-endpoints/<id:endpoint_id>/deliveries/", views.DeliveryListApi.as_view(), name="webhook-deliveries"),
     path(
-        "<id:endpoint_id>/deliveries/<id:delivery_id>/",
+        "webhook-endpoints/<id:endpoint_id>/deliveries/<id:delivery_id>/",
         views.DeliveryDetailApi.as_view(),
         name="webhook-delivery-detail",
     ),
     path(
-        "<id:endpoint_id>/deliveries/<id:delivery_id>/resend/",
+        "webhook-endpoints/<id:endpoint_id>/deliveries/<id:delivery_id>/resend/",
         views.DeliveryResendApi.as_view(),
         name="webhook-delivery-resend",
     ),
