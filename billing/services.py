@@ -257,8 +257,15 @@ def subscription_mirror(
     """Mirror a subscription object fresh from Stripe and let the tenant follow it."""
     if stripe_id(data.get("customer")) != customer.stripe_customer_id:
         raise ValueError(f"subscription {data.get('id')} does not belong to {customer.stripe_customer_id}")
+    from billing.selectors import plan_code_for_tenant
+    from billing.signals import plan_changed
+
+    old_plan = plan_code_for_tenant(tenant=customer.tenant)
     sub = subscription_apply(customer=customer, data=data, marker=marker)
     tenant_follow_subscription(tenant=customer.tenant, subscription=sub)
+    new_plan = plan_code_for_tenant(tenant=customer.tenant)
+    if new_plan != old_plan:  # in this transaction: subscribers write their side effects with it
+        plan_changed.send(sender=Subscription, tenant=customer.tenant, old_plan=old_plan, new_plan=new_plan)
     return sub
 
 

@@ -396,6 +396,15 @@ def _tenant_counts() -> dict[str, int]:
     return {str(r["status"]): int(r["n"]) for r in rows}
 
 
+_EXTRA_METRICS: list[Callable[[], Iterator[Any]]] = []
+
+
+def register_metrics(collect: Callable[[], Iterator[Any]]) -> None:
+    """Apps add their own metric families to /metrics (called from their AppConfig.ready)."""
+    if collect not in _EXTRA_METRICS:
+        _EXTRA_METRICS.append(collect)
+
+
 class _Collector:
     def collect(self) -> Iterator[Any]:
         from django_tenants.utils import schema_context
@@ -472,6 +481,9 @@ class _Collector:
                 for label, value in sorted(inbox_counts.items()):
                     inbox.add_metric([label], value)
                 yield inbox
+
+        for extra in _EXTRA_METRICS:
+            yield from extra()
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:

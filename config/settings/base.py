@@ -46,6 +46,7 @@ TENANT_APPS = [
     "tenant_apps.invitations",
     "tenant_apps.audit",
     "tenant_apps.portal",
+    "tenant_apps.outgoing",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -351,6 +352,36 @@ LOGGING = {
 # Hosts that serve the public site (signup, webhooks, operator admin) instead of a tenant.
 TENANT_PUBLIC_HOSTS = env.list("TENANT_PUBLIC_HOSTS", default=["localhost", "127.0.0.1"])
 TENANT_POOL_AUTO_REFILL = env.bool("TENANT_POOL_AUTO_REFILL", default=True)
+
+# --- Outgoing webhooks (tenant_apps/outgoing; docs/api.md "Outgoing webhooks") -----------------
+# Plain http endpoints (local development and tests only; production refuses them).
+OUTGOING_WEBHOOKS_ALLOW_HTTP = env.bool("OUTGOING_WEBHOOKS_ALLOW_HTTP", default=False)
+# Loopback targets (tests and local receivers only). Private, link-local, metadata, multicast and
+# reserved addresses are always refused.
+OUTGOING_WEBHOOKS_ALLOW_LOOPBACK = env.bool("OUTGOING_WEBHOOKS_ALLOW_LOOPBACK", default=False)
+OUTGOING_WEBHOOKS_API_VERSION = "v1"
+OUTGOING_WEBHOOKS_TIMEOUT_SECONDS = env.float("OUTGOING_WEBHOOKS_TIMEOUT_SECONDS", default=10.0)
+OUTGOING_WEBHOOKS_LEASE_MARGIN_SECONDS = env.int("OUTGOING_WEBHOOKS_LEASE_MARGIN_SECONDS", default=50)
+OUTGOING_WEBHOOKS_MAX_RESPONSE_BYTES = env.int("OUTGOING_WEBHOOKS_MAX_RESPONSE_BYTES", default=65536)
+OUTGOING_WEBHOOKS_RETRY_BASE_SECONDS = env.float("OUTGOING_WEBHOOKS_RETRY_BASE_SECONDS", default=30.0)
+OUTGOING_WEBHOOKS_RETRY_MAX_SECONDS = env.float("OUTGOING_WEBHOOKS_RETRY_MAX_SECONDS", default=4 * 3600.0)
+OUTGOING_WEBHOOKS_RETRY_WINDOW_SECONDS = env.int("OUTGOING_WEBHOOKS_RETRY_WINDOW_SECONDS", default=3 * 24 * 3600)
+# Retries due within this many seconds are enqueued with a countdown; later ones wait for the sweeper.
+OUTGOING_WEBHOOKS_COUNTDOWN_MAX_SECONDS = env.int("OUTGOING_WEBHOOKS_COUNTDOWN_MAX_SECONDS", default=300)
+OUTGOING_WEBHOOKS_SWEEP_AFTER_SECONDS = env.int("OUTGOING_WEBHOOKS_SWEEP_AFTER_SECONDS", default=60)
+OUTGOING_WEBHOOKS_ROTATION_OVERLAP_SECONDS = env.int("OUTGOING_WEBHOOKS_ROTATION_OVERLAP_SECONDS", default=24 * 3600)
+OUTGOING_WEBHOOKS_ROTATION_MAX_OVERLAP_SECONDS = 7 * 24 * 3600
+OUTGOING_WEBHOOKS_MAX_ENDPOINTS = env.int("OUTGOING_WEBHOOKS_MAX_ENDPOINTS", default=20)
+# Queue of the delivery tasks (empty: Celery's default queue). A dedicated queue and worker keep slow
+# receivers from delaying billing and other tasks.
+OUTGOING_WEBHOOKS_QUEUE = env("OUTGOING_WEBHOOKS_QUEUE", default="") or None
+OUTGOING_WEBHOOKS_RETENTION_DAYS = env.int("OUTGOING_WEBHOOKS_RETENTION_DAYS", default=30)
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    **SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"],  # type: ignore[dict-item]
+    "DeliveryStatusEnum": "tenant_apps.outgoing.models.DeliveryStatus",
+}
+CELERY_BEAT_SCHEDULE["outgoing-webhooks-sweep"] = {"task": "outgoing.sweep", "schedule": 30.0}
+CELERY_BEAT_SCHEDULE["outgoing-webhooks-prune"] = {"task": "outgoing.prune", "schedule": crontab(hour=4, minute=41)}
 
 # --- Integrations (one module each) ------------------------------------------------------------
 from .stripe import *  # noqa: E402, F403

@@ -15,3 +15,6 @@ EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 cast(dict[str, Any], LOGGING["loggers"]).update(
     {"stripe": {"level": "WARNING"}, "tenantry.request": {"level": "WARNING"}}
 )
+# Outgoing webhooks to plain http on this machine (a local receiver); production refuses both.
+OUTGOING_WEBHOOKS_ALLOW_HTTP = env.bool("OUTGOING_WEBHOOKS_ALLOW_HTTP", default=True)
+OUTGOING_WEBHOOKS_ALLOW_LOOPBACK = env.bool("OUTGOING_WEBHOOKS_ALLOW_LOOPBACK", default=True)

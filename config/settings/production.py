@@ -76,3 +76,7 @@ EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Tenantry <no-reply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# Outgoing webhooks: https only, and never to loopback, whatever the environment says.
+OUTGOING_WEBHOOKS_ALLOW_HTTP = False
+OUTGOING_WEBHOOKS_ALLOW_LOOPBACK = False

@@ -15,3 +15,6 @@ CELERY_TASK_ALWAYS_EAGER = False
 TENANT_POOL_AUTO_REFILL = False
 # Billing: no Stripe customer is created on provisioning unless a test asks for it.
 BILLING_CREATE_CUSTOMERS = False
+# Outgoing webhooks to plain http on this machine (a local receiver); production refuses both.
+OUTGOING_WEBHOOKS_ALLOW_HTTP = env.bool("OUTGOING_WEBHOOKS_ALLOW_HTTP", default=True)
+OUTGOING_WEBHOOKS_ALLOW_LOOPBACK = env.bool("OUTGOING_WEBHOOKS_ALLOW_LOOPBACK", default=True)

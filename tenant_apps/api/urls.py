@@ -8,6 +8,7 @@ import tenant_apps.api.converters  # noqa: F401  (registers the <id:…> convert
 from tenant_apps.api.me import MeApi
 from tenant_apps.audit.api.views import AuditEventListApi
 from tenant_apps.invitations.api import views as members
+from tenant_apps.outgoing.api import urls as outgoing_urls
 from tenant_apps.projects.api import views as projects
 from tenant_apps.tokens.api import views as tokens
 from tenants.errors import error_response
@@ -32,6 +33,7 @@ v1 = [
     path("invitations/accept/", members.InvitationAcceptApi.as_view(), name="invitation-accept"),
     path("invitations/<id:invitation_id>/", members.InvitationRevokeApi.as_view(), name="invitation-detail"),
     path("audit-events/", AuditEventListApi.as_view(), name="audit-events"),
+    *outgoing_urls.urlpatterns,
 ]
 
 

@@ -20,6 +20,7 @@ from shared_apps.accounts.services import membership_add, membership_change_role
 from tenant_apps.audit.services import Actor, audit_event_record
 from tenant_apps.invitations.models import Invitation, InvitationStatus
 from tenant_apps.invitations.selectors import invitation_pending_count
+from tenant_apps.outgoing.services import outbox_record
 from tenant_apps.projects.models import ProjectUserObjectPermission
 from tenant_apps.tokens.crypto import INVITATION_SCHEME, secret_hash, secret_new
 from tenant_apps.tokens.models import ApiToken
@@ -112,6 +113,7 @@ def invitation_create(
         target_id=invitation.pk,
         data={"email": email, "role": role},
     )
+    outbox_record(event_type="invitation.created", obj=invitation)
     _invitation_mail_on_commit(tenant=tenant, email=email, raw=raw, base_url=base_url or tenant_origin(tenant=tenant))
     return invitation, raw
 
@@ -220,6 +222,8 @@ def invitation_accept(
         target_id=invitation.pk,
         data={"user_id": user.pk, "role": invitation.role},
     )
+    outbox_record(event_type="invitation.accepted", obj=invitation)
+    outbox_record(event_type="member.joined", obj=membership)
     return membership
 
 
@@ -249,6 +253,7 @@ def member_change_role(*, actor: Actor, actor_role: str, membership: Membership,
         target_id=membership.user_id,
         data={"from": old, "to": role},
     )
+    outbox_record(event_type="member.role_changed", obj=membership)
     return membership
 
 
@@ -261,3 +266,4 @@ def member_remove(*, actor: Actor, actor_role: str, membership: Membership) -> N
     ProjectUserObjectPermission.objects.filter(user_id=user_id).delete()
     ApiToken.objects.filter(user_id=user_id, revoked_at__isnull=True).update(revoked_at=timezone.now())
     audit_event_record(actor=actor, action="member.removed", target_type="user", target_id=user_id, data={"role": role})
+    outbox_record(event_type="member.removed", obj=membership)

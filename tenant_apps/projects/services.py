@@ -11,7 +11,8 @@ from billing.selectors import entitlements_for_tenant
 from shared_apps.accounts.models import User
 from shared_apps.accounts.selectors import membership_for_user_id
 from tenant_apps.audit.services import Actor, audit_event_record
-from tenant_apps.projects.models import Project, ProjectUserObjectPermission, Task
+from tenant_apps.outgoing.services import outbox_record
+from tenant_apps.projects.models import Project, ProjectUserObjectPermission, Task, TaskStatus
 from tenant_apps.projects.policies import (
     ALL_PROJECT_CODENAMES,
     project_grantee_allowed,
@@ -57,6 +58,7 @@ def project_create(*, actor: Actor, tenant: Tenant, name: str, description: str 
     audit_event_record(
         actor=actor, action="project.created", target_type="project", target_id=project.pk, data={"name": name}
     )
+    outbox_record(event_type="project.created", obj=project)
     return project
 
 
@@ -81,6 +83,7 @@ def project_update(
         target_id=project.pk,
         data={"fields": changed},
     )
+    outbox_record(event_type="project.updated", obj=project)
     return project
 
 
@@ -91,6 +94,7 @@ def project_delete(*, actor: Actor, project: Project) -> None:
     audit_event_record(
         actor=actor, action="project.deleted", target_type="project", target_id=project_id, data={"name": name}
     )
+    outbox_record(event_type="project.deleted", obj=project)
 
 
 def _grantee(*, tenant: Tenant, user_id: int) -> User:
@@ -182,6 +186,7 @@ def task_create(
         target_id=task.pk,
         data={"project_id": project.pk, "title": title},
     )
+    outbox_record(event_type="task.created", obj=task)
     return task
 
 
@@ -195,6 +200,7 @@ def task_update(*, actor: Actor, tenant: Tenant, task: Task, **changes: object) 
     if "assignee_id" in changes:
         _check_assignee(tenant=tenant, assignee_id=changes["assignee_id"])  # type: ignore[arg-type]
     task = Task.objects.select_for_update().get(pk=task.pk)
+    was_done = task.status == TaskStatus.DONE
     for field, value in changes.items():
         setattr(task, field, value)
     task.full_clean(exclude=["project", "assignee"])
@@ -206,6 +212,9 @@ def task_update(*, actor: Actor, tenant: Tenant, task: Task, **changes: object) 
         target_id=task.pk,
         data={"project_id": task.project_id, "fields": sorted(changes)},
     )
+    outbox_record(event_type="task.updated", obj=task)
+    if task.status == TaskStatus.DONE and not was_done:
+        outbox_record(event_type="task.completed", obj=task)
     return task
 
 
@@ -216,3 +225,4 @@ def task_delete(*, actor: Actor, task: Task) -> None:
     audit_event_record(
         actor=actor, action="task.deleted", target_type="task", target_id=task_id, data={"project_id": project_id}
     )
+    outbox_record(event_type="task.deleted", obj=task)
