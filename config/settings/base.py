@@ -172,6 +172,11 @@ LOGIN_LOCKOUT_MAX_SECONDS = env.int("LOGIN_LOCKOUT_MAX_SECONDS", default=3600)
 LOGIN_LOCKOUT_MEMORY_HOURS = env.int("LOGIN_LOCKOUT_MEMORY_HOURS", default=24)
 # Proxies in front of the app that append to X-Forwarded-For (0: trust only REMOTE_ADDR).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Mails the public signup page may send (confirmation links, existing-account notices): per address
+# and per client IP within the window (shared_apps.public_site.services.signup_mail_budget_take).
+SIGNUP_MAIL_WINDOW_HOURS = env.int("SIGNUP_MAIL_WINDOW_HOURS", default=1)
+SIGNUP_MAILS_PER_ADDRESS = env.int("SIGNUP_MAILS_PER_ADDRESS", default=3)
+SIGNUP_MAILS_PER_IP = env.int("SIGNUP_MAILS_PER_IP", default=20)
 AXES_HANDLER = "shared_apps.accounts.lockout.LockoutHandler"
 AXES_LOCKOUT_PARAMETERS = [["username"], ["ip_address"]]
 AXES_USERNAME_CALLABLE = "shared_apps.accounts.lockout.lockout_username"
@@ -253,6 +258,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1.0, "socket_timeou
 WEBHOOK_SWEEP_INTERVAL_SECONDS = env.float("WEBHOOK_SWEEP_INTERVAL_SECONDS", default=5.0)
 WEBHOOK_OUTAGE_RETRY_MAX_SECONDS = env.float("WEBHOOK_OUTAGE_RETRY_MAX_SECONDS", default=5.0)
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    "public-site-purge-signup-records": {"task": "public_site.purge_signup_records", "schedule": 3600.0},
     "tenants-refill-schema-pool": {"task": "tenants.refill_schema_pool", "schedule": 60.0},
     # Billing (see docs/billing.md).
     # Every few seconds: one indexed query when nothing is pending (see webhooks/services.py). Sweeps

@@ -23,3 +23,18 @@ class PendingSignup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.slug} for {self.email}"
+
+
+class SignupMail(models.Model):
+    """One mail sent by the signup page (a confirmation link or an existing-account notice). Counted to
+    cap how many such mails one address receives and one client IP can cause (decision D76)."""
+
+    email = models.EmailField()
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["email", "sent_at"]), models.Index(fields=["ip", "sent_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.email} at {self.sent_at:%Y-%m-%d %H:%M}"

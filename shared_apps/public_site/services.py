@@ -19,12 +19,12 @@ import secrets
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from shared_apps.accounts.models import User
 from shared_apps.accounts.services import user_create
-from shared_apps.public_site.models import PendingSignup
+from shared_apps.public_site.models import PendingSignup, SignupMail
 from tenants.models import Tenant
 from tenants.services import tenant_provision
 
@@ -86,6 +86,37 @@ def signup_existing_account_notice(*, email: str, name: str, origin: str) -> Non
             "If it was not you, you can ignore this message.\n"
         ),
     )
+
+
+def signup_mail_budget_take(*, email: str, ip: str | None) -> str:
+    """Whether the signup page may send one more mail to `email` for a visitor at `ip`, recording it
+    when it may. Answers "ok"; "address" when that address had SIGNUP_MAILS_PER_ADDRESS mails within
+    SIGNUP_MAIL_WINDOW_HOURS (the page then shows "check your inbox" and sends nothing: the same for
+    every address, so it reveals nothing); "network" when that IP caused SIGNUP_MAILS_PER_IP (429)."""
+    since = timezone.now() - dt.timedelta(hours=settings.SIGNUP_MAIL_WINDOW_HOURS)
+    email = email.strip().lower()
+    with transaction.atomic():
+        # One address at a time, so concurrent requests cannot both take the last mail.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"signup-mail:{email}"])
+        if ip and SignupMail.objects.filter(ip=ip, sent_at__gte=since).count() >= settings.SIGNUP_MAILS_PER_IP:
+            return "network"
+        if SignupMail.objects.filter(email=email, sent_at__gte=since).count() >= settings.SIGNUP_MAILS_PER_ADDRESS:
+            return "address"
+        SignupMail.objects.create(email=email, ip=ip)
+    return "ok"
+
+
+def signup_records_purge(*, now: dt.datetime | None = None) -> int:
+    """Delete pending signups that were completed or expired a day ago, and mail records past their
+    window. Returns how many rows went."""
+    now = now or timezone.now()
+    pending, _ = PendingSignup.objects.filter(expires_at__lt=now - dt.timedelta(days=1)).delete()
+    done, _ = PendingSignup.objects.filter(completed_at__lt=now - dt.timedelta(days=1)).delete()
+    mails, _ = SignupMail.objects.filter(
+        sent_at__lt=now - dt.timedelta(hours=settings.SIGNUP_MAIL_WINDOW_HOURS)
+    ).delete()
+    return pending + done + mails
 
 
 def signup_pending_get(*, raw: str) -> PendingSignup | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.core.exceptions import ValidationError
@@ -17,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from billing.selectors import plan_catalog
 from shared_apps.accounts.forms import SignInForm
 from shared_apps.accounts.models import User
+from shared_apps.accounts.network import client_ip
 from shared_apps.accounts.selectors import membership_get, tenants_for_user
 from shared_apps.accounts.services import (
     InvalidCredentialsError,
@@ -62,6 +64,8 @@ def signup_view(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             data = form.cleaned_data
             if not User.objects.filter(email__iexact=data["email"]).exists():
+                if (limited := _mail_budget(request, data)) is not None:
+                    return limited
                 services.signup_request(
                     email=data["email"],
                     name=data["name"],
@@ -73,6 +77,8 @@ def signup_view(request: HttpRequest) -> HttpResponse:
             try:
                 user = user_authenticate(request=request, email=data["email"], password=data["password"])
             except (InvalidCredentialsError, LoginThrottledError):
+                if (limited := _mail_budget(request, data)) is not None:
+                    return limited
                 services.signup_existing_account_notice(
                     email=data["email"], name=data["name"], origin=_public_origin(request)
                 )
@@ -90,6 +96,20 @@ def signup_view(request: HttpRequest) -> HttpResponse:
 def _signup_error(form: SignupForm, exc: ValidationError) -> None:
     field = _FIELD_OF_CODE.get(exc.code or "", "slug" if (exc.code or "").startswith("slug") else None)
     form.add_error(field, exc)
+
+
+def _mail_budget(request: HttpRequest, data: dict) -> HttpResponse | None:
+    """None when the signup page may mail `data["email"]` now; else the answer to give instead: the
+    same "check your inbox" page (that address got enough mails already; nothing is sent) or a 429
+    with Retry-After (this network asked for too many)."""
+    verdict = services.signup_mail_budget_take(email=data["email"], ip=client_ip(request))
+    if verdict == "address":
+        return _check_inbox(request, data)
+    if verdict == "network":
+        response = render(request, "public_site/signup_limited.html", status=429)
+        response["Retry-After"] = str(settings.SIGNUP_MAIL_WINDOW_HOURS * 3600)
+        return response
+    return None
 
 
 def _check_inbox(request: HttpRequest, data: dict) -> HttpResponse:
