@@ -182,7 +182,7 @@ def metric_values(name: str) -> dict[str, int]:
     return values
 
 
-def _metric_values_with_fallback(name: str) -> tuple[dict[str, int], bool]:
+def metric_values_or_last(name: str) -> tuple[dict[str, int], bool]:
     """(values, fresh): the shared counters, or the last ones read plus this process's pending ones."""
     from tenants.redis import VALKEY_ERRORS
 
@@ -412,13 +412,13 @@ class _Collector:
 
         from tenants.redis import VALKEY_ERRORS
 
-        http_values, fresh = _metric_values_with_fallback("http_requests")
+        http_values, fresh = metric_values_or_last("http_requests")
         http = CounterMetricFamily("tenantry_http_requests", "HTTP responses by status class", labels=["status_class"])
         for label, value in sorted(http_values.items()):
             http.add_metric([label], value)
         yield http
 
-        failure_values, _ = _metric_values_with_fallback("celery_task_failures")
+        failure_values, _ = metric_values_or_last("celery_task_failures")
         failures = CounterMetricFamily(
             "tenantry_celery_task_failures", "Celery task failures by task name", labels=["task"]
         )
@@ -426,7 +426,7 @@ class _Collector:
             failures.add_metric([label], value)
         yield failures
 
-        intake_values, _ = _metric_values_with_fallback("webhook_intake_problems")
+        intake_values, _ = metric_values_or_last("webhook_intake_problems")
         intake = CounterMetricFamily(
             "tenantry_webhook_intake_problems",
             "Signed webhook bodies stored in a form other than as sent (outcome: parked or sanitised)",
@@ -436,7 +436,7 @@ class _Collector:
             intake.add_metric([label], value)
         yield intake
 
-        degraded_values, _ = _metric_values_with_fallback(DEGRADED_METRIC)
+        degraded_values, _ = metric_values_or_last(DEGRADED_METRIC)
         degraded_family = CounterMetricFamily(
             "tenantry_degraded",
             "Operations that fell back because a dependency (component) was unavailable, by feature",
@@ -483,7 +483,12 @@ class _Collector:
                 yield inbox
 
         for extra in _EXTRA_METRICS:
-            yield from extra()
+            try:  # a higher layer's collector must never turn /metrics into a 500
+                yield from extra()
+            except Exception:
+                logging.getLogger(__name__).exception(
+                    "metrics collector %s failed", getattr(extra, "__qualname__", extra)
+                )
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:

@@ -57,16 +57,6 @@ def _public_schema_between_tests() -> Iterator[None]:
     resolution_cache_invalidate()
 
 
-@pytest.fixture(autouse=True)
-def _clear_cache() -> Iterator[None]:
-    from tenants.redis import redis_client
-
-    yield
-    # Login throttling and resolution state live in Redis; keep tests independent.
-    for key in redis_client().scan_iter(f"{settings.CACHES['default']['KEY_PREFIX']}:*login-failures*"):
-        redis_client().delete(key)
-
-
 @pytest.fixture
 def tenant_a(db) -> Tenant:  # type: ignore[no-untyped-def]
     return Tenant.objects.get(slug="alpha")

@@ -18,3 +18,8 @@ BILLING_CREATE_CUSTOMERS = False
 # Outgoing webhooks to plain http on this machine (a local receiver); production refuses both.
 OUTGOING_WEBHOOKS_ALLOW_HTTP = env.bool("OUTGOING_WEBHOOKS_ALLOW_HTTP", default=True)
 OUTGOING_WEBHOOKS_ALLOW_LOOPBACK = env.bool("OUTGOING_WEBHOOKS_ALLOW_LOOPBACK", default=True)
+# The suite's own Valkey is healthy, but a loaded CI machine can stall a process for more than the
+# production 50 ms: a generous timeout keeps healthy-path tests from flapping into degraded mode. The
+# degraded-mode tests set the production timeouts themselves (tests/tenancy/test_degraded_cache.py).
+VALKEY_SOCKET_TIMEOUT_SECONDS = env.float("VALKEY_SOCKET_TIMEOUT_SECONDS", default=0.5)
+VALKEY_CONNECT_TIMEOUT_SECONDS = env.float("VALKEY_CONNECT_TIMEOUT_SECONDS", default=0.5)

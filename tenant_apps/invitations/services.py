@@ -12,6 +12,7 @@ from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.utils import timezone
 
+from billing.policies import tenant_ensure_writable
 from billing.selectors import entitlements_for_tenant
 from shared_apps.accounts.models import Membership, Role, User
 from shared_apps.accounts.policies import member_manageable, role_grantable
@@ -51,8 +52,7 @@ def _invitation_mail_on_commit(*, tenant: Tenant, email: str, raw: str, base_url
 
 
 def _ensure_writable(tenant: Tenant) -> None:
-    if entitlements_for_tenant(tenant=tenant).read_only:
-        raise ValidationError("This organization is read-only until its billing is settled.", code="tenant_read_only")
+    tenant_ensure_writable(tenant=tenant)
 
 
 def _lock_seats(tenant: Tenant) -> None:

@@ -24,28 +24,31 @@ def collect_metrics() -> Iterator[Any]:
     from django.conf import settings
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-    from tenants.observability import metric_values
-    from tenants.redis import redis_client
+    from tenants.observability import metric_values_or_last
+    from tenants.redis import VALKEY_ERRORS, redis_client
 
     deliveries = CounterMetricFamily(
         "tenantry_outgoing_webhook_deliveries",
         "Outgoing webhook attempts by outcome (succeeded, failed_attempt, failed = gave up)",
         labels=["outcome"],
     )
-    for label, value in sorted(metric_values("outgoing_webhook_deliveries").items()):
+    for label, value in sorted(metric_values_or_last("outgoing_webhook_deliveries")[0].items()):
         deliveries.add_metric([label], value)
     yield deliveries
     disabled = CounterMetricFamily(
         "tenantry_outgoing_webhook_endpoints_disabled", "Endpoints disabled after failing for the whole window"
     )
-    disabled.add_metric([], sum(metric_values("outgoing_webhook_endpoints_disabled").values()))
+    disabled.add_metric([], sum(metric_values_or_last("outgoing_webhook_endpoints_disabled")[0].values()))
     yield disabled
     depth = GaugeMetricFamily(
         "tenantry_outgoing_webhook_queue_depth",
         "Deliveries pending or in flight in all tenants (as of the last sweep)",
     )
-    raw = redis_client().get(
-        f"{settings.CACHES['default'].get('KEY_PREFIX', 'tenantry')}:metrics:outgoing_webhook_queue_depth"
-    )
+    try:
+        raw = redis_client().get(
+            f"{settings.CACHES['default'].get('KEY_PREFIX', 'tenantry')}:metrics:outgoing_webhook_queue_depth"
+        )
+    except VALKEY_ERRORS:  # Valkey down: the depth is unknown (NaN), the rest of /metrics still answers
+        raw = "nan"
     depth.add_metric([], float(raw) if raw is not None else 0.0)
     yield depth

@@ -32,6 +32,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from billing.policies import tenant_ensure_writable
 from tenant_apps.audit.services import Actor, audit_event_record
 from tenant_apps.outgoing import netguard
 from tenant_apps.outgoing.events import ALL_TYPES, EVENT_TYPES, TEST_EVENT_TYPE, render_object
@@ -44,6 +45,7 @@ from tenant_apps.outgoing.signing import (
     signature_header,
 )
 from tenants.conn import connection
+from tenants.models import Tenant
 from tenants.observability import metric_incr
 
 logger = logging.getLogger(__name__)
@@ -89,11 +91,20 @@ def _clean_event_types(event_types: Iterable[str]) -> list[str]:
     return [ALL_TYPES] if ALL_TYPES in cleaned else cleaned
 
 
+def _ensure_writable() -> None:
+    """A read-only (suspended, past-grace) organization manages no endpoints and sends nothing new."""
+    tenant = connection.tenant
+    if not isinstance(tenant, Tenant):  # a schema_context (tasks, shells) carries no Tenant row
+        tenant = Tenant.objects.get(schema_name=connection.schema_name)
+    tenant_ensure_writable(tenant=tenant)
+
+
 @transaction.atomic
 def endpoint_create(
     *, actor: Actor, url: str, event_types: Iterable[str], description: str = "", enabled: bool = True
 ) -> tuple[WebhookEndpoint, str]:
     """Register an endpoint; returns it and its signing secret (shown this once)."""
+    _ensure_writable()
     url = _clean_url(url)
     types = _clean_event_types(event_types)
     with connection.cursor() as cursor:  # serialize the count check within this tenant
@@ -125,6 +136,7 @@ def endpoint_create(
 @transaction.atomic
 def endpoint_update(*, actor: Actor, endpoint: WebhookEndpoint, **changes: Any) -> WebhookEndpoint:
     """Change url, description, event_types or enabled. Re-enabling clears the failure state."""
+    _ensure_writable()
     unknown = set(changes) - {"url", "description", "event_types", "enabled"}
     if unknown:
         raise ValueError(f"unknown endpoint fields: {sorted(unknown)}")
@@ -159,6 +171,7 @@ def endpoint_update(*, actor: Actor, endpoint: WebhookEndpoint, **changes: Any) 
 
 @transaction.atomic
 def endpoint_delete(*, actor: Actor, endpoint: WebhookEndpoint) -> None:
+    _ensure_writable()
     endpoint_id, url = endpoint.pk, endpoint.url
     WebhookEndpoint.objects.filter(pk=endpoint_id).delete()
     audit_event_record(
@@ -176,6 +189,7 @@ def endpoint_rotate_secret(
 ) -> tuple[WebhookEndpoint, str]:
     """New signing secret (returned once). The old one keeps signing alongside it for `overlap_seconds`
     (0: it stops at once), so receivers can switch without missing an event."""
+    _ensure_writable()
     now = now or timezone.now()
     overlap = settings.OUTGOING_WEBHOOKS_ROTATION_OVERLAP_SECONDS if overlap_seconds is None else overlap_seconds
     if overlap < 0 or overlap > settings.OUTGOING_WEBHOOKS_ROTATION_MAX_OVERLAP_SECONDS:
@@ -310,6 +324,7 @@ def deliveries_enqueue(*, schema_name: str, delivery_ids: list[int], countdown: 
 @transaction.atomic
 def endpoint_send_test(*, actor: Actor, endpoint: WebhookEndpoint) -> Delivery:
     """A `webhook.test` event to this endpoint only (also when it is disabled: check before enabling)."""
+    _ensure_writable()
     now = timezone.now()
     data = {
         "endpoint_id": endpoint.pk,
@@ -327,6 +342,7 @@ def endpoint_send_test(*, actor: Actor, endpoint: WebhookEndpoint) -> Delivery:
 @transaction.atomic
 def delivery_resend(*, actor: Actor, delivery: Delivery) -> Delivery:
     """Send the same event (same id, same body) to the same endpoint again, as a new delivery."""
+    _ensure_writable()
     now = timezone.now()
     again = Delivery.objects.create(
         event_id=delivery.event_id,

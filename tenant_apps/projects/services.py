@@ -7,6 +7,7 @@ import datetime as dt
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
+from billing.policies import tenant_ensure_writable
 from billing.selectors import entitlements_for_tenant
 from shared_apps.accounts.models import User
 from shared_apps.accounts.selectors import membership_for_user_id
@@ -25,8 +26,7 @@ _UNSET = object()
 
 
 def _ensure_writable(tenant: Tenant) -> None:
-    if entitlements_for_tenant(tenant=tenant).read_only:
-        raise ValidationError("This organization is read-only until its billing is settled.", code="tenant_read_only")
+    tenant_ensure_writable(tenant=tenant)
 
 
 def _lock_tenant_counter(name: str) -> None:

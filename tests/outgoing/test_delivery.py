@@ -452,7 +452,12 @@ def test_member_and_invitation_events_carry_the_api_representation(tenant_a, own
     with schema_context(tenant_a.schema_name):
         actor = Actor(user=owner_a)
         invitation, _ = invitations.invitation_create(
-            actor=actor, tenant=tenant_a, email="newbie@example.test", role="member", base_url="http://x"
+            actor=actor,
+            actor_role="owner",
+            tenant=tenant_a,
+            email="newbie@example.test",
+            role="member",
+            base_url="http://x",
         )
         membership = invitations.invitation_accept(
             actor=Actor(user=None), tenant=tenant_a, invitation=invitation, password=TEST_PASSWORD

@@ -133,3 +133,25 @@ def test_detail_log_resend_test_rotate_delete(endpoint, tenant_a, owner_a):  # t
     with schema_context(tenant_a.schema_name):
         assert not WebhookEndpoint.objects.filter(pk=ep.pk).exists()
     assert client.get(f"/webhooks/{ep.pk}/").status_code == 404
+
+
+def test_a_suspended_organization_manages_no_endpoints_and_sends_nothing_new(endpoint, tenant_a, owner_a):  # type: ignore[no-untyped-def]
+    """Read-only is one rule (billing.policies): the portal's webhook pages refuse every write of a
+    suspended organization with the read-only message, and nothing changes."""
+    from tenants.services import tenant_reactivate, tenant_suspend
+
+    ep, delivery = endpoint
+    tenant_suspend(tenant=tenant_a)
+    try:
+        client = portal_client(tenant_a, owner_a)
+        before = _state(tenant_a)
+        for method, path, data in _pages(ep.pk, delivery.pk):
+            if method == "get":
+                assert client.get(path).status_code == 200, path  # reading still works
+                continue
+            response = client.post(path, data, follow=True)
+            assert response.status_code in (200, 400, 402), (path, response.status_code)
+            assert "read-only" in response.content.decode(), path
+        assert _state(tenant_a) == before
+    finally:
+        tenant_reactivate(tenant=tenant_a)
