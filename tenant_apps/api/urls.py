@@ -2,7 +2,7 @@
 
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 import tenant_apps.api.converters  # noqa: F401  (registers the <id:…> converter)
 from tenant_apps.api.me import MeApi
@@ -41,7 +41,17 @@ class SchemaApi(SpectacularAPIView):
     throttle_classes: list = []
 
 
-class DocsApi(SpectacularSwaggerView):
+class DocsApi(SpectacularSwaggerSplitView):
+    """Swagger UI from the sidecar's static files; its start-up code is `?script` (CSP: no inline script)."""
+
+    template_name = "api_docs/swagger_ui.html"
+    authentication_classes: list = []
+    permission_classes: list = []
+    throttle_classes: list = []
+
+
+class RedocApi(SpectacularRedocView):
+    template_name = "api_docs/redoc.html"
     authentication_classes: list = []
     permission_classes: list = []
     throttle_classes: list = []
@@ -56,5 +66,6 @@ urlpatterns = [
     path("api/v1/", include((v1, "api"), namespace="api")),
     path("api/schema/", SchemaApi.as_view(), name="api-schema"),
     path("api/docs/", DocsApi.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", RedocApi.as_view(url_name="api-schema"), name="api-redoc"),
     re_path(r"^api/", api_not_found),
 ]
