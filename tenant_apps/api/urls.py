@@ -1,5 +1,7 @@
 """`/api/v1/…` on a tenant host, plus the OpenAPI schema and Swagger UI."""
 
+from csp.constants import SELF, UNSAFE_INLINE
+from csp.decorators import csp_replace
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
@@ -57,6 +59,11 @@ class RedocApi(SpectacularRedocView):
     throttle_classes: list = []
 
 
+# ReDoc on /api/redoc/ sets style attributes and <style> elements and runs its search in a worker made from
+# a blob of its own bundle: this page only allows those (scripts stay 'self'; D69).
+redoc_inline_styles = csp_replace({"style-src": [SELF, UNSAFE_INLINE], "worker-src": [SELF, "blob:"]})
+
+
 def api_not_found(request: HttpRequest) -> HttpResponse:
     """Any other /api/ URL: the API's 404 envelope, not Django's HTML page (keep this include last)."""
     return error_response(request, status=404, code="not_found", message="Not found.")
@@ -66,6 +73,6 @@ urlpatterns = [
     path("api/v1/", include((v1, "api"), namespace="api")),
     path("api/schema/", SchemaApi.as_view(), name="api-schema"),
     path("api/docs/", DocsApi.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/redoc/", RedocApi.as_view(url_name="api-schema"), name="api-redoc"),
+    path("api/redoc/", redoc_inline_styles(RedocApi.as_view(url_name="api-schema")), name="api-redoc"),
     re_path(r"^api/", api_not_found),
 ]
