@@ -2,7 +2,8 @@
 
 - axe-core (through axe-playwright-python, which bundles axe-core's JavaScript) finds no violation of
   serious or critical impact;
-- the page does not scroll sideways (`document.scrollingElement.scrollWidth <= window.innerWidth`);
+- the page does not scroll sideways (`document.scrollingElement.scrollWidth <= window.innerWidth`), and
+  no link, button or field lies outside the viewport's width (say, inside a table that scrolls);
 - it has its own `<title>` ("<page> · Tenantry") and a skip link to the main content;
 - (with `OriginLog`) every request it made went to its own origin.
 """
@@ -42,12 +43,28 @@ def horizontal_overflow(page: Any) -> str | None:
     return f"scrollWidth {scroll}px > innerWidth {inner}px (wider: {widest})"
 
 
+def controls_out_of_reach(page: Any) -> list[str]:
+    """Visible links, buttons and fields that lie left or right of the viewport, e.g. a button at the end
+    of a table row that only a sideways scroll inside the table would reveal."""
+    found: list[str] = page.evaluate(
+        """() => [...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea')]
+            .filter(e => {
+                const r = e.getBoundingClientRect();
+                return r.width > 1 && r.height > 1 && (r.right > window.innerWidth + 1 || r.left < -1);
+            })
+            .slice(0, 5).map(e => e.outerHTML.slice(0, 100))"""
+    )
+    return found
+
+
 def page_problems(page: Any, *, skip_link: bool = True) -> list[str]:
     """Everything wrong with the page that is open now (empty when it passes)."""
     label = urlsplit(page.url).path or "/"
     problems = [f"{label}: {v}" for v in axe_violations(page)]
     if overflow := horizontal_overflow(page):
         problems.append(f"{label}: {overflow}")
+    if unreachable := controls_out_of_reach(page):
+        problems.append(f"{label}: controls outside the viewport's width: {unreachable}")
     title = page.title()
     if not title.endswith(" · Tenantry") or title == " · Tenantry":
         problems.append(f"{label}: title {title!r} does not name the page")

@@ -203,8 +203,9 @@ def test_every_page_is_accessible_fits_the_width_and_loads_nothing_from_elsewher
     for path in PUBLIC_PAGES:
         page.goto(f"{stack.public}{path}")
         problems += [f"public {p}" for p in page_problems(page)]
-    page.goto(f"{origin}/login/")
-    problems += [f"tycho {p}" for p in page_problems(page)]
+    for path in ("/login/", "/password-reset/", "/invitations/accept/not-a-real-token/"):
+        page.goto(f"{origin}{path}")
+        problems += [f"tycho {p}" for p in page_problems(page)]
     # The public sign-in, then the list of one's organizations.
     page.goto(f"{stack.public}/signin/")
     page.get_by_label("Email").fill(OWNER)
@@ -262,12 +263,21 @@ def test_swagger_ui_and_redoc_render_from_this_origin_under_the_policy(
 
 
 def test_the_page_checks_catch_what_they_look_for(stack: Stack, new_context: Any) -> None:
-    """The helper itself: a nameless button, a page wider than the phone and a generic title are caught."""
+    """The helper itself: a nameless button, a page wider than the phone, a button reachable only by
+    scrolling inside a table, a generic title and a missing skip link are all caught."""
     page = new_context(viewport=PHONE).new_page()
-    page.set_content(
-        "<!doctype html><html lang=en><head><title>Tenantry</title></head>"
-        "<body><main><button></button><pre>" + "wide " * 200 + "</pre></main></body></html>"
-    )
+    head = "<!doctype html><html lang=en><head><title>Tenantry</title></head>"
+    page.set_content(head + "<body><main><button></button><pre>" + "wide " * 200 + "</pre></main></body></html>")
     found = "\n".join(page_problems(page))
     assert "button-name (critical)" in found, found
     assert "scrollWidth" in found and "does not name the page" in found and "no skip link" in found, found
+
+    # The page itself fits (the table scrolls inside its box), but its Remove button is out of reach.
+    page.set_content(
+        head + "<body><main><div class=table-wrap><table><tr><td><pre>" + "wide " * 200 + "</pre></td>"
+        "<td><button>Remove</button></td></tr></table></div></main></body></html>"
+    )
+    page.add_style_tag(content=".table-wrap { overflow-x: auto; }")
+    found = "\n".join(page_problems(page))
+    assert "scrollWidth" not in found, found
+    assert "controls outside the viewport's width" in found and "Remove" in found, found
