@@ -28,6 +28,7 @@ SHARED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from /static/ (no CDN)
     "django_filters",
     "axes",  # sign-in failure counters, in public: users are global (shared_apps.accounts.lockout)
     "shared_apps.accounts",
@@ -211,9 +212,9 @@ WHITENOISE_AUTOREFRESH = True
 
 # --- Content-Security-Policy (django-csp) on every HTML page ------------------------------------
 # Scripts and styles come from our own /static/ only: no inline <script>, <style>, style="" or on*=.
-# /api/docs/ (Swagger UI, loaded from a CDN with an inline bootstrap script) is excluded for now.
+# Swagger UI (/api/docs/) and ReDoc (/api/redoc/) come from drf-spectacular-sidecar's static files, with
+# their start-up code as a script URL of their own (tenant_apps/api/urls.py): no page is excluded.
 CONTENT_SECURITY_POLICY = {
-    "EXCLUDE_URL_PREFIXES": ["/api/docs/"],
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
@@ -320,6 +321,11 @@ SPECTACULAR_SETTINGS = {
         'Every error is `{"error": {"code", "message", "fields"}}`.'
     ),
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and ReDoc from the sidecar's static files; no validator badge (it calls another origin).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "ENUM_NAME_OVERRIDES": {

@@ -1,8 +1,10 @@
 """`/api/v1/…` on a tenant host, plus the OpenAPI schema and Swagger UI."""
 
+from csp.constants import SELF, UNSAFE_INLINE
+from csp.decorators import csp_replace
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 import tenant_apps.api.converters  # noqa: F401  (registers the <id:…> converter)
 from tenant_apps.api.me import MeApi
@@ -43,10 +45,25 @@ class SchemaApi(SpectacularAPIView):
     throttle_classes: list = []
 
 
-class DocsApi(SpectacularSwaggerView):
+class DocsApi(SpectacularSwaggerSplitView):
+    """Swagger UI from the sidecar's static files; its start-up code is `?script` (CSP: no inline script)."""
+
+    template_name = "api_docs/swagger_ui.html"
     authentication_classes: list = []
     permission_classes: list = []
     throttle_classes: list = []
+
+
+class RedocApi(SpectacularRedocView):
+    template_name = "api_docs/redoc.html"
+    authentication_classes: list = []
+    permission_classes: list = []
+    throttle_classes: list = []
+
+
+# ReDoc on /api/redoc/ sets style attributes and <style> elements and runs its search in a worker made from
+# a blob of its own bundle: this page only allows those (scripts stay 'self'; D69).
+redoc_inline_styles = csp_replace({"style-src": [SELF, UNSAFE_INLINE], "worker-src": [SELF, "blob:"]})
 
 
 def api_not_found(request: HttpRequest) -> HttpResponse:
@@ -58,5 +75,6 @@ urlpatterns = [
     path("api/v1/", include((v1, "api"), namespace="api")),
     path("api/schema/", SchemaApi.as_view(), name="api-schema"),
     path("api/docs/", DocsApi.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", redoc_inline_styles(RedocApi.as_view(url_name="api-schema")), name="api-redoc"),
     re_path(r"^api/", api_not_found),
 ]

@@ -8,6 +8,7 @@ from django.http import HttpRequest
 
 from shared_apps.accounts.selectors import tenants_for_user
 from tenant_apps.portal.access import ADMIN_ROLES, BILLING_ROLES
+from tenant_apps.projects.policies import role_uses_projects
 from tenants.models import TenantStatus
 
 
@@ -21,6 +22,7 @@ def portal(request: HttpRequest) -> dict[str, Any]:
         "portal_membership": membership,
         "portal_is_admin": membership.role in ADMIN_ROLES,
         "portal_is_billing": membership.role in BILLING_ROLES,
+        "portal_uses_projects": role_uses_projects(role=membership.role),
         "portal_banner": {
             TenantStatus.PAST_DUE: "past_due",
             TenantStatus.SUSPENDED: "read_only",

@@ -8,6 +8,8 @@ from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 class Project(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="")
+    # Archived projects stay readable and shareable; their tasks are frozen (services refuse task writes).
+    archived_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", db_constraint=False
     )
@@ -25,6 +27,10 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def archived(self) -> bool:
+        return self.archived_at is not None
 
 
 class TaskStatus(models.TextChoices):

@@ -3,13 +3,16 @@ through `user.has_perm`, which lets superusers through)."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from django.contrib.auth.models import Permission
-from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 
 from shared_apps.accounts.models import User
 from tenant_apps.projects.models import Project, ProjectUserObjectPermission, Task
 from tenant_apps.projects.policies import (
     ALL_PROJECT_CODENAMES,
+    project_can_view,
     project_codenames_for,
     role_sees_all_projects,
     role_uses_projects,
@@ -52,6 +55,38 @@ def project_get(*, project_id: int) -> Project | None:
     return Project.objects.filter(pk=project_id).first()
 
 
+def project_get_visible(*, user: User, role: str, project_id: int) -> tuple[Project, frozenset[str]] | None:
+    """One project and the caller's permissions on it, or None when the caller may not see it (or it
+    does not exist): the API and the portal both answer 404 for None, whichever it was."""
+    codenames = project_codenames(user=user, role=role, project_id=project_id)
+    if not project_can_view(codenames=codenames):
+        return None
+    project = project_get(project_id=project_id)
+    if project is None:
+        return None
+    return project, codenames
+
+
+def project_list_with_task_counts(*, projects: QuerySet[Project]) -> QuerySet[Project]:
+    """`projects` with `open_tasks` and `task_total` (one grouped query, whatever the page size)."""
+    return projects.select_related("created_by").annotate(
+        task_total=Count("tasks"), open_tasks=Count("tasks", filter=~Q(tasks__status="done"))
+    )
+
+
+def project_sharing_for(*, project_ids: list[int]) -> dict[int, dict[str, list[str]]]:
+    """project id -> {member email -> [codenames]} for the given projects, in one query."""
+    sharing: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    rows = (
+        ProjectUserObjectPermission.objects.filter(content_object_id__in=project_ids)
+        .values_list("content_object_id", "user__email", "permission__codename")
+        .order_by("user__email", "permission__codename")
+    )
+    for project_id, email, codename in rows:
+        sharing[project_id][email].append(codename)
+    return {pid: dict(people) for pid, people in sharing.items()}
+
+
 def project_count() -> int:
     return Project.objects.count()
 
@@ -76,6 +111,10 @@ def project_permission_objects(*, codenames: frozenset[str] | set[str]) -> list[
 
 def task_list(*, project: Project) -> QuerySet[Task]:
     return Task.objects.filter(project=project)
+
+
+def task_list_with_assignees(*, project: Project) -> QuerySet[Task]:
+    return task_list(project=project).select_related("assignee")
 
 
 def task_get(*, project: Project, task_id: int) -> Task | None:

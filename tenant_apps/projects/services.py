@@ -6,6 +6,7 @@ import datetime as dt
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.utils import timezone
 
 from billing.policies import tenant_ensure_writable
 from billing.selectors import entitlements_for_tenant
@@ -64,8 +65,14 @@ def project_create(*, actor: Actor, tenant: Tenant, name: str, description: str 
 
 @transaction.atomic
 def project_update(
-    *, actor: Actor, project: Project, name: str | None = None, description: str | None = None
+    *,
+    actor: Actor,
+    project: Project,
+    name: str | None = None,
+    description: str | None = None,
+    archived: bool | None = None,
 ) -> Project:
+    """Rename, describe, archive (`archived=True`) or restore (`archived=False`) a project."""
     project = Project.objects.select_for_update().get(pk=project.pk)
     changed: list[str] = []
     if name is not None and name != project.name:
@@ -74,6 +81,9 @@ def project_update(
     if description is not None and description != project.description:
         project.description = description
         changed.append("description")
+    if archived is not None and archived != project.archived:
+        project.archived_at = timezone.now() if archived else None
+        changed.append("archived_at")
     if changed:
         project.save(update_fields=[*changed, "updated_at"])
     audit_event_record(
@@ -150,6 +160,11 @@ def project_permission_revoke(*, actor: Actor, project: Project, user_id: int, c
     return deleted
 
 
+def _ensure_tasks_writable(project: Project) -> None:
+    if project.archived:
+        raise ValidationError("This project is archived: restore it to change its tasks.", code="project_archived")
+
+
 def _check_assignee(*, tenant: Tenant, assignee_id: int | None) -> None:
     if assignee_id is not None and membership_for_user_id(tenant_id=tenant.pk, user_id=assignee_id) is None:
         raise ValidationError(
@@ -173,6 +188,7 @@ def task_create(
     assignee_id: int | None = None,
     due_date: dt.date | None = None,
 ) -> Task:
+    _ensure_tasks_writable(project)
     _check_assignee(tenant=tenant, assignee_id=assignee_id)
     task = Task(project=project, title=title, description=description, assignee_id=assignee_id, due_date=due_date)
     if status is not None:
@@ -197,6 +213,7 @@ def task_update(*, actor: Actor, tenant: Tenant, task: Task, **changes: object) 
     unknown = set(changes) - allowed
     if unknown:
         raise ValueError(f"unknown task fields: {sorted(unknown)}")
+    _ensure_tasks_writable(task.project)
     if "assignee_id" in changes:
         _check_assignee(tenant=tenant, assignee_id=changes["assignee_id"])  # type: ignore[arg-type]
     task = Task.objects.select_for_update().get(pk=task.pk)
@@ -220,6 +237,7 @@ def task_update(*, actor: Actor, tenant: Tenant, task: Task, **changes: object) 
 
 @transaction.atomic
 def task_delete(*, actor: Actor, task: Task) -> None:
+    _ensure_tasks_writable(task.project)
     task_id, project_id = task.pk, task.project_id
     Task.objects.filter(pk=task_id).delete()
     audit_event_record(

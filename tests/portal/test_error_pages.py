@@ -7,6 +7,7 @@ settings) and no page carried a Content-Security-Policy.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -115,10 +116,23 @@ def test_csp_header_on_public_pages(path: str) -> None:
     assert "default-src 'self'" in response["Content-Security-Policy"]
 
 
-def test_api_docs_are_left_out_of_the_csp_for_now(tenant_a) -> None:
-    response = portal_client(tenant_a).get("/api/docs/")
+def test_api_docs_are_under_the_csp_and_served_from_this_origin(tenant_a) -> None:
+    client = portal_client(tenant_a)
+    response = client.get("/api/docs/")
     assert response.status_code == 200
-    assert "Content-Security-Policy" not in response
+    assert "script-src 'self'" in response["Content-Security-Policy"]
+    assert "unsafe-inline" not in response["Content-Security-Policy"]
+    html = response.content.decode()
+    assert "<style" not in html and " style=" not in html and "<script>" not in html
+    assert "cdn." not in html and "https://" not in html
+    bundles = re.findall(r'src="([^"]+)"', html)
+    assert "/api/docs/?script=" in bundles
+    for src in bundles:  # the sidecar's bundles and the start-up script, all from this host
+        script = client.get(src)
+        assert script.status_code == 200 and "javascript" in script["Content-Type"], src
+    redoc = client.get("/api/redoc/")
+    assert redoc.status_code == 200 and "script-src 'self'" in redoc["Content-Security-Policy"]
+    assert "https://" not in redoc.content.decode()
 
 
 def test_the_stylesheet_and_script_are_served_with_debug_off(tenant_a) -> None:

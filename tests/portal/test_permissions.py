@@ -1,6 +1,8 @@
 """Who may open which portal page and who may post which action (Django test client).
 
 Actors: anonymous; a member of another organization; a plain member; the billing role; an admin.
+Projects and tasks (the second half) add members holding view, change or manage grants and the owner:
+their rule is the API's (tenant_apps.projects policies): unseen → 404, seen but not allowed → 403.
 Denied requests must change nothing: every table a portal action writes is compared before and after.
 """
 
@@ -71,8 +73,6 @@ def state(world: World) -> dict[str, Any]:
 PAGES: list[tuple[str, set[str]]] = [
     ("/", {MEMBER, BILLING, ADMIN}),
     ("/members/", {ADMIN}),
-    ("/projects/", {ADMIN}),
-    ("/projects/{project}/", {ADMIN}),
     ("/billing/", {BILLING}),
     ("/tokens/", {MEMBER, BILLING, ADMIN}),
     ("/audit/", {ADMIN}),
@@ -138,8 +138,6 @@ ACTIONS: list[tuple[str, str, dict[str, Any], set[str]]] = [
     ("remove member", "/members/{target}/remove/", {}, {ADMIN}),
     ("resend invitation", "/invitations/{invitation}/resend/", {}, {ADMIN}),
     ("revoke invitation", "/invitations/{invitation}/revoke/", {}, {ADMIN}),
-    ("share project", "/projects/{project}/share/", {"user_id": "{target}", "permissions": ["view_project"]}, {ADMIN}),
-    ("revoke project", "/projects/{project}/revoke/", {"user_id": "{target}"}, {ADMIN}),
     ("rename", "/settings/", {"name": "Renamed Inc"}, {ADMIN}),
     ("create token", "/tokens/", {"name": "mine"}, {MEMBER, BILLING, ADMIN}),
     ("revoke someone else's token", "/tokens/{token}/revoke/", {}, set()),
@@ -186,3 +184,162 @@ def test_action_access(
     if actor == ANONYMOUS:
         assert response["Location"].startswith("/login/")
     assert state(world) == before, f"denied {name} by {actor} changed something"
+
+
+# --- Projects and tasks: the API's guardian rules ---------------------------------------------------
+
+VIEWER, EDITOR, MANAGER, OWNER_P = "viewer", "editor", "manager", "owner"
+PROJECT_ACTORS = [ANONYMOUS, OUTSIDER, MEMBER, BILLING, VIEWER, EDITOR, MANAGER, ADMIN, OWNER_P]
+SEES = {VIEWER, EDITOR, MANAGER, ADMIN, OWNER_P}  # may see the project
+CHANGES = {EDITOR, ADMIN, OWNER_P}  # hold change_project (tasks follow it)
+SHARES = {MANAGER, ADMIN, OWNER_P}  # hold manage_project
+DELETES = {ADMIN, OWNER_P}  # hold delete_project
+CREATES = {MEMBER, VIEWER, EDITOR, MANAGER, ADMIN, OWNER_P}  # project_create_allowed: every role but billing
+
+
+@dataclass
+class ProjectWorld:
+    tenant: Tenant
+    users: dict[str, User | None]
+    project: Project
+    task_id: int
+    other_task_id: int  # a task of another project: never reachable through this one
+    target: User
+
+
+@pytest.fixture
+def pworld(tenant_a: Tenant, tenant_b: Tenant, owner_a: User, member_factory) -> ProjectWorld:  # type: ignore[no-untyped-def]
+    from tenant_apps.projects.services import task_create
+    from tests.api.conftest import grant
+
+    users: dict[str, User | None] = {
+        ANONYMOUS: None,
+        OUTSIDER: member_factory(tenant_b, Role.ADMIN),
+        MEMBER: member_factory(tenant_a, Role.MEMBER),
+        BILLING: member_factory(tenant_a, Role.BILLING),
+        VIEWER: member_factory(tenant_a, Role.MEMBER),
+        EDITOR: member_factory(tenant_a, Role.MEMBER),
+        MANAGER: member_factory(tenant_a, Role.MEMBER),
+        ADMIN: member_factory(tenant_a, Role.ADMIN),
+        OWNER_P: owner_a,
+    }
+    target = member_factory(tenant_a, Role.MEMBER)
+    project = make_project(tenant_a, owner_a, "Apollo")
+    other = make_project(tenant_a, owner_a, "Gemini")
+    grant(tenant_a, project, users[VIEWER], "view")  # type: ignore[arg-type]
+    grant(tenant_a, project, users[EDITOR], "view", "change")  # type: ignore[arg-type]
+    grant(tenant_a, project, users[MANAGER], "view", "manage")  # type: ignore[arg-type]
+    with schema_context(tenant_a.schema_name):
+        task = task_create(actor=Actor(user=owner_a), tenant=tenant_a, project=project, title="Launch")
+        other_task = task_create(actor=Actor(user=owner_a), tenant=tenant_a, project=other, title="Orbit")
+    return ProjectWorld(tenant_a, users, project, task.pk, other_task.pk, target)
+
+
+def _pfill(pw: ProjectWorld, value: Any) -> Any:
+    ids = {"project": pw.project.pk, "task": pw.task_id, "target": pw.target.pk, "other_task": pw.other_task_id}
+    if isinstance(value, str):
+        return value.format(**ids)
+    if isinstance(value, list):
+        return [_pfill(pw, v) for v in value]
+    return value
+
+
+def _expected(actor: str, sees: set[str], allowed: set[str]) -> int:
+    """The status a denied actor gets: sign-in, 404 when the thing is unseen, else 403."""
+    if actor == ANONYMOUS:
+        return 302
+    if actor == OUTSIDER or actor not in sees:
+        return 404
+    return 200 if actor in allowed else 403
+
+
+PROJECT_PAGES: list[tuple[str, set[str], set[str]]] = [
+    # (path, who sees the object, who may open the page)
+    ("/projects/", {MEMBER, BILLING, *SEES}, {MEMBER, BILLING, *SEES}),
+    ("/projects/{project}/", SEES, SEES),
+    ("/projects/{project}/edit/", SEES, CHANGES),
+    ("/projects/{project}/tasks/{task}/", SEES, SEES),
+]
+
+
+@pytest.mark.parametrize("actor", PROJECT_ACTORS)
+@pytest.mark.parametrize(("path", "sees", "allowed"), PROJECT_PAGES)
+def test_project_page_access(pworld: ProjectWorld, path: str, sees: set[str], allowed: set[str], actor: str) -> None:
+    response = portal_client(pworld.tenant, pworld.users[actor]).get(_pfill(pworld, path))
+    expected = _expected(actor, sees, allowed)
+    assert response.status_code == expected, (path, actor, response.status_code)
+    if expected == 302:
+        assert response["Location"].startswith("/login/?next=")
+    if expected == 403:
+        assert b"Not allowed" in response.content
+    if path == "/projects/" and expected == 200:
+        # The list is the API's visible set: a member without a grant (and billing) does not see Apollo.
+        assert (b'data-project="Apollo"' in response.content) == (actor in SEES)
+        assert (b'data-project="Gemini"' in response.content) == (actor in (ADMIN, OWNER_P))
+    if path == "/projects/{project}/" and expected == 200:
+        assert b'data-task="Launch"' in response.content
+        # Controls are offered only to those who may use them.
+        assert (b"Add task" in response.content) == (actor in CHANGES)
+        assert (b"Delete project" in response.content) == (actor in DELETES)
+        assert (b">Grant<" in response.content) == (actor in SHARES)
+
+
+PROJECT_ACTIONS: list[tuple[str, str, dict[str, Any], set[str], set[str]]] = [
+    # (name, path, form, who sees the object, who may do it)
+    ("create project", "/projects/", {"name": "Zephyr"}, {MEMBER, BILLING, *SEES}, CREATES),
+    ("rename project", "/projects/{project}/edit/", {"name": "Artemis", "description": "Moon"}, SEES, CHANGES),
+    ("archive project", "/projects/{project}/archive/", {"archived": "1"}, SEES, CHANGES),
+    ("delete project", "/projects/{project}/delete/", {}, SEES, DELETES),
+    (
+        "share project",
+        "/projects/{project}/share/",
+        {"user_id": "{target}", "permissions": ["view_project"]},
+        SEES,
+        SHARES,
+    ),
+    ("revoke project", "/projects/{project}/revoke/", {"user_id": "{target}"}, SEES, SHARES),
+    ("create task", "/projects/{project}/tasks/", {"title": "Test", "status": "todo"}, SEES, CHANGES),
+    ("edit task", "/projects/{project}/tasks/{task}/", {"title": "Liftoff", "status": "in_progress"}, SEES, CHANGES),
+    (
+        "assign task",
+        "/projects/{project}/tasks/{task}/",
+        {"title": "Launch", "status": "todo", "assignee_id": "{target}"},
+        SEES,
+        CHANGES,
+    ),
+    ("complete task", "/projects/{project}/tasks/{task}/status/", {"status": "done"}, SEES, CHANGES),
+    ("delete task", "/projects/{project}/tasks/{task}/delete/", {}, SEES, CHANGES),
+    # Another project's task through this project's URL does not exist, whoever asks.
+    (
+        "complete a task of another project",
+        "/projects/{project}/tasks/{other_task}/status/",
+        {"status": "done"},
+        SEES,
+        set(),
+    ),
+]
+
+
+@pytest.mark.parametrize("actor", PROJECT_ACTORS)
+@pytest.mark.parametrize(
+    ("name", "path", "data", "sees", "allowed"), PROJECT_ACTIONS, ids=[a[0] for a in PROJECT_ACTIONS]
+)
+def test_project_action_access(
+    pworld: ProjectWorld, name: str, path: str, data: dict, sees: set[str], allowed: set[str], actor: str
+) -> None:
+    if name == "revoke project":  # something to revoke
+        from tests.api.conftest import grant
+
+        grant(pworld.tenant, pworld.project, pworld.target, "view")
+    body = {k: _pfill(pworld, v) for k, v in data.items()}
+    before = snapshot(pworld.tenant)
+    response = portal_client(pworld.tenant, pworld.users[actor]).post(_pfill(pworld, path), body)
+    expected = _expected(actor, sees, allowed)
+    if "another project" in name and actor in sees:
+        expected = 404
+    if expected == 200:
+        assert response.status_code == 302, (name, actor, response.status_code, response.content[:800])
+        assert snapshot(pworld.tenant) != before, f"{name} by {actor} changed nothing"
+        return
+    assert response.status_code == expected, (name, actor, response.status_code)
+    assert snapshot(pworld.tenant) == before, f"denied {name} by {actor} changed something"

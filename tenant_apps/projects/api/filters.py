@@ -11,10 +11,11 @@ class ProjectFilter(django_filters.FilterSet):
     name = django_filters.CharFilter(field_name="name", lookup_expr="icontains", max_length=200)
     created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    archived = django_filters.BooleanFilter(field_name="archived_at", lookup_expr="isnull", exclude=True)
 
     class Meta:
         model = Project
-        fields = ["name", "created_after", "created_before"]
+        fields = ["name", "created_after", "created_before", "archived"]
 
 
 class TaskFilter(django_filters.FilterSet):

@@ -11,10 +11,11 @@ from tenant_apps.projects.policies import PROJECT_PERMISSIONS
 
 class ProjectOutput(serializers.ModelSerializer):
     created_by_id = serializers.IntegerField(read_only=True, allow_null=True)
+    archived = serializers.BooleanField(read_only=True)
 
     class Meta:
         model = Project
-        fields = ["id", "name", "description", "created_by_id", "created_at", "updated_at"]
+        fields = ["id", "name", "description", "archived", "archived_at", "created_by_id", "created_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -26,6 +27,7 @@ class ProjectCreateInput(serializers.Serializer):
 class ProjectUpdateInput(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(max_length=10_000, required=False, allow_blank=True)
+    archived = serializers.BooleanField(required=False, help_text="Archive (true) or restore (false) the project.")
 
 
 class TaskOutput(serializers.ModelSerializer):

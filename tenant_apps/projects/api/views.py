@@ -28,17 +28,12 @@ class _ProjectScoped(ApiGenericView):
     """Loads one project the caller can see (404 otherwise) and the caller's permissions on it."""
 
     def load_project(self, project_id: int) -> tuple[Project, frozenset[str]]:
-        codenames = selectors.project_codenames(
-            user=user_of(self.request),
-            role=self.membership.role,
-            project_id=project_id,
+        found = selectors.project_get_visible(
+            user=user_of(self.request), role=self.membership.role, project_id=project_id
         )
-        if not policies.project_can_view(codenames=codenames):
+        if found is None:
             raise exceptions.NotFound()
-        project = selectors.project_get(project_id=project_id)
-        if project is None:
-            raise exceptions.NotFound()
-        return project, codenames
+        return found
 
     @staticmethod
     def require(allowed: bool, message: str) -> None:
