@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from shared_apps.accounts.models import User
+from tests.browser.a11y import page_problems
 from tests.browser.support import PASSWORD, Stack, db, screenshot
 from tests.finance.support import build_story, plans_with_enterprise
 
@@ -49,6 +50,11 @@ def test_staff_sign_in_filter_and_see_the_charts(stack: Stack, new_context: Any,
     # The stylesheet is a file from the app (no inline style): the filter is laid out in a row.
     assert page.locator("form.fin-filter").evaluate("f => getComputedStyle(f).display") == "flex"
     screenshot(page, "finance")
+    # Accessible (axe-core: no serious or critical violation), no sideways scrolling, a title.
+    assert page_problems(page, skip_link=False) == []
+    page.set_viewport_size({"width": 375, "height": 800})
+    assert page_problems(page, skip_link=False) == []
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     # Only the team plan.
     page.get_by_label("Plan:", exact=True).select_option("team")
@@ -63,3 +69,4 @@ def test_staff_sign_in_filter_and_see_the_charts(stack: Stack, new_context: Any,
     # A bad date gets the page back with the error and its code, not a 500.
     page.goto(f"{stack.public}/finance/?from=2025-02-30")
     expect(page.get_by_text("Error code: date_invalid")).to_be_visible()
+    assert page_problems(page, skip_link=False) == []

@@ -181,6 +181,7 @@ def _pages(tycho: dict[str, Any], role: str) -> list[str]:
             "/billing/",
             "/audit/",
             "/settings/",
+            "/webhooks/",
             "/no-such-page/",
         ]
     return [*shared, f"/projects/{project}/edit/", "/members/"]  # the last one: the 403 page
