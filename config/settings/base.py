@@ -30,8 +30,11 @@ SHARED_APPS = [
     "drf_spectacular",
     "django_filters",
     "axes",  # sign-in failure counters, in public: users are global (shared_apps.accounts.lockout)
+    "corsheaders",
     "shared_apps.accounts",
     "shared_apps.public_site",
+    # Public tables of the API plumbing: idempotency keys and CORS origins, by tenant id (D61, D65).
+    "tenant_apps.api",
     "billing",
     "webhooks",
 ]
@@ -72,6 +75,8 @@ TENANT_RETENTION_DAYS = env.int("TENANT_RETENTION_DAYS", default=30)
 MIDDLEWARE = [
     "tenants.middleware.TenantResolutionMiddleware",
     "tenants.observability.RequestContextMiddleware",
+    # After tenant resolution (the allowed origins are the organization's own, D65).
+    "corsheaders.middleware.CorsMiddleware",
     "billing.middleware.ApiUsageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -240,6 +245,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "billing-dunning": {"task": "billing.dunning_sweep", "schedule": 3600.0},
     "billing-report-usage": {"task": "billing.report_usage", "schedule": 900.0},
     "billing-reconcile": {"task": "billing.reconcile", "schedule": crontab(hour=3, minute=17)},
+    # API idempotency keys older than 24 h (tenant_apps/api/idempotency.py, D61).
+    "api-idempotency-keys-expire": {"task": "api.idempotency_keys_expire", "schedule": 3600.0},
 }
 
 # Observability (tenants/observability.py): the worker heartbeat, task-failure counter and /metrics.

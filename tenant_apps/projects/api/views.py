@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -95,14 +96,24 @@ class ProjectDetailApi(_ProjectScoped):
         self.require(policies.project_can_change(codenames=codenames), "You cannot change this project.")
         data = s.ProjectUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        project = services.project_update(actor=actor_of(request), project=project, **data.validated_data)
+        with transaction.atomic():
+            locked = selectors.project_get_locked(project_id=project.pk)
+            if locked is None:  # deleted meanwhile
+                raise exceptions.NotFound()
+            self.precondition(s.ProjectOutput(locked).data)
+            project = services.project_update(actor=actor_of(request), project=locked, **data.validated_data)
         return Response(s.ProjectOutput(project).data)
 
     @extend_schema(operation_id="projects_destroy", responses={204: None, **error_responses()})
     def delete(self, request: Request, project_id: int) -> Response:
         project, codenames = self.load_project(project_id)
         self.require(policies.project_can_delete(codenames=codenames), "You cannot delete this project.")
-        services.project_delete(actor=actor_of(request), project=project)
+        with transaction.atomic():
+            locked = selectors.project_get_locked(project_id=project.pk)
+            if locked is None:  # deleted meanwhile
+                raise exceptions.NotFound()
+            self.precondition(s.ProjectOutput(locked).data)
+            services.project_delete(actor=actor_of(request), project=locked)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -164,19 +175,29 @@ class TaskDetailApi(_ProjectScoped):
         self.require(policies.task_can_write(codenames=codenames), "You cannot change this project's tasks.")
         data = s.TaskUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        task = services.task_update(
-            actor=actor_of(request),
-            tenant=tenant_of(request),
-            task=task,
-            **data.validated_data,
-        )
+        with transaction.atomic():
+            locked = selectors.task_get_locked(project=task.project, task_id=task.pk)
+            if locked is None:
+                raise exceptions.NotFound()
+            self.precondition(s.TaskOutput(locked).data)
+            task = services.task_update(
+                actor=actor_of(request),
+                tenant=tenant_of(request),
+                task=locked,
+                **data.validated_data,
+            )
         return Response(s.TaskOutput(task).data)
 
     @extend_schema(operation_id="tasks_destroy", responses={204: None, **error_responses()})
     def delete(self, request: Request, project_id: int, task_id: int) -> Response:
         task, codenames = self.load_task(project_id, task_id)
         self.require(policies.task_can_write(codenames=codenames), "You cannot change this project's tasks.")
-        services.task_delete(actor=actor_of(request), task=task)
+        with transaction.atomic():
+            locked = selectors.task_get_locked(project=task.project, task_id=task.pk)
+            if locked is None:
+                raise exceptions.NotFound()
+            self.precondition(s.TaskOutput(locked).data)
+            services.task_delete(actor=actor_of(request), task=locked)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -190,6 +211,7 @@ def _grants(project: Project) -> list[dict[str, Any]]:
 
 class ProjectPermissionsApi(_ProjectScoped):
     """Who holds which object permissions on a project. Managing them needs `manage` (or admin)."""
+    scope_area = "admin"  # tokens need the admin scope (D64)
 
     serializer_class = s.ProjectGrantOutput
 
