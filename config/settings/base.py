@@ -287,6 +287,23 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "tenant_apps.api.exceptions.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+# CORS (django-cors-headers, D65): no origin is allowed globally; each organization lists its own
+# (portal settings or PUT /api/v1/organization/cors-origins/), checked through the
+# check_request_enabled signal (tenant_apps/api/cors.py). Bearer tokens, not cookies: no credentials.
+CORS_ALLOWED_ORIGINS: list[str] = []
+CORS_URLS_REGEX = r"^/api/v1/.*$"
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = ("accept", "authorization", "content-type", "idempotency-key", "if-match", "if-none-match", "x-request-id")
+CORS_EXPOSE_HEADERS = (
+    "ETag",
+    "Idempotent-Replayed",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "Retry-After",
+    "X-Request-ID",
+)
+CORS_PREFLIGHT_MAX_AGE = 600
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tenantry API",
     "VERSION": "1.0.0",

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 import tenant_apps.api.converters  # noqa: F401  (registers the <id:…> converter)
 from tenant_apps.api.me import MeApi
+from tenant_apps.api.organization import CorsOriginsApi
 from tenant_apps.audit.api.views import AuditEventListApi
 from tenant_apps.invitations.api import views as members
 from tenant_apps.projects.api import views as projects
@@ -32,6 +33,7 @@ v1 = [
     path("invitations/accept/", members.InvitationAcceptApi.as_view(), name="invitation-accept"),
     path("invitations/<id:invitation_id>/", members.InvitationRevokeApi.as_view(), name="invitation-detail"),
     path("audit-events/", AuditEventListApi.as_view(), name="audit-events"),
+    path("organization/cors-origins/", CorsOriginsApi.as_view(), name="cors-origins"),
 ]
 
 
