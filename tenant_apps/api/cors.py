@@ -98,6 +98,7 @@ def cors_origins_set(*, actor: Actor, tenant: Any, origins: list[str]) -> list[s
         except VALKEY_ERRORS as exc:
             degraded(component="cache", feature="cors_origins", exc=exc)
 
+    invalidate()  # now, and again after the commit (a reader may have cached the old list between)
     transaction.on_commit(invalidate)
     return wanted
 

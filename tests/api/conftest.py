@@ -49,6 +49,9 @@ class Api:
     def patch(self, path: str, body: Any = None, **kw: Any):
         return self._send("patch", path, body, **kw)
 
+    def put(self, path: str, body: Any = None, **kw: Any):
+        return self._send("put", path, body, **kw)
+
     def delete(self, path: str, body: Any = None, **kw: Any):
         return self._send("delete", path, body, **kw)
 
@@ -68,8 +71,9 @@ def _clear_throttles() -> Iterator[None]:
     from tenants.redis import redis_client
 
     yield
-    for key in redis_client().scan_iter(f"{settings.CACHES['default']['KEY_PREFIX']}:*api-throttle*"):
-        redis_client().delete(key)
+    for pattern in ("api-throttle", "api-cors"):
+        for key in redis_client().scan_iter(f"{settings.CACHES['default']['KEY_PREFIX']}:*{pattern}*"):
+            redis_client().delete(key)
 
 
 def set_limits(settings: Any, **limits: int | None) -> None:

@@ -190,3 +190,31 @@ def test_replay_after_the_server_process_restarts(live_token: Committed, tmp_pat
     finally:
         second_server.stop()
     assert in_thread(lambda: _projects(live_token.tenant, "Survives restart")) == 1
+
+
+def test_concurrent_patches_with_one_if_match_one_wins_the_rest_412(live_token: Committed, tmp_path: Path) -> None:
+    """If-Match is compared on the row locked inside the write's transaction, so of ten writers that
+    read the same version, exactly one changes it."""
+    server = Gunicorn(tmp_path / "gunicorn.log")
+    try:
+        host = host_of(live_token.tenant)
+        auth = {"Authorization": f"Bearer {live_token.token}"}
+        status, _, project = server.request("POST", "/api/v1/projects/", host=host, body={"name": "Race"}, headers=auth)
+        assert status == 201
+        path = f"/api/v1/projects/{project['id']}/"
+        etag = server.request("GET", path, host=host, headers=auth)[1]["etag"]
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            results = list(
+                pool.map(
+                    lambda i: server.request(
+                        "PATCH", path, host=host, body={"name": f"Writer {i}"}, headers={**auth, "If-Match": etag}
+                    ),
+                    range(10),
+                )
+            )
+        statuses = Counter(status for status, _, _ in results)
+        assert statuses == Counter({200: 1, 412: 9}), statuses
+        winner = next(data for status, _, data in results if status == 200)
+        assert server.request("GET", path, host=host, headers=auth)[2]["name"] == winner["name"]
+    finally:
+        server.stop()
