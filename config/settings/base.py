@@ -267,7 +267,8 @@ METRICS_TOKEN = env("METRICS_TOKEN", default="")
 
 # --- REST framework -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, plus the conventions every API view gets (headers, scopes; D61-D64).
+    "DEFAULT_SCHEMA_CLASS": "tenant_apps.api.schema.ApiAutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # JSON only; bodies over DATA_UPLOAD_MAX_MEMORY_SIZE are refused with 413 before being read.
     "DEFAULT_PARSER_CLASSES": ["tenant_apps.api.parsers.LimitedJSONParser"],
@@ -313,6 +314,18 @@ SPECTACULAR_SETTINGS = {
         'Every error is `{"error": {"code", "message", "fields"}}`.'
     ),
     "SERVE_INCLUDE_SCHEMA": False,
+    # Each organization has its own host (D61-D66 in docs/decisions.md; docs/api.md).
+    "SERVERS": [
+        {
+            "url": "{scheme}://{organization}." + TENANT_BASE_DOMAIN + "{port}",
+            "description": "Your organization's host.",
+            "variables": {
+                "scheme": {"default": "https", "enum": ["https", "http"]},
+                "organization": {"default": "acme", "description": "Your organization's slug."},
+                "port": {"default": "", "description": "Empty, or `:8000` for a local `make run`."},
+            },
+        }
+    ],
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "ENUM_NAME_OVERRIDES": {

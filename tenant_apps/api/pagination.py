@@ -150,7 +150,8 @@ class ApiPagination(PageNumberPagination):
             if lead_value is not None and not model._meta.get_field(lead).null:
                 # A range bound on the leading column, so the walk starts at the cursor in the index.
                 qs = qs.filter(**{f"{lead}__lte" if walk[0].startswith("-") else f"{lead}__gte": lead_value})
-        rows = list(qs[: size + 1])
+        self.page_queryset = qs[: size + 1]  # kept for EXPLAIN in bench/api_list.py
+        rows = list(self.page_queryset)
         more = len(rows) > size
         rows = rows[:size]
         if backwards:

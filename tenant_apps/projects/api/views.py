@@ -214,6 +214,7 @@ class ProjectPermissionsApi(_ProjectScoped):
     scope_area = "admin"  # tokens need the admin scope (D64)
 
     serializer_class = s.ProjectGrantOutput
+    pagination_class = None  # a plain list (the schema said "paginated", which the client then failed to parse)
 
     def load_managed(self, project_id: int) -> Project:
         project, codenames = self.load_project(project_id)
