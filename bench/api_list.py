@@ -366,7 +366,9 @@ def _cursor_timings(schema_name: str, member: Any, iterations: int, page_size: i
     factory = APIRequestFactory()
 
     def request_for(cursor: str) -> Request:
-        return Request(factory.get("/api/v1/projects/", {"page_size": page_size, "cursor": cursor}, HTTP_HOST="localhost"))
+        return Request(
+            factory.get("/api/v1/projects/", {"page_size": str(page_size), "cursor": cursor}, HTTP_HOST="localhost")
+        )
 
     def page(request: Request, qs: Any) -> tuple[list[Any], str | None]:
         paginator = ApiPagination()
@@ -409,7 +411,6 @@ def _cursor_timings(schema_name: str, member: Any, iterations: int, page_size: i
 
 def _cursor_explain(schema_name: str, member: Any, token: str) -> list[str]:
     """EXPLAIN ANALYZE of the page-200 keyset query, as the paginator builds it."""
-    from urllib.parse import unquote
 
     from django.db import connection
     from django_tenants.utils import schema_context
@@ -420,7 +421,9 @@ def _cursor_explain(schema_name: str, member: Any, token: str) -> list[str]:
     from tenant_apps.projects.selectors import project_list_visible
 
     with schema_context(schema_name):
-        request = Request(APIRequestFactory().get("/api/v1/projects/", {"page_size": 50, "cursor": token}, HTTP_HOST="localhost"))
+        request = Request(
+            APIRequestFactory().get("/api/v1/projects/", {"page_size": "50", "cursor": token}, HTTP_HOST="localhost")
+        )
         paginator = ApiPagination()
         paginator.paginate_queryset(project_list_visible(user=member, role="member"), request)
         sql, params = paginator.page_queryset.query.sql_with_params()

@@ -294,7 +294,15 @@ REST_FRAMEWORK = {
 CORS_ALLOWED_ORIGINS: list[str] = []
 CORS_URLS_REGEX = r"^/api/v1/.*$"
 CORS_ALLOW_CREDENTIALS = False
-CORS_ALLOW_HEADERS = ("accept", "authorization", "content-type", "idempotency-key", "if-match", "if-none-match", "x-request-id")
+CORS_ALLOW_HEADERS = (
+    "accept",
+    "authorization",
+    "content-type",
+    "idempotency-key",
+    "if-match",
+    "if-none-match",
+    "x-request-id",
+)
 CORS_EXPOSE_HEADERS = (
     "ETag",
     "Idempotent-Replayed",

@@ -89,7 +89,10 @@ def cors_origins_set(*, actor: Actor, tenant: Any, origins: list[str]) -> list[s
     )
     if wanted != before:
         audit_event_record(
-            actor=actor, action="organization.cors_origins_changed", target_type="organization", data={"origins": wanted}
+            actor=actor,
+            action="organization.cors_origins_changed",
+            target_type="organization",
+            data={"origins": wanted},
         )
 
     def invalidate() -> None:

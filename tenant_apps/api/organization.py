@@ -39,5 +39,7 @@ class CorsOriginsApi(ApiView):
     def put(self, request: Request) -> Response:
         data = CorsOriginsSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        origins = cors_origins_set(actor=actor_of(request), tenant=tenant_of(request), origins=data.validated_data["origins"])
+        origins = cors_origins_set(
+            actor=actor_of(request), tenant=tenant_of(request), origins=data.validated_data["origins"]
+        )
         return Response({"origins": origins})

@@ -51,7 +51,11 @@ def _decode(token: str) -> dict[str, Any]:
         payload = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise InvalidCursor() from None
-    if not isinstance(payload, dict) or not isinstance(payload.get("v"), list) or not isinstance(payload.get("o"), list):
+    if (
+        not isinstance(payload, dict)
+        or not isinstance(payload.get("v"), list)
+        or not isinstance(payload.get("o"), list)
+    ):
         raise InvalidCursor()
     return payload
 
@@ -76,9 +80,7 @@ class ApiPagination(PageNumberPagination):
     def get_paginated_response(self, data: Any) -> Response:
         if not self.cursor_mode:
             return super().get_paginated_response(data)
-        return Response(
-            OrderedDict([("next", self._next_url), ("previous", self._previous_url), ("results", data)])
-        )
+        return Response(OrderedDict([("next", self._next_url), ("previous", self._previous_url), ("results", data)]))
 
     # --- keyset pages -----------------------------------------------------------------------------
 
@@ -177,7 +179,9 @@ class ApiPagination(PageNumberPagination):
     def get_paginated_response_schema(self, schema: dict) -> dict:
         base = super().get_paginated_response_schema(schema)
         base["required"] = ["results"]
-        base["properties"]["count"]["description"] = "Visible items in total (page-number mode only; absent with `cursor`)."
+        base["properties"]["count"]["description"] = (
+            "Visible items in total (page-number mode only; absent with `cursor`)."
+        )
         return base
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict]:

@@ -97,7 +97,7 @@ def ratelimit_headers(request: Request, view: object) -> dict[str, str]:
             if isinstance(throttle, _PlanRateThrottle):
                 try:
                     throttle.peek(request)
-                except Exception:  # noqa: BLE001, S112 - headers are best effort on a refused request
+                except Exception:  # noqa: S112 - headers are best effort on a refused request
                     continue
     state = getattr(raw, "ratelimit", None)
     if state is None:

@@ -37,8 +37,6 @@ class _Replay(exceptions.APIException):
 
 
 class _ApiBaseMixin:
-    request: Request
-
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.method not in idempotency.UNSAFE_METHODS or idempotency.HEADER not in request.headers:
             return super().dispatch(request, *args, **kwargs)  # type: ignore[misc, no-any-return]
@@ -68,13 +66,13 @@ class _ApiBaseMixin:
         for key, values in request.query_params.lists():
             if "\x00" in key or any("\x00" in v for v in values):
                 raise ValidationError({key.replace("\x00", ""): ["Null characters are not allowed."]})
-        key = idempotency.wanted(request)
-        if key is None:
+        idem_key = idempotency.wanted(request)
+        if idem_key is None:
             return
         credential = idempotency.credential_of(request)
         if credential is None or not transaction.get_connection().in_atomic_block:
             return  # anonymous endpoints (token exchange, invitation acceptance) ignore the key (D61)
-        result = idempotency.claim(request=request, key=key, credential=credential)
+        result = idempotency.claim(request=request, key=idem_key, credential=credential)
         if isinstance(result, idempotency.Stored):
             raise _Replay(result)
         self._idempotency_claim = result
@@ -90,7 +88,7 @@ class _ApiBaseMixin:
     def precondition(self, current: Any) -> None:
         """For PATCH/DELETE: call with the object's representation, computed from the row locked in
         this transaction; a stale `If-Match` raises 412 `precondition_failed`."""
-        if_match_check(self.request, current)
+        if_match_check(self.request, current)  # type: ignore[attr-defined]
 
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
         etag = None

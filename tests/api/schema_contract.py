@@ -58,7 +58,11 @@ def _compare_schema(
     old_req, new_req = set(old.get("required") or []), set(new.get("required") or [])
     if request:
         for name in sorted(new_req - old_req):
-            out.append(f"{where}.{name}: new required request field" if name not in old_props else f"{where}.{name}: request field became required")
+            out.append(
+                f"{where}.{name}: new required request field"
+                if name not in old_props
+                else f"{where}.{name}: request field became required"
+            )
     else:
         for name in sorted(old_props):
             if name not in new_props:
@@ -66,9 +70,20 @@ def _compare_schema(
             elif name in old_req and name not in new_req:
                 out.append(f"{where}.{name}: response field no longer always present")
     for name in sorted(set(old_props) & set(new_props)):
-        _compare_schema(old_doc, new_doc, old_props[name], new_props[name], f"{where}.{name}", request=request, out=out, depth=depth + 1)
+        _compare_schema(
+            old_doc,
+            new_doc,
+            old_props[name],
+            new_props[name],
+            f"{where}.{name}",
+            request=request,
+            out=out,
+            depth=depth + 1,
+        )
     if "items" in old and "items" in new:
-        _compare_schema(old_doc, new_doc, old["items"], new["items"], f"{where}[]", request=request, out=out, depth=depth + 1)
+        _compare_schema(
+            old_doc, new_doc, old["items"], new["items"], f"{where}[]", request=request, out=out, depth=depth + 1
+        )
 
 
 def breaking_changes(old: dict[str, Any], new: dict[str, Any], prefix: str = "/api/v1/") -> list[str]:
@@ -94,7 +109,15 @@ def breaking_changes(old: dict[str, Any], new: dict[str, Any], prefix: str = "/a
                 if param.get("required") and (key not in old_params or not old_params[key].get("required")):
                     out.append(f"{where}: parameter {key[1]} ({key[0]}) is now required")
                 if key in old_params:
-                    _compare_schema(old, new, old_params[key].get("schema", {}), param.get("schema", {}), f"{where} param {key[1]}", request=True, out=out)
+                    _compare_schema(
+                        old,
+                        new,
+                        old_params[key].get("schema", {}),
+                        param.get("schema", {}),
+                        f"{where} param {key[1]}",
+                        request=True,
+                        out=out,
+                    )
             old_body = (op_old.get("requestBody") or {}).get("content", {}).get("application/json", {}).get("schema")
             new_body_obj = op_new.get("requestBody") or {}
             new_body = new_body_obj.get("content", {}).get("application/json", {}).get("schema")
@@ -103,7 +126,9 @@ def breaking_changes(old: dict[str, Any], new: dict[str, Any], prefix: str = "/a
             if old_body is not None and new_body is not None:
                 _compare_schema(old, new, old_body, new_body, f"{where} body", request=True, out=out)
             elif new_body is not None and old_body is None:
-                required = _resolve(new, new_body).get("required") if isinstance(_resolve(new, new_body), dict) else None
+                required = (
+                    _resolve(new, new_body).get("required") if isinstance(_resolve(new, new_body), dict) else None
+                )
                 if required:
                     out.append(f"{where}: new request body with required fields {sorted(required)}")
             for status, old_resp in sorted(op_old.get("responses", {}).items()):

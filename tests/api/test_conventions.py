@@ -4,18 +4,17 @@ cursor pagination (D66)."""
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any
 
 import pytest
-from django.test.utils import CaptureQueriesContext
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
 from shared_apps.accounts.models import User
 from tenant_apps.api.models import CorsOrigin
 from tenant_apps.audit.services import Actor
-from tenant_apps.projects.models import Project, Task
+from tenant_apps.projects.models import Task
 from tenant_apps.tokens.services import api_token_create
 from tests.api.conftest import Api, grant, make_project, set_limits, snapshot
 from tests.factories import TEST_PASSWORD
@@ -109,7 +108,9 @@ def test_unlimited_plan_has_no_ratelimit_headers(tenant_a, owner_a, settings) ->
     [(["read"], ["read"]), (["write"], ["read", "write"]), (["admin"], ["read", "write", "admin"])],
 )
 def test_token_exchange_with_scopes_and_me_shows_them(tenant_a, owner_a, scopes, expected) -> None:  # type: ignore[no-untyped-def]
-    r = Api(tenant_a).post("/api/v1/auth/token/", {"email": "owner@alpha.test", "password": TEST_PASSWORD, "scopes": scopes})
+    r = Api(tenant_a).post(
+        "/api/v1/auth/token/", {"email": "owner@alpha.test", "password": TEST_PASSWORD, "scopes": scopes}
+    )
     assert r.status_code == 201 and r.json()["scopes"] == expected
     me = Api(tenant_a, token=r.json()["token"]).get("/api/v1/me/").json()
     assert me["credential"] == {"type": "token", "scopes": expected}
@@ -127,7 +128,9 @@ def test_session_and_default_tokens_have_full_access(tenant_a, owner_a) -> None:
 @pytest.mark.parametrize("scopes", [[], ["root"], "read", ["read"] * 4])
 def test_bad_scopes_are_400_and_no_token(tenant_a, scopes) -> None:  # type: ignore[no-untyped-def]
     before = snapshot(tenant_a)["tokens"]
-    r = Api(tenant_a).post("/api/v1/auth/token/", {"email": "owner@alpha.test", "password": TEST_PASSWORD, "scopes": scopes})
+    r = Api(tenant_a).post(
+        "/api/v1/auth/token/", {"email": "owner@alpha.test", "password": TEST_PASSWORD, "scopes": scopes}
+    )
     assert r.status_code == 400 and "scopes" in r.json()["error"]["fields"]
     assert snapshot(tenant_a)["tokens"] == before
 
@@ -237,14 +240,23 @@ def test_cors_origins_api(tenant_a, owner_a, member_factory) -> None:  # type: i
     )
     assert preflight.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
     before = snapshot(tenant_a)
-    for bad in (["javascript:alert(1)"], ["https://x.example/path"], ["ftp://x.example"], ["https://u:p@x.example"], "x"):
+    for bad in (
+        ["javascript:alert(1)"],
+        ["https://x.example/path"],
+        ["ftp://x.example"],
+        ["https://u:p@x.example"],
+        "x",
+    ):
         r = api.put("/api/v1/organization/cors-origins/", {"origins": bad})
         assert r.status_code == 400, bad
     assert snapshot(tenant_a) == before
     bob = member_factory(tenant_a)
     denied = Api(tenant_a, user=bob).put("/api/v1/organization/cors-origins/", {"origins": []})
     assert denied.status_code == 403
-    assert api.get("/api/v1/organization/cors-origins/").json()["origins"] == ["http://localhost:3000", "https://app.example.com"]
+    assert api.get("/api/v1/organization/cors-origins/").json()["origins"] == [
+        "http://localhost:3000",
+        "https://app.example.com",
+    ]
 
 
 # --- Cursor pagination ----------------------------------------------------------------------------
@@ -303,7 +315,10 @@ def test_cursor_on_tasks_with_a_nullable_ordering(tenant_a, owner_a) -> None:  #
     for ordering, key in (
         ("due_date", lambda t: (t.due_date is None, t.due_date, t.pk)),  # NULLs last ascending, id breaks ties
         ("-due_date", lambda t: (t.due_date is not None, -(t.due_date.toordinal() if t.due_date else 0), -t.pk)),
-        ("status,-due_date", lambda t: (t.status, t.due_date is not None, -(t.due_date.toordinal() if t.due_date else 0), -t.pk)),
+        (
+            "status,-due_date",
+            lambda t: (t.status, t.due_date is not None, -(t.due_date.toordinal() if t.due_date else 0), -t.pk),
+        ),
     ):
         walked = _walk(api, f"/api/v1/projects/{project.pk}/tasks/", {"ordering": ordering, "page_size": 2})
         assert walked == [t.pk for t in sorted(rows.values(), key=key)], ordering
@@ -313,8 +328,14 @@ def test_cursor_on_tasks_with_a_nullable_ordering(tenant_a, owner_a) -> None:  #
 
 @pytest.mark.parametrize(
     "cursor",
-    ["garbage", "!!!", base64.urlsafe_b64encode(b'{"o":["x"],"v":[1]}').decode(), base64.urlsafe_b64encode(b"[]").decode(),
-     base64.urlsafe_b64encode(b'{"o":["-created_at","-id"],"v":["not a date",1]}').decode(), "A" * 5000],
+    [
+        "garbage",
+        "!!!",
+        base64.urlsafe_b64encode(b'{"o":["x"],"v":[1]}').decode(),
+        base64.urlsafe_b64encode(b"[]").decode(),
+        base64.urlsafe_b64encode(b'{"o":["-created_at","-id"],"v":["not a date",1]}').decode(),
+        "A" * 5000,
+    ],
 )
 def test_bad_cursor_is_400(tenant_a, owner_a, cursor) -> None:  # type: ignore[no-untyped-def]
     r = Api(tenant_a, user=owner_a).get("/api/v1/projects/", {"cursor": cursor})

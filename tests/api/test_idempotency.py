@@ -151,14 +151,17 @@ def test_twenty_concurrent_posts_with_one_key_make_one_project(live_token: Commi
         assert server.request("GET", "/api/v1/me/", host=host, headers=headers)[0] == 200  # both workers warm
         with ThreadPoolExecutor(max_workers=20) as pool:
             results = list(
-                pool.map(lambda _: server.request("POST", "/api/v1/projects/", host=host, body=body, headers=headers), range(20))
+                pool.map(
+                    lambda _: server.request("POST", "/api/v1/projects/", host=host, body=body, headers=headers),
+                    range(20),
+                )
             )
         statuses = Counter(status for status, _, _ in results)
         print("statuses of 20 concurrent POSTs:", dict(statuses))
         assert set(statuses) <= {201, 409}, statuses
         created = [data for status, h, data in results if status == 201 and "idempotent-replayed" not in h]
         assert len(created) == 1, statuses
-        for status, h, data in results:
+        for status, _, data in results:
             if status == 201:
                 assert data == created[0]
             else:

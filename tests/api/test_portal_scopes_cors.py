@@ -39,7 +39,9 @@ def test_token_page_refuses_an_unknown_scope(tenant_a: Any, owner_a: Any) -> Non
 
 def test_settings_page_edits_cors_origins(tenant_a: Any, owner_a: Any, member_factory: Any) -> None:
     client = portal_client(tenant_a, owner_a)
-    saved = client.post("/settings/", {"section": "cors", "origins": "https://App.example.com\nhttp://localhost:3000\n"})
+    saved = client.post(
+        "/settings/", {"section": "cors", "origins": "https://App.example.com\nhttp://localhost:3000\n"}
+    )
     assert saved.status_code == 302
     assert sorted(CorsOrigin.objects.filter(tenant_id=tenant_a.pk).values_list("origin", flat=True)) == [
         "http://localhost:3000",

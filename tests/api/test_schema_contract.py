@@ -33,7 +33,10 @@ from tests.factories import TEST_PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "docs" / "openapi" / "v1.json"
-UPDATE = "DJANGO_SETTINGS_MODULE=config.settings.test .venv/bin/python manage.py spectacular --format openapi-json --file docs/openapi/v1.json"
+UPDATE = (
+    "DJANGO_SETTINGS_MODULE=config.settings.test .venv/bin/python manage.py spectacular "
+    "--format openapi-json --file docs/openapi/v1.json"
+)
 
 
 def live_schema() -> dict[str, Any]:
@@ -45,7 +48,10 @@ def test_committed_schema_copy_is_current_and_no_change_is_breaking() -> None:
     committed = json.loads(COMMITTED.read_text())
     live = live_schema()
     broken = breaking_changes(committed, live)
-    assert not broken, "Breaking changes to /api/v1/ (update docs/openapi/v1.json in the same change only if intended):\n" + "\n".join(broken)
+    assert not broken, (
+        "Breaking changes to /api/v1/ (update docs/openapi/v1.json in the same change only if intended):\n"
+        + "\n".join(broken)
+    )
     assert live == committed, f"The API schema changed (not breakingly): refresh the committed copy with\n  {UPDATE}"
 
 
@@ -61,12 +67,15 @@ def _project_output(schema: dict) -> dict:
         (lambda s: _project_output(s)["properties"].pop("name"), "response field removed"),
         (lambda s: _project_output(s)["properties"]["id"].update(type="string"), "type"),
         (lambda s: _project_output(s)["properties"]["description"].update(nullable=True), "may now be null"),
-        (lambda s: s["components"]["schemas"]["ProjectCreateInputRequest"]["required"].append("description"), "became required"),
         (
-            lambda s: s["components"]["schemas"]["ProjectCreateInputRequest"]["properties"].update(
-                color={"type": "string"}
-            )
-            or s["components"]["schemas"]["ProjectCreateInputRequest"]["required"].append("color"),
+            lambda s: s["components"]["schemas"]["ProjectCreateInputRequest"]["required"].append("description"),
+            "became required",
+        ),
+        (
+            lambda s: (
+                s["components"]["schemas"]["ProjectCreateInputRequest"]["properties"].update(color={"type": "string"})
+                or s["components"]["schemas"]["ProjectCreateInputRequest"]["required"].append("color")
+            ),
             "new required request field",
         ),
         (lambda s: s["components"]["schemas"]["TaskStatusEnum"]["enum"].pop(), "enum"),
@@ -98,10 +107,25 @@ def generated_client(tmp_path: Path) -> Iterator[Any]:
     schema_path = tmp_path / "schema.json"
     schema_path.write_text(json.dumps(live_schema()))
     config = tmp_path / "config.yaml"
-    config.write_text("post_hooks: []\nproject_name_override: tenantry_client\npackage_name_override: tenantry_client\n")
+    config.write_text(
+        "post_hooks: []\nproject_name_override: tenantry_client\npackage_name_override: tenantry_client\n"
+    )
     out = tmp_path / "gen"
     subprocess.run(
-        [sys.executable, "-m", "openapi_python_client", "generate", "--path", str(schema_path), "--output-path", str(out / "tenantry_client"), "--meta", "none", "--config", str(config)],
+        [
+            sys.executable,
+            "-m",
+            "openapi_python_client",
+            "generate",
+            "--path",
+            str(schema_path),
+            "--output-path",
+            str(out / "tenantry_client"),
+            "--meta",
+            "none",
+            "--config",
+            str(config),
+        ],
         check=True,
         capture_output=True,
         timeout=120,
@@ -142,7 +166,9 @@ def committed_session(tenant_a: Any) -> Iterator[None]:
     in_thread(cleanup)
 
 
-def test_generated_client_runs_the_readme_session(generated_client: Any, committed_session: None, tenant_a: Any) -> None:
+def test_generated_client_runs_the_readme_session(
+    generated_client: Any, committed_session: None, tenant_a: Any
+) -> None:
     c = generated_client
     from tenantry_client.api.auth import auth_token_create
     from tenantry_client.api.invitations import invitations_accept, invitations_create
@@ -173,7 +199,9 @@ def test_generated_client_runs_the_readme_session(generated_client: Any, committ
         # 1. A token for the owner, then who am I.
         created = auth_token_create.sync_detailed(
             client=anon,
-            body=TokenCreateInputRequest(email="owner@alpha.test", password=TEST_PASSWORD, name="laptop", expires_in_days=30),
+            body=TokenCreateInputRequest(
+                email="owner@alpha.test", password=TEST_PASSWORD, name="laptop", expires_in_days=30
+            ),
         )
         assert created.status_code == 201, created.content
         owner = c.AuthenticatedClient(base_url=server.url, token=created.parsed.token, headers=headers)
@@ -182,10 +210,14 @@ def test_generated_client_runs_the_readme_session(generated_client: Any, committ
         assert me.user.email == "owner@alpha.test" and me.credential.scopes == ["read", "write", "admin"]
         # 2. A project (with an Idempotency-Key: the retry is a replay) and a task.
         project = projects_create.sync_detailed(
-            client=owner, body=ProjectCreateInputRequest(name="Launch", description="Q3 launch plan"), idempotency_key="readme-1"
+            client=owner,
+            body=ProjectCreateInputRequest(name="Launch", description="Q3 launch plan"),
+            idempotency_key="readme-1",
         )
         again = projects_create.sync_detailed(
-            client=owner, body=ProjectCreateInputRequest(name="Launch", description="Q3 launch plan"), idempotency_key="readme-1"
+            client=owner,
+            body=ProjectCreateInputRequest(name="Launch", description="Q3 launch plan"),
+            idempotency_key="readme-1",
         )
         assert project.status_code == again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
         assert again.parsed.id == project.parsed.id
@@ -195,7 +227,9 @@ def test_generated_client_runs_the_readme_session(generated_client: Any, committ
         )
         assert task.status_code == 201
         # 3. Invite a colleague; her token arrives by mail only.
-        invite = invitations_create.sync_detailed(client=owner, body=InvitationCreateInputRequest(email="bea@alpha-readme.test"))
+        invite = invitations_create.sync_detailed(
+            client=owner, body=InvitationCreateInputRequest(email="bea@alpha-readme.test")
+        )
         assert invite.status_code == 201 and b"inv_" not in invite.content
         [message] = [m for m in mail.outbox if m.to == ["bea@alpha-readme.test"]]
         token = re.search(r"inv_[A-Za-z0-9_-]+", message.body).group(0)  # type: ignore[union-attr]
@@ -206,11 +240,15 @@ def test_generated_client_runs_the_readme_session(generated_client: Any, committ
         bea_id = json.loads(accepted.content)["user_id"]
         # 4. Share the project with her (view only).
         shared = project_permissions_grant.sync_detailed(
-            client=owner, project_id=project.parsed.id, body=PermissionGrantInputRequest(user_id=bea_id, permissions=[PermissionsEnum("view")])
+            client=owner,
+            project_id=project.parsed.id,
+            body=PermissionGrantInputRequest(user_id=bea_id, permissions=[PermissionsEnum("view")]),
         )
         assert shared.status_code == 200
         # 5. As Bea: she sees exactly the shared project, and may not edit it.
-        bea_token = auth_token_create.sync(client=anon, body=TokenCreateInputRequest(email="bea@alpha-readme.test", password="bea-strong-passphrase"))
+        bea_token = auth_token_create.sync(
+            client=anon, body=TokenCreateInputRequest(email="bea@alpha-readme.test", password="bea-strong-passphrase")
+        )
         bea = c.AuthenticatedClient(base_url=server.url, token=bea_token.token, headers=headers)
         clients.append(bea)
         listed = projects_list.sync(client=bea)

@@ -211,6 +211,7 @@ def _grants(project: Project) -> list[dict[str, Any]]:
 
 class ProjectPermissionsApi(_ProjectScoped):
     """Who holds which object permissions on a project. Managing them needs `manage` (or admin)."""
+
     scope_area = "admin"  # tokens need the admin scope (D64)
 
     serializer_class = s.ProjectGrantOutput
