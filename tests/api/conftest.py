@@ -12,6 +12,7 @@ from django.test import Client
 from django_tenants.utils import schema_context
 
 from shared_apps.accounts.models import Membership, User
+from tenant_apps.api.models import CorsOrigin
 from tenant_apps.audit.models import AuditEvent
 from tenant_apps.audit.services import Actor
 from tenant_apps.invitations.models import Invitation
@@ -113,4 +114,5 @@ def snapshot(tenant: Tenant) -> dict[str, list]:
             "invitations": list(Invitation.objects.order_by("pk").values()),
             "audit": list(AuditEvent.objects.order_by("pk").values_list("pk", flat=True)),
             "members": list(Membership.objects.filter(tenant=tenant).order_by("pk").values()),
+            "cors": list(CorsOrigin.objects.filter(tenant_id=tenant.pk).order_by("pk").values()),
         }
