@@ -4,6 +4,7 @@ Retry-After, and the token scope the operation needs (`x-required-scope`)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
@@ -50,7 +51,9 @@ class ApiAutoSchema(AutoSchema):
         method = method.upper()
         params = operation.setdefault("parameters", [])
         responses = operation.setdefault("responses", {})
-        single = path.rstrip("/").endswith("}")
+        ok_schema = json.dumps(((responses.get("200") or {}).get("content") or {}).get("application/json", {}))
+        # One object (what gets an ETag, D62), not a page or an array.
+        single = "200" in responses and "/Paginated" not in ok_schema and '"type": "array"' not in ok_schema[:40]
         throttled = bool(getattr(self.view, "throttle_classes", None))
         authenticated = bool(getattr(self.view, "authentication_classes", None))
 
@@ -60,11 +63,9 @@ class ApiAutoSchema(AutoSchema):
                 responses["403"]["description"] += (
                     " A token without the scope this operation needs: `insufficient_scope`."
                 )
-        if method == "GET":
+        if method == "GET" and single:
             params.append(_param("If-None-Match", "An `ETag` you hold; 304 with no body when it is still current."))
-            for code, response in responses.items():
-                if code == "200" and "$ref" in str(response.get("content", {})) and single:
-                    response.setdefault("headers", {}).update(ETAG_HEADER)
+            responses["200"].setdefault("headers", {}).update(ETAG_HEADER)
             responses.setdefault(
                 "304",
                 {
@@ -92,7 +93,9 @@ class ApiAutoSchema(AutoSchema):
                 "description": "`idempotency_key_reused`: this Idempotency-Key was used with a different request.",
                 "content": _ERROR,
             }
-        if method in ("PATCH", "PUT", "DELETE") and single:
+        if method in ("PATCH", "PUT") and single:
+            responses["200"].setdefault("headers", {}).update(ETAG_HEADER)
+        if method in ("PATCH", "PUT", "DELETE") and getattr(self.view, "if_match", False):
             params.append(
                 _param(
                     "If-Match",
@@ -103,9 +106,6 @@ class ApiAutoSchema(AutoSchema):
                 "description": "`precondition_failed`: `If-Match` does not match the current ETag; nothing changed.",
                 "content": _ERROR,
             }
-            for code, response in responses.items():
-                if code == "200":
-                    response.setdefault("headers", {}).update(ETAG_HEADER)
         if throttled:
             for code, response in responses.items():
                 response.setdefault("headers", {}).update(RATELIMIT_HEADERS)

@@ -80,6 +80,7 @@ class ProjectListCreateApi(ApiGenericView):
 
 class ProjectDetailApi(_ProjectScoped):
     serializer_class = s.ProjectOutput
+    if_match = True  # PATCH/DELETE compare If-Match on the locked row (documented in the schema)
 
     @extend_schema(operation_id="projects_retrieve", responses={200: s.ProjectOutput, **error_responses()})
     def get(self, request: Request, project_id: int) -> Response:
@@ -152,6 +153,7 @@ class TaskListCreateApi(_ProjectScoped):
 
 class TaskDetailApi(_ProjectScoped):
     serializer_class = s.TaskOutput
+    if_match = True
 
     def load_task(self, project_id: int, task_id: int) -> tuple[Task, frozenset[str]]:
         project, codenames = self.load_project(project_id)
