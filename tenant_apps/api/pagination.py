@@ -90,7 +90,7 @@ class ApiPagination(PageNumberPagination):
         ordering = list(query.order_by) if query.order_by else list(queryset.model._meta.ordering or [])
         names: list[str] = []
         for item in ordering:
-            if not isinstance(item, str) or "__" in item or item.lstrip("-") == "?":
+            if not isinstance(item, str) or item.lstrip("-") == "?":
                 raise InvalidCursor("This list's ordering cannot be paged with a cursor.")
             name = item.lstrip("-")
             name = "id" if name == "pk" else name
@@ -100,7 +100,39 @@ class ApiPagination(PageNumberPagination):
         return names
 
     @staticmethod
-    def _after(model: type[Model], ordering: list[str], values: list[Any]) -> Q:
+    def _field(model: type[Model], path: str) -> tuple[Any, bool]:
+        """The model field at `path` (`user__email` follows relations) and whether it may be NULL."""
+        field: Any = None
+        nullable = False
+        current: Any = model
+        for part in path.split("__"):
+            if current is None:
+                raise InvalidCursor("This list's ordering cannot be paged with a cursor.")
+            try:
+                field = current._meta.get_field(part)
+            except FieldDoesNotExist:
+                raise InvalidCursor("This list's ordering cannot be paged with a cursor.") from None
+            nullable = nullable or bool(getattr(field, "null", False))
+            current = field.related_model if field.is_relation else None
+        if field is not None and field.is_relation:
+            field = field.target_field  # ordering by a foreign key orders by its id
+        return field, nullable
+
+    @staticmethod
+    def _row_value(row: Model, path: str) -> Any:
+        value: Any = row
+        parts = path.split("__")
+        for i, part in enumerate(parts):
+            if value is None:
+                return None
+            if i == len(parts) - 1:
+                field = value._meta.get_field(part)
+                return getattr(value, field.attname)
+            value = getattr(value, part)
+        return value
+
+    @classmethod
+    def _after(cls, model: type[Model], ordering: list[str], values: list[Any]) -> Q:
         """Rows strictly after `values` in `ordering` (PostgreSQL: NULLs last ascending, first descending)."""
         condition = Q(pk__in=[])
         equal = Q()
@@ -111,23 +143,25 @@ class ApiPagination(PageNumberPagination):
                 same = Q(**{f"{name}__isnull": True})
             else:
                 step = Q(**{f"{name}__lt": value}) if desc else Q(**{f"{name}__gt": value})
-                if not desc and model._meta.get_field(name).null:
+                if not desc and cls._field(model, name)[1]:
                     step |= Q(**{f"{name}__isnull": True})
                 same = Q(**{name: value})
             condition |= equal & step
             equal &= same
         return condition
 
-    @staticmethod
-    def _values(model: type[Model], ordering: list[str], raw: list[Any]) -> list[Any]:
+    @classmethod
+    def _values(cls, model: type[Model], ordering: list[str], raw: list[Any]) -> list[Any]:
         if len(raw) != len(ordering):
             raise InvalidCursor()
         values = []
         for item, value in zip(ordering, raw, strict=True):
+            field, _ = cls._field(model, item.lstrip("-"))
+            if value is not None and not isinstance(value, str | int | float | bool):
+                raise InvalidCursor()
             try:
-                field = model._meta.get_field(item.lstrip("-"))
-                values.append(None if value is None else field.to_python(value))  # type: ignore[union-attr]
-            except (FieldDoesNotExist, DjangoValidationError, TypeError, ValueError, OverflowError):
+                values.append(None if value is None else field.to_python(value))
+            except (DjangoValidationError, TypeError, ValueError, OverflowError):
                 raise InvalidCursor() from None
         return values
 
@@ -149,7 +183,7 @@ class ApiPagination(PageNumberPagination):
         if position is not None:
             qs = qs.filter(self._after(model, walk, position))
             lead, lead_value = walk[0].lstrip("-"), position[0]
-            if lead_value is not None and not model._meta.get_field(lead).null:
+            if lead_value is not None and not self._field(model, lead)[1]:
                 # A range bound on the leading column, so the walk starts at the cursor in the index.
                 qs = qs.filter(**{f"{lead}__lte" if walk[0].startswith("-") else f"{lead}__gte": lead_value})
         self.page_queryset = qs[: size + 1]  # kept for EXPLAIN in bench/api_list.py
@@ -161,7 +195,7 @@ class ApiPagination(PageNumberPagination):
         key = [o.lstrip("-") for o in ordering]
 
         def cursor(row: Model, back: bool) -> str:
-            values = [getattr(row, model._meta.get_field(k).attname) for k in key]
+            values = [self._row_value(row, k) for k in key]
             return _encode({"o": ordering, "v": values, "b": back})
 
         url = request.build_absolute_uri()
