@@ -390,20 +390,36 @@ def _cursor_timings(schema_name: str, member: Any, iterations: int, page_size: i
         out["cursor_walk_rows"] = seen
         out["cursor_pages"] = number - 1
         measured = [n for n in (1, 50, 100, 200) if n in cursors]
-        requests = {n: request_for(cursors[n]) for n in measured}
-        times: dict[int, list[float]] = {n: [] for n in measured}
+        requests = {f"cursor_page_{n}": request_for(cursors[n]) for n in measured}
+        # The alternative a client has today, interleaved in the same loop so that load hits both
+        # alike: page numbers (COUNT + OFFSET page) at page 1 and page 200.
+        for n in (1, 200):
+            requests[f"page_number_page_{n}"] = Request(
+                factory.get("/api/v1/projects/", {"page_size": str(page_size), "page": str(n)}, HTTP_HOST="localhost")
+            )
+        times: dict[str, list[float]] = {name: [] for name in requests}
         for i in range(iterations + 10):
-            for n in measured:
+            for name, request in requests.items():
                 qs = project_list_visible(user=member, role="member")
                 t0 = time.perf_counter()
-                page(requests[n], qs)
+                if name.startswith("cursor"):
+                    page(request, qs)
+                else:
+                    ApiPagination().paginate_queryset(qs, request)
                 if i >= 10:
-                    times[n].append(time.perf_counter() - t0)
+                    times[name].append(time.perf_counter() - t0)
         p50s = {}
-        for n in measured:
-            p50s[n] = ms(percentile(times[n], 50))
-            out[f"cursor_page_{n}_ms_p50"] = p50s[n]
-            out[f"cursor_page_{n}_ms_p99"] = ms(percentile(times[n], 99))
+        for name in requests:
+            out[f"{name}_ms_p50"] = ms(percentile(times[name], 50))
+            out[f"{name}_ms_p99"] = ms(percentile(times[name], 99))
+            if name.startswith("cursor"):
+                p50s[name] = out[f"{name}_ms_p50"]
+        if "cursor_page_1" in p50s:
+            out["cursor_vs_page_number_page_1"] = round(p50s["cursor_page_1"] / out["page_number_page_1_ms_p50"], 3)
+        if "cursor_page_200" in p50s:
+            out["cursor_vs_page_number_page_200"] = round(
+                p50s["cursor_page_200"] / out["page_number_page_200_ms_p50"], 3
+            )
         out["cursor_flat"] = bool(p50s) and max(p50s.values()) <= 1.25 * min(p50s.values())
         out["cursor_tokens"] = {str(n): cursors[n] for n in (1, 200) if n in cursors}
     return out
