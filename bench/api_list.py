@@ -348,6 +348,130 @@ def _filtered_query_timings(schema_name: str, member: Any, iterations: int) -> d
     return out
 
 
+def _cursor_timings(schema_name: str, member: Any, iterations: int, page_size: int = 50) -> dict[str, Any]:
+    """Keyset (`?cursor=`) pages timed in-process through the API's own paginator: cursor decode, the
+    filtered page query with its keyset condition, 50 rows, next/previous cursors; no COUNT. As for
+    filtered_query_ms, the selector's queryset is built before the clock starts. Pages 1, 50, 100 and
+    200 of the member's 10,000 visible projects are timed round-robin, so a load spike on the shared
+    machine hits all of them alike."""
+    from urllib.parse import unquote
+
+    from django_tenants.utils import schema_context
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from tenant_apps.api.pagination import ApiPagination
+    from tenant_apps.projects.selectors import project_list_visible
+
+    factory = APIRequestFactory()
+
+    def request_for(cursor: str) -> Request:
+        return Request(
+            factory.get("/api/v1/projects/", {"page_size": str(page_size), "cursor": cursor}, HTTP_HOST="localhost")
+        )
+
+    def page(request: Request, qs: Any) -> tuple[list[Any], str | None]:
+        paginator = ApiPagination()
+        rows = paginator.paginate_queryset(qs, request)
+        nxt = paginator._next_url
+        return rows or [], (unquote(nxt.split("cursor=", 1)[1].split("&", 1)[0]) if nxt else None)
+
+    out: dict[str, Any] = {}
+    with schema_context(schema_name):
+        cursors: dict[int, str] = {}
+        token: str | None = ""
+        seen = 0
+        number = 1
+        while token is not None:
+            cursors[number] = token
+            rows, token = page(request_for(token), project_list_visible(user=member, role="member"))
+            seen += len(rows)
+            number += 1
+        out["cursor_walk_rows"] = seen
+        out["cursor_pages"] = number - 1
+        measured = [n for n in (1, 50, 100, 200) if n in cursors]
+        requests = {f"cursor_page_{n}": request_for(cursors[n]) for n in measured}
+        # The alternative a client has today, interleaved in the same loop so that load hits both
+        # alike: page numbers (COUNT + OFFSET page) at page 1 and page 200.
+        for n in (1, 200):
+            requests[f"page_number_page_{n}"] = Request(
+                factory.get("/api/v1/projects/", {"page_size": str(page_size), "page": str(n)}, HTTP_HOST="localhost")
+            )
+        times: dict[str, list[float]] = {name: [] for name in requests}
+        for i in range(iterations + 10):
+            for name, request in requests.items():
+                qs = project_list_visible(user=member, role="member")
+                t0 = time.perf_counter()
+                if name.startswith("cursor"):
+                    page(request, qs)
+                else:
+                    ApiPagination().paginate_queryset(qs, request)
+                if i >= 10:
+                    times[name].append(time.perf_counter() - t0)
+        p50s = {}
+        for name in requests:
+            out[f"{name}_ms_p50"] = ms(percentile(times[name], 50))
+            out[f"{name}_ms_p99"] = ms(percentile(times[name], 99))
+            if name.startswith("cursor"):
+                p50s[name] = out[f"{name}_ms_p50"]
+        if "cursor_page_1" in p50s:
+            out["cursor_vs_page_number_page_1"] = round(p50s["cursor_page_1"] / out["page_number_page_1_ms_p50"], 3)
+        if "cursor_page_200" in p50s:
+            out["cursor_vs_page_number_page_200"] = round(
+                p50s["cursor_page_200"] / out["page_number_page_200_ms_p50"], 3
+            )
+        out["cursor_flat"] = bool(p50s) and max(p50s.values()) <= 1.25 * min(p50s.values())
+        out["cursor_tokens"] = {str(n): cursors[n] for n in (1, 200) if n in cursors}
+    return out
+
+
+def _cursor_explain(schema_name: str, member: Any, token: str) -> list[str]:
+    """EXPLAIN ANALYZE of the page-200 keyset query, as the paginator builds it."""
+
+    from django.db import connection
+    from django_tenants.utils import schema_context
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from tenant_apps.api.pagination import ApiPagination
+    from tenant_apps.projects.selectors import project_list_visible
+
+    with schema_context(schema_name):
+        request = Request(
+            APIRequestFactory().get("/api/v1/projects/", {"page_size": "50", "cursor": token}, HTTP_HOST="localhost")
+        )
+        paginator = ApiPagination()
+        paginator.paginate_queryset(project_list_visible(user=member, role="member"), request)
+        sql, params = paginator.page_queryset.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN (ANALYZE, COSTS OFF) {sql}", params)
+            return [row[0].rstrip() for row in cursor.fetchall()]
+
+
+def _cursor_queries(host: str, token: str, cursor: str) -> int:
+    import logging
+    from urllib.parse import quote
+
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(HTTP_HOST=host, HTTP_AUTHORIZATION=f"Bearer {token}")
+    path = f"/api/v1/projects/?page_size=50&cursor={quote(cursor)}"
+    access_log = logging.getLogger("tenantry.request")
+    level = access_log.level
+    access_log.setLevel(logging.WARNING)
+    try:
+        assert client.get(path).status_code == 200
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(path)
+    finally:
+        access_log.setLevel(level)
+    assert response.status_code == 200, response.content[:500]
+    assert "count" not in response.json()
+    return len(ctx.captured_queries)
+
+
 # --- The benchmark --------------------------------------------------------------------------------
 
 
@@ -417,6 +541,18 @@ def run(env: dict[str, str]) -> dict[str, Any]:
 
     result.update(_filtered_query_timings(tenant.schema_name, member, iterations))
     connection.set_schema_to_public()
+    cursor_result = _cursor_timings(tenant.schema_name, member, iterations)
+    tokens = cursor_result.pop("cursor_tokens")
+    result.update(cursor_result)
+    connection.set_schema_to_public()
+    if "200" in tokens:
+        result["explain_cursor_page_200"] = _cursor_explain(tenant.schema_name, member, tokens["200"])
+        connection.set_schema_to_public()
+        with override_settings(**bench_plan_settings()):
+            result["queries_cursor_page_1"] = _cursor_queries(host, token, tokens["1"])
+            result["queries_cursor_page_200"] = _cursor_queries(host, token, tokens["200"])
+        connection.set_schema_to_public()
+        result["queries_cursor_flat"] = result["queries_cursor_page_1"] == result["queries_cursor_page_200"]
 
     requests = [[host, token, PATH]]
     with gunicorn(env) as (port, worker_pid):
@@ -452,6 +588,7 @@ def run(env: dict[str, str]) -> dict[str, Any]:
             "server": "gunicorn 1 sync worker (config.settings.test, DEBUG off, log level WARNING), "
             "bearer token; client: http.client in a separate process, one request at a time",
             "goal_filtered_query_ms_p50": 5,
+            "goal_cursor_page_ms_p50": 1.5,
             "goal_queries_flat": True,
         }
     )

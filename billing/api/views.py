@@ -163,6 +163,7 @@ class CheckoutInput(serializers.Serializer):
 
 
 class CheckoutApi(BillingApiView):
+    scope_area = "admin"  # starting a payment flow needs an admin-scoped token (D64)
     writable_when_read_only = True  # a read-only organization must still be able to pay
 
     @extend_schema(
@@ -181,6 +182,7 @@ class CheckoutApi(BillingApiView):
 
 
 class PortalApi(BillingApiView):
+    scope_area = "admin"  # starting a payment flow needs an admin-scoped token (D64)
     writable_when_read_only = True
 
     @extend_schema(operation_id="billing_portal", request=None, responses={201: UrlOutput, **_BILLING_ERRORS})

@@ -31,8 +31,11 @@ SHARED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from /static/ (no CDN)
     "django_filters",
     "axes",  # sign-in failure counters, in public: users are global (shared_apps.accounts.lockout)
+    "corsheaders",
     "shared_apps.accounts",
     "shared_apps.public_site",
+    # Public tables of the API plumbing: idempotency keys and CORS origins, by tenant id (D61, D65).
+    "tenant_apps.api",
     "billing",
     "webhooks",
 ]
@@ -74,6 +77,8 @@ TENANT_RETENTION_DAYS = env.int("TENANT_RETENTION_DAYS", default=30)
 MIDDLEWARE = [
     "tenants.middleware.TenantResolutionMiddleware",
     "tenants.observability.RequestContextMiddleware",
+    # After tenant resolution (the allowed origins are the organization's own, D65).
+    "corsheaders.middleware.CorsMiddleware",
     "billing.middleware.ApiUsageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -272,6 +277,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "billing-dunning": {"task": "billing.dunning_sweep", "schedule": 3600.0},
     "billing-report-usage": {"task": "billing.report_usage", "schedule": 900.0},
     "billing-reconcile": {"task": "billing.reconcile", "schedule": crontab(hour=3, minute=17)},
+    # API idempotency keys older than 24 h (tenant_apps/api/idempotency.py, D61).
+    "api-idempotency-keys-expire": {"task": "api.idempotency_keys_expire", "schedule": 3600.0},
 }
 
 # Observability (tenants/observability.py): the worker heartbeat, task-failure counter and /metrics.
@@ -292,7 +299,8 @@ METRICS_TOKEN = env("METRICS_TOKEN", default="")
 
 # --- REST framework -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, plus the conventions every API view gets (headers, scopes; D61-D64).
+    "DEFAULT_SCHEMA_CLASS": "tenant_apps.api.schema.ApiAutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # JSON only; bodies over DATA_UPLOAD_MAX_MEMORY_SIZE are refused with 413 before being read.
     "DEFAULT_PARSER_CLASSES": ["tenant_apps.api.parsers.LimitedJSONParser"],
@@ -312,6 +320,31 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "tenant_apps.api.exceptions.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+# CORS (django-cors-headers, D65): no origin is allowed globally; each organization lists its own
+# (portal settings or PUT /api/v1/organization/cors-origins/), checked through the
+# check_request_enabled signal (tenant_apps/api/cors.py). Bearer tokens, not cookies: no credentials.
+CORS_ALLOWED_ORIGINS: list[str] = []
+CORS_URLS_REGEX = r"^/api/v1/.*$"
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = (
+    "accept",
+    "authorization",
+    "content-type",
+    "idempotency-key",
+    "if-match",
+    "if-none-match",
+    "x-request-id",
+)
+CORS_EXPOSE_HEADERS = (
+    "ETag",
+    "Idempotent-Replayed",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "Retry-After",
+    "X-Request-ID",
+)
+CORS_PREFLIGHT_MAX_AGE = 600
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tenantry API",
     "VERSION": "1.0.0",
@@ -326,6 +359,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # Each organization has its own host (D61-D66 in docs/decisions.md; docs/api.md).
+    "SERVERS": [
+        {
+            "url": "{scheme}://{organization}." + TENANT_BASE_DOMAIN + "{port}",
+            "description": "Your organization's host.",
+            "variables": {
+                "scheme": {"default": "https", "enum": ["https", "http"]},
+                "organization": {"default": "acme", "description": "Your organization's slug."},
+                "port": {"default": "", "description": "Empty, or `:8000` for a local `make run`."},
+            },
+        }
+    ],
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "ENUM_NAME_OVERRIDES": {

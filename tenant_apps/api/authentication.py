@@ -7,6 +7,7 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from tenant_apps.tokens.models import ApiToken
+from tenant_apps.tokens.scopes import SCOPE_CHOICES
 from tenant_apps.tokens.selectors import api_token_authenticate
 from tenant_apps.tokens.services import api_token_touch
 
@@ -44,4 +45,14 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
     name = "bearerAuth"
 
     def get_security_definition(self, auto_schema: object) -> dict:
-        return {"type": "http", "scheme": "bearer", "description": "Personal API token (`tnt_…`)."}
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": (
+                "Personal API token (`tnt_…`) with scopes: `read` (GET), `write` (other methods on projects, "
+                "tasks and your tokens), `admin` (members, invitations, sharing, audit log, settings); a wider scope "
+                "includes the narrower ones. Each operation names the scope it needs in `x-required-scope`; a "
+                "token without it gets 403 `insufficient_scope`."
+            ),
+            "x-scopes": dict(SCOPE_CHOICES),
+        }

@@ -10,7 +10,10 @@ from rest_framework.response import Response
 from shared_apps.accounts.models import Role
 from tenant_apps.api.context import entitlements_of, tenant_of, user_of
 from tenant_apps.api.docs import error_responses
+from tenant_apps.api.scopes import scopes_of
 from tenant_apps.api.views import ApiView
+from tenant_apps.tokens.models import ApiToken
+from tenant_apps.tokens.scopes import SCOPE_CHOICES
 
 MeOutput = inline_serializer(
     name="Me",
@@ -21,6 +24,16 @@ MeOutput = inline_serializer(
                 "id": serializers.IntegerField(),
                 "email": serializers.EmailField(),
                 "full_name": serializers.CharField(),
+            },
+        ),
+        "credential": inline_serializer(
+            name="MeCredential",
+            fields={
+                "type": serializers.ChoiceField(choices=["token", "session"]),
+                "scopes": serializers.ListField(
+                    child=serializers.ChoiceField(choices=SCOPE_CHOICES),
+                    help_text="Effective scopes of this request's credential (a session has all of them).",
+                ),
             },
         ),
         "membership": inline_serializer(
@@ -57,6 +70,10 @@ class MeApi(ApiView):
         return Response(
             {
                 "user": {"id": user.pk, "email": user.email, "full_name": user.full_name},
+                "credential": {
+                    "type": "token" if isinstance(request.auth, ApiToken) else "session",
+                    "scopes": scopes_of(request),
+                },
                 "membership": {"role": membership.role, "joined_at": membership.created_at},
                 "organization": {
                     "name": tenant.name,

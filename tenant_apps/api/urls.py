@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 import tenant_apps.api.converters  # noqa: F401  (registers the <id:…> converter)
 from tenant_apps.api.me import MeApi
+from tenant_apps.api.organization import CorsOriginsApi
 from tenant_apps.audit.api.views import AuditEventListApi
 from tenant_apps.invitations.api import views as members
 from tenant_apps.outgoing.api import urls as outgoing_urls
@@ -36,6 +37,7 @@ v1 = [
     path("invitations/<id:invitation_id>/", members.InvitationRevokeApi.as_view(), name="invitation-detail"),
     path("audit-events/", AuditEventListApi.as_view(), name="audit-events"),
     *outgoing_urls.urlpatterns,
+    path("organization/cors-origins/", CorsOriginsApi.as_view(), name="cors-origins"),
 ]
 
 

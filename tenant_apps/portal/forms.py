@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from shared_apps.accounts.models import Role
 from shared_apps.accounts.policies import role_choices_grantable
 from tenant_apps.projects.policies import PROJECT_PERMISSIONS
+from tenant_apps.tokens.scopes import ADMIN, SCOPE_CHOICES
 
 
 class InviteForm(forms.Form):
@@ -77,10 +78,28 @@ class TokenForm(forms.Form):
         label="Expires",
         choices=[("", "Never"), ("7", "In 7 days"), ("30", "In 30 days"), ("90", "In 90 days"), ("365", "In a year")],
     )
+    scope = forms.ChoiceField(
+        choices=SCOPE_CHOICES,
+        initial=ADMIN,
+        required=False,  # not sent: full access, as before scopes existed
+        label="Access",
+        help_text="A wider scope includes the narrower ones; a request outside it gets 403 insufficient_scope.",
+    )
 
 
 class OrganizationForm(forms.Form):
     name = forms.CharField(max_length=200, label="Organization name")
+
+
+class CorsOriginsForm(forms.Form):
+    origins = forms.CharField(
+        required=False,
+        max_length=6000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        label="Allowed browser origins",
+        help_text="One per line, e.g. https://app.example.com. Browsers on these origins may call this "
+        "organization's API (CORS); any other origin gets no CORS headers.",
+    )
 
 
 class PlanForm(forms.Form):

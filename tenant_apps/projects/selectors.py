@@ -119,3 +119,12 @@ def task_list_with_assignees(*, project: Project) -> QuerySet[Task]:
 
 def task_get(*, project: Project, task_id: int) -> Task | None:
     return Task.objects.filter(project=project, pk=task_id).first()
+
+
+def project_get_locked(*, project_id: int) -> Project | None:
+    """The project row, locked until the caller's transaction ends (If-Match is compared on it)."""
+    return Project.objects.select_for_update().filter(pk=project_id).first()
+
+
+def task_get_locked(*, project: Project, task_id: int) -> Task | None:
+    return Task.objects.select_for_update().filter(project=project, pk=task_id).first()

@@ -1,7 +1,10 @@
 """Personal API tokens (tenant schema): one user, one organization; only a hash of the secret is kept."""
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
+
+from tenant_apps.tokens.scopes import scopes_default
 
 
 class ApiToken(models.Model):
@@ -14,6 +17,8 @@ class ApiToken(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # What the token may do (tenant_apps/tokens/scopes.py). Tokens made before scopes keep full access.
+    scopes = ArrayField(models.CharField(max_length=16), default=scopes_default)
 
     class Meta:
         ordering = ["-created_at", "-id"]

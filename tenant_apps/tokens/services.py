@@ -11,28 +11,36 @@ from shared_apps.accounts.models import User
 from tenant_apps.audit.services import Actor, audit_event_record
 from tenant_apps.tokens.crypto import API_TOKEN_SCHEME, secret_hash, secret_new
 from tenant_apps.tokens.models import ApiToken
+from tenant_apps.tokens.scopes import scopes_default, scopes_normalized
 
 MAX_EXPIRY_DAYS = 3650
 
 
 @transaction.atomic
 def api_token_create(
-    *, actor: Actor, user: User, name: str = "", expires_in_days: int | None = None
+    *,
+    actor: Actor,
+    user: User,
+    name: str = "",
+    expires_in_days: int | None = None,
+    scopes: list[str] | None = None,
 ) -> tuple[ApiToken, str]:
-    """Create a token; returns it with the plain secret, which is never stored or shown again."""
+    """Create a token; returns it with the plain secret, which is never stored or shown again.
+    `scopes` default to full access (read, write, admin)."""
+    granted = scopes_normalized(scopes) if scopes else scopes_default()
     prefix, raw = secret_new(scheme=API_TOKEN_SCHEME)
     expires_at = None
     if expires_in_days is not None:
         expires_at = timezone.now() + dt.timedelta(days=expires_in_days)
     token = ApiToken.objects.create(
-        user=user, name=name, prefix=prefix, secret_hash=secret_hash(raw), expires_at=expires_at
+        user=user, name=name, prefix=prefix, secret_hash=secret_hash(raw), expires_at=expires_at, scopes=granted
     )
     audit_event_record(
         actor=actor,
         action="api_token.created",
         target_type="api_token",
         target_id=token.pk,
-        data={"name": name, "prefix": prefix},
+        data={"name": name, "prefix": prefix, "scopes": granted},
     )
     return token, raw
 

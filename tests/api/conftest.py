@@ -12,6 +12,7 @@ from django.test import Client
 from django_tenants.utils import schema_context
 
 from shared_apps.accounts.models import Membership, User
+from tenant_apps.api.models import CorsOrigin
 from tenant_apps.audit.models import AuditEvent
 from tenant_apps.audit.services import Actor
 from tenant_apps.invitations.models import Invitation
@@ -49,6 +50,9 @@ class Api:
     def patch(self, path: str, body: Any = None, **kw: Any):
         return self._send("patch", path, body, **kw)
 
+    def put(self, path: str, body: Any = None, **kw: Any):
+        return self._send("put", path, body, **kw)
+
     def delete(self, path: str, body: Any = None, **kw: Any):
         return self._send("delete", path, body, **kw)
 
@@ -68,8 +72,9 @@ def _clear_throttles() -> Iterator[None]:
     from tenants.redis import redis_client
 
     yield
-    for key in redis_client().scan_iter(f"{settings.CACHES['default']['KEY_PREFIX']}:*api-throttle*"):
-        redis_client().delete(key)
+    for pattern in ("api-throttle", "api-cors"):
+        for key in redis_client().scan_iter(f"{settings.CACHES['default']['KEY_PREFIX']}:*{pattern}*"):
+            redis_client().delete(key)
 
 
 def set_limits(settings: Any, **limits: int | None) -> None:
@@ -109,4 +114,5 @@ def snapshot(tenant: Tenant) -> dict[str, list]:
             "invitations": list(Invitation.objects.order_by("pk").values()),
             "audit": list(AuditEvent.objects.order_by("pk").values_list("pk", flat=True)),
             "members": list(Membership.objects.filter(tenant=tenant).order_by("pk").values()),
+            "cors": list(CorsOrigin.objects.filter(tenant_id=tenant.pk).order_by("pk").values()),
         }

@@ -128,6 +128,16 @@ CASES = [
     ),
     Case("invitation_revoke", "delete", "/api/v1/invitations/{iid}/", 204, 403, with_role=Role.OWNER),
     Case("audit_list", "get", "/api/v1/audit-events/", 200, 403, with_role=Role.OWNER),
+    Case("cors_origins_get", "get", "/api/v1/organization/cors-origins/", 200, 403, with_role=Role.OWNER),
+    Case(
+        "cors_origins_put",
+        "put",
+        "/api/v1/organization/cors-origins/",
+        200,
+        403,
+        {"origins": ["https://app.example.com"]},
+        with_role=Role.OWNER,
+    ),
     Case("me", "get", "/api/v1/me/", 200, denied=200),
     Case("tokens_list", "get", "/api/v1/auth/tokens/", 200, denied=200),
     Case("token_revoke", "delete", "/api/v1/auth/tokens/{tokid}/", 204, 404, admin=404),
@@ -195,6 +205,72 @@ def test_matrix(case: Case, actor: str, tenant_a, tenant_b, owner_a, member_fact
         assert after == before, "a denied or read-only request changed data"
     else:
         assert len(after["audit"]) > len(before["audit"]), "a write left no audit event"
+
+
+# The scope dimension (D64): the allowed actor ("with") again, through a token of each scope.
+ADMIN_SCOPE_CASES = {
+    "perms_list",
+    "perms_grant",
+    "perms_revoke",
+    "member_patch",
+    "member_delete",
+    "invitations_list",
+    "invitation_create",
+    "admin_invites_an_owner",
+    "admin_promotes_to_owner",
+    "invitation_revoke",
+    "audit_list",
+    "cors_origins_get",
+    "cors_origins_put",
+}
+SCOPE_LEVELS = {"read": 0, "write": 1, "admin": 2}
+
+
+def _needed(case: Case) -> str:
+    if case.name in ADMIN_SCOPE_CASES:
+        return "admin"
+    return "read" if case.method == "get" else "write"
+
+
+@pytest.mark.parametrize("scope", list(SCOPE_LEVELS))
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_scope_matrix(case: Case, scope: str, tenant_a, owner_a, member_factory):
+    project = make_project(tenant_a, owner_a)
+    carol = member_factory(tenant_a, Role.MEMBER)
+    grant(tenant_a, project, carol, "view")
+    with_ = member_factory(tenant_a, case.with_role)
+    if case.with_perms:
+        grant(tenant_a, project, with_, *case.with_perms)
+    with schema_context(tenant_a.schema_name):
+        task = task_create(actor=Actor(user=owner_a), tenant=tenant_a, project=project, title="T1")
+        invitation, _ = invitation_create(
+            actor=Actor(user=owner_a), actor_role=Role.OWNER, tenant=tenant_a, email="inv@x.test", role="member"
+        )
+        token, _ = api_token_create(actor=Actor(user=with_), user=with_)
+        _, raw = api_token_create(actor=Actor(user=with_), user=with_, scopes=[scope])
+    ids = {"pid": project.pk, "tid": task.pk, "carol": carol.pk, "iid": invitation.pk, "tokid": token.pk}
+    allowed = SCOPE_LEVELS[scope] >= SCOPE_LEVELS[_needed(case)]
+
+    before = snapshot(tenant_a)
+    client = Api(tenant_a, token=raw)
+    path, body = _fill(case.path, ids), _fill(case.body, ids)
+    response = client.get(path) if case.method == "get" else getattr(client, case.method)(path, body)
+
+    after = snapshot(tenant_a)
+    if allowed:
+        assert response.status_code == case.ok, response.content
+        if case.method != "get":
+            assert len(after["audit"]) > len(before["audit"]), "a write left no audit event"
+    else:
+        assert response.status_code == 403, response.content
+        assert response.json()["error"]["code"] == "insufficient_scope"
+        for key in ("projects", "tasks", "perms", "invitations", "audit", "members", "cors"):
+            assert after[key] == before[key], f"a request outside the token's scope changed {key}"
+
+        def tokens(snap: dict) -> list:  # the calling token's last_used_at may move: bookkeeping
+            return [{k: v for k, v in t.items() if k != "last_used_at"} for t in snap["tokens"]]
+
+        assert tokens(after) == tokens(before)
 
 
 def test_superuser_gets_no_implicit_access(tenant_a, owner_a, member_factory):

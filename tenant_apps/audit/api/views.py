@@ -53,6 +53,7 @@ class AuditEventFilter(django_filters.FilterSet):
 
 
 class AuditEventListApi(ApiGenericView):
+    scope_area = "admin"  # tokens need the admin scope (D64)
     permission_classes = [IsTenantAdmin]
     serializer_class = AuditEventOutput
     filter_backends = [DjangoFilterBackend, filters.OrderingFilter]

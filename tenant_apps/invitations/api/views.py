@@ -60,6 +60,7 @@ class MemberListApi(ApiGenericView):
 
 
 class MemberDetailApi(ApiView):
+    scope_area = "admin"  # tokens need the admin scope (D64)
     permission_classes = [IsTenantAdmin]
 
     def load(self, request: Request, user_id: int) -> Membership:
@@ -126,6 +127,7 @@ class InvitationFilter(django_filters.FilterSet):
 
 
 class InvitationListCreateApi(ApiGenericView):
+    scope_area = "admin"  # tokens need the admin scope (D64)
     permission_classes = [IsTenantAdmin]
     serializer_class = InvitationOutput
     filter_backends = [DjangoFilterBackend]
@@ -160,6 +162,7 @@ class InvitationListCreateApi(ApiGenericView):
 
 
 class InvitationRevokeApi(ApiView):
+    scope_area = "admin"  # tokens need the admin scope (D64)
     permission_classes = [IsTenantAdmin]
 
     @extend_schema(operation_id="invitations_revoke", responses={204: None, **error_responses(409)})

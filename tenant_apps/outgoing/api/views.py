@@ -42,6 +42,7 @@ def _with_secret(endpoint: WebhookEndpoint, secret: str) -> Response:
 
 
 class EndpointListCreateApi(ApiGenericView):
+    scope_area = "admin"  # endpoints and their secrets: tokens need the admin scope (D64)
     permission_classes = [IsTenantAdmin]
     serializer_class = EndpointOutput
 
@@ -68,6 +69,7 @@ class EndpointListCreateApi(ApiGenericView):
 
 
 class EndpointDetailApi(ApiView):
+    scope_area = "admin"  # endpoints and their secrets: tokens need the admin scope (D64)
     permission_classes = [IsTenantAdmin]
 
     @extend_schema(operation_id="webhook_endpoints_retrieve", responses={200: EndpointOutput, **error_responses()})
@@ -93,6 +95,7 @@ class EndpointDetailApi(ApiView):
 
 
 class EndpointRotateSecretApi(ApiView):
+    scope_area = "admin"  # endpoints and their secrets: tokens need the admin scope (D64)
     permission_classes = [IsTenantAdmin]
 
     @extend_schema(
@@ -111,6 +114,7 @@ class EndpointRotateSecretApi(ApiView):
 
 
 class EndpointTestApi(ApiView):
+    scope_area = "admin"  # endpoints and their secrets: tokens need the admin scope (D64)
     permission_classes = [IsTenantAdmin]
 
     @extend_schema(
@@ -125,6 +129,7 @@ class EndpointTestApi(ApiView):
 
 
 class DeliveryListApi(ApiGenericView):
+    scope_area = "admin"  # endpoints and their secrets: tokens need the admin scope (D64)
     permission_classes = [IsTenantAdmin]
     serializer_class = DeliveryOutput
 
@@ -142,6 +147,7 @@ class DeliveryListApi(ApiGenericView):
 
 
 class DeliveryDetailApi(ApiView):
+    scope_area = "admin"  # endpoints and their secrets: tokens need the admin scope (D64)
     permission_classes = [IsTenantAdmin]
 
     @extend_schema(
@@ -155,6 +161,7 @@ class DeliveryDetailApi(ApiView):
 
 
 class DeliveryResendApi(ApiView):
+    scope_area = "admin"  # endpoints and their secrets: tokens need the admin scope (D64)
     permission_classes = [IsTenantAdmin]
 
     @extend_schema(
@@ -170,6 +177,7 @@ class DeliveryResendApi(ApiView):
 
 
 class EventTypesApi(ApiView):
+    scope_area = "admin"  # endpoints and their secrets: tokens need the admin scope (D64)
     permission_classes = [IsTenantAdmin]
 
     @extend_schema(operation_id="webhook_event_types", responses={200: EventTypesOutput, **error_responses()})

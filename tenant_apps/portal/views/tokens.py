@@ -27,6 +27,7 @@ def tokens_view(request: HttpRequest) -> HttpResponse:
                 user=request.user,  # type: ignore[arg-type]
                 name=form.cleaned_data["name"],
                 expires_in_days=form.cleaned_data["expires_in_days"],
+                scopes=[form.cleaned_data["scope"]] if form.cleaned_data["scope"] else None,
             )
             messages.success(request, "Token created. Copy it now: it is shown only once.")
             form = TokenForm()

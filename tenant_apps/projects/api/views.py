@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -74,6 +75,7 @@ class ProjectListCreateApi(ApiGenericView):
 
 class ProjectDetailApi(_ProjectScoped):
     serializer_class = s.ProjectOutput
+    if_match = True  # PATCH/DELETE compare If-Match on the locked row (documented in the schema)
 
     @extend_schema(operation_id="projects_retrieve", responses={200: s.ProjectOutput, **error_responses()})
     def get(self, request: Request, project_id: int) -> Response:
@@ -90,14 +92,24 @@ class ProjectDetailApi(_ProjectScoped):
         self.require(policies.project_can_change(codenames=codenames), "You cannot change this project.")
         data = s.ProjectUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        project = services.project_update(actor=actor_of(request), project=project, **data.validated_data)
+        with transaction.atomic():
+            locked = selectors.project_get_locked(project_id=project.pk)
+            if locked is None:  # deleted meanwhile
+                raise exceptions.NotFound()
+            self.precondition(s.ProjectOutput(locked).data)
+            project = services.project_update(actor=actor_of(request), project=locked, **data.validated_data)
         return Response(s.ProjectOutput(project).data)
 
     @extend_schema(operation_id="projects_destroy", responses={204: None, **error_responses()})
     def delete(self, request: Request, project_id: int) -> Response:
         project, codenames = self.load_project(project_id)
         self.require(policies.project_can_delete(codenames=codenames), "You cannot delete this project.")
-        services.project_delete(actor=actor_of(request), project=project)
+        with transaction.atomic():
+            locked = selectors.project_get_locked(project_id=project.pk)
+            if locked is None:  # deleted meanwhile
+                raise exceptions.NotFound()
+            self.precondition(s.ProjectOutput(locked).data)
+            services.project_delete(actor=actor_of(request), project=locked)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -136,6 +148,7 @@ class TaskListCreateApi(_ProjectScoped):
 
 class TaskDetailApi(_ProjectScoped):
     serializer_class = s.TaskOutput
+    if_match = True
 
     def load_task(self, project_id: int, task_id: int) -> tuple[Task, frozenset[str]]:
         project, codenames = self.load_project(project_id)
@@ -159,19 +172,29 @@ class TaskDetailApi(_ProjectScoped):
         self.require(policies.task_can_write(codenames=codenames), "You cannot change this project's tasks.")
         data = s.TaskUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        task = services.task_update(
-            actor=actor_of(request),
-            tenant=tenant_of(request),
-            task=task,
-            **data.validated_data,
-        )
+        with transaction.atomic():
+            locked = selectors.task_get_locked(project=task.project, task_id=task.pk)
+            if locked is None:
+                raise exceptions.NotFound()
+            self.precondition(s.TaskOutput(locked).data)
+            task = services.task_update(
+                actor=actor_of(request),
+                tenant=tenant_of(request),
+                task=locked,
+                **data.validated_data,
+            )
         return Response(s.TaskOutput(task).data)
 
     @extend_schema(operation_id="tasks_destroy", responses={204: None, **error_responses()})
     def delete(self, request: Request, project_id: int, task_id: int) -> Response:
         task, codenames = self.load_task(project_id, task_id)
         self.require(policies.task_can_write(codenames=codenames), "You cannot change this project's tasks.")
-        services.task_delete(actor=actor_of(request), task=task)
+        with transaction.atomic():
+            locked = selectors.task_get_locked(project=task.project, task_id=task.pk)
+            if locked is None:
+                raise exceptions.NotFound()
+            self.precondition(s.TaskOutput(locked).data)
+            services.task_delete(actor=actor_of(request), task=locked)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -186,7 +209,10 @@ def _grants(project: Project) -> list[dict[str, Any]]:
 class ProjectPermissionsApi(_ProjectScoped):
     """Who holds which object permissions on a project. Managing them needs `manage` (or admin)."""
 
+    scope_area = "admin"  # tokens need the admin scope (D64)
+
     serializer_class = s.ProjectGrantOutput
+    pagination_class = None  # a plain list (the schema said "paginated", which the client then failed to parse)
 
     def load_managed(self, project_id: int) -> Project:
         project, codenames = self.load_project(project_id)

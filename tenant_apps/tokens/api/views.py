@@ -15,6 +15,7 @@ from tenant_apps.api.permissions import OnTenantHost
 from tenant_apps.api.views import ApiGenericView, ApiView
 from tenant_apps.audit.services import Actor
 from tenant_apps.tokens.models import ApiToken
+from tenant_apps.tokens.scopes import SCOPE_CHOICES
 from tenant_apps.tokens.selectors import api_token_list
 from tenant_apps.tokens.services import MAX_EXPIRY_DAYS, api_token_create, api_token_revoke
 
@@ -22,7 +23,7 @@ from tenant_apps.tokens.services import MAX_EXPIRY_DAYS, api_token_create, api_t
 class TokenOutput(serializers.ModelSerializer):
     class Meta:
         model = ApiToken
-        fields = ["id", "name", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
+        fields = ["id", "name", "prefix", "scopes", "created_at", "expires_at", "last_used_at", "revoked_at"]
         read_only_fields = fields
 
 
@@ -39,6 +40,13 @@ class TokenCreateInput(serializers.Serializer):
     password = serializers.CharField(max_length=1024, trim_whitespace=False)
     name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     expires_in_days = serializers.IntegerField(min_value=1, max_value=MAX_EXPIRY_DAYS, required=False)
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=SCOPE_CHOICES),
+        required=False,
+        allow_empty=False,
+        max_length=len(SCOPE_CHOICES),
+        help_text="What the token may do; a wider scope includes the narrower ones. Default: all (full access).",
+    )
 
 
 class TokenObtainApi(ApiView):
@@ -61,7 +69,9 @@ class TokenObtainApi(ApiView):
             request=request._request, email=v["email"], password=v["password"], tenant_id=tenant_of(request).pk
         )
         actor = Actor(user=user, ip=client_ip_of(request), request_id=actor_of(request).request_id)
-        token, raw = api_token_create(actor=actor, user=user, name=v["name"], expires_in_days=v.get("expires_in_days"))
+        token, raw = api_token_create(
+            actor=actor, user=user, name=v["name"], expires_in_days=v.get("expires_in_days"), scopes=v.get("scopes")
+        )
         token.token = raw  # type: ignore[attr-defined]  # shown this once, never stored
         return Response(TokenCreatedOutput(token).data, status=status.HTTP_201_CREATED)
 
