@@ -23,7 +23,7 @@ def test_token_page_creates_a_read_token_and_lists_its_scopes(tenant_a: Any, own
     secret = page.context["created_secret"]
     with schema_context(tenant_a.schema_name):
         assert ApiToken.objects.get(name="ci-read").scopes == ["read"]
-    assert "<td>read</td>" in client.get("/tokens/").content.decode()
+    assert '<td data-label="Scopes">read</td>' in client.get("/tokens/").content.decode()
     api = Api(tenant_a, token=secret)
     assert api.get("/api/v1/projects/").status_code == 200
     denied = api.post("/api/v1/projects/", {"name": "No"})
