@@ -36,11 +36,11 @@ def render_object(*, event_type: str, obj: Any) -> dict[str, Any]:
 
         return dict(TaskOutput(obj).data)
     if family == "member":
-        from tenant_apps.invitations.api.views import MemberOutput
+        from tenant_apps.invitations.api.serializers import MemberOutput
 
         return dict(MemberOutput(obj).data)
     if family == "invitation":
-        from tenant_apps.invitations.api.views import InvitationOutput
+        from tenant_apps.invitations.api.serializers import InvitationOutput
 
         return dict(InvitationOutput(obj).data)
     raise ValueError(f"no renderer for {event_type}")

@@ -18,15 +18,8 @@ from tenant_apps.api.docs import error_responses
 from tenant_apps.api.permissions import IsTenantAdmin, OnTenantHost
 from tenant_apps.api.views import ApiGenericView, ApiView
 from tenant_apps.invitations import selectors, services
+from tenant_apps.invitations.api.serializers import InvitationOutput, MemberOutput
 from tenant_apps.invitations.models import Invitation, InvitationStatus
-
-
-class MemberOutput(serializers.Serializer):
-    user_id = serializers.IntegerField()
-    email = serializers.EmailField(source="user.email")
-    full_name = serializers.CharField(source="user.full_name")
-    role = serializers.ChoiceField(choices=Role.choices)
-    joined_at = serializers.DateTimeField(source="created_at")
 
 
 class MemberUpdateInput(serializers.Serializer):
@@ -91,15 +84,6 @@ class MemberDetailApi(ApiView):
         membership = self.load(request, user_id)
         services.member_remove(actor=actor_of(request), actor_role=self.membership.role, membership=membership)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class InvitationOutput(serializers.ModelSerializer):
-    invited_by_id = serializers.IntegerField(read_only=True, allow_null=True)
-
-    class Meta:
-        model = Invitation
-        fields = ["id", "email", "role", "status", "invited_by_id", "created_at", "expires_at", "accepted_at"]
-        read_only_fields = fields
 
 
 class InvitationCreateInput(serializers.Serializer):
