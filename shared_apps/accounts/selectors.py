@@ -21,6 +21,16 @@ def membership_for_user_id(*, tenant_id: int, user_id: int) -> Membership | None
     return Membership.objects.filter(tenant_id=tenant_id, user_id=user_id).select_related("user").first()
 
 
+def membership_for_user_id_locked(*, tenant_id: int, user_id: int) -> Membership | None:
+    """The membership row locked until the caller's transaction ends (If-Match is compared on it)."""
+    return (
+        Membership.objects.select_for_update(of=("self",))
+        .filter(tenant_id=tenant_id, user_id=user_id)
+        .select_related("user")
+        .first()
+    )
+
+
 def membership_count(*, tenant_id: int) -> int:
     return Membership.objects.filter(tenant_id=tenant_id).count()
 

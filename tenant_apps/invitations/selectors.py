@@ -17,6 +17,11 @@ def invitation_get(*, invitation_id: int) -> Invitation | None:
     return Invitation.objects.filter(pk=invitation_id).first()
 
 
+def invitation_get_locked(*, invitation_id: int) -> Invitation | None:
+    """The invitation row locked until the caller's transaction ends (If-Match is compared on it)."""
+    return Invitation.objects.select_for_update().filter(pk=invitation_id).first()
+
+
 def invitation_pending_count() -> int:
     return Invitation.objects.filter(status=InvitationStatus.PENDING, expires_at__gt=timezone.now()).count()
 

@@ -70,6 +70,36 @@ def test_stale_if_match_is_412_and_nothing_changes(tenant_a, owner_a) -> None:  
     assert api.delete(f"/api/v1/projects/{project.pk}/", HTTP_IF_MATCH="*").status_code == 204
 
 
+def test_members_and_invitations_have_etags_and_refuse_a_stale_if_match(tenant_a, owner_a, member_factory) -> None:  # type: ignore[no-untyped-def]
+    from shared_apps.accounts.models import Membership
+
+    api = Api(tenant_a, user=owner_a)
+    bea = member_factory(tenant_a)
+    member = api.get(f"/api/v1/members/{bea.pk}/")
+    assert member.status_code == 200 and member.json()["role"] == "member"
+    stale = member.headers["ETag"]
+    assert api.get(f"/api/v1/members/{bea.pk}/", HTTP_IF_NONE_MATCH=stale).status_code == 304
+    assert api.patch(f"/api/v1/members/{bea.pk}/", {"role": "billing"}).status_code == 200  # someone else
+    before = snapshot(tenant_a)
+    for method, body in (("patch", {"role": "admin"}), ("delete", None)):
+        response = getattr(api, method)(f"/api/v1/members/{bea.pk}/", body, HTTP_IF_MATCH=stale)
+        assert response.status_code == 412, method
+        assert response.json()["error"]["code"] == "precondition_failed"
+    assert snapshot(tenant_a) == before
+    assert Membership.objects.get(tenant=tenant_a, user=bea).role == "billing"
+    current = api.get(f"/api/v1/members/{bea.pk}/").headers["ETag"]
+    assert api.patch(f"/api/v1/members/{bea.pk}/", {"role": "admin"}, HTTP_IF_MATCH=current).status_code == 200
+
+    invitation = api.post("/api/v1/invitations/", {"email": "cleo@example.test", "role": "member"}).json()
+    read = api.get(f"/api/v1/invitations/{invitation['id']}/")
+    assert read.status_code == 200 and read.json()["status"] == "pending"
+    assert api.delete(f"/api/v1/invitations/{invitation['id']}/", HTTP_IF_MATCH='"not-the-etag"').status_code == 412
+    assert api.get(f"/api/v1/invitations/{invitation['id']}/").json()["status"] == "pending"
+    deleted = api.delete(f"/api/v1/invitations/{invitation['id']}/", HTTP_IF_MATCH=read.headers["ETag"])
+    assert deleted.status_code == 204
+    assert api.get(f"/api/v1/invitations/{invitation['id']}/").json()["status"] == "revoked"
+
+
 # --- Rate-limit headers ---------------------------------------------------------------------------
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import django_filters
+from django.db import transaction
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
@@ -11,7 +12,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from shared_apps.accounts.models import Membership, Role
-from shared_apps.accounts.selectors import membership_for_user_id, membership_list, user_exists
+from shared_apps.accounts.selectors import (
+    membership_for_user_id,
+    membership_for_user_id_locked,
+    membership_list,
+    user_exists,
+)
 from shared_apps.accounts.services import user_authenticate
 from tenant_apps.api.context import actor_of, tenant_of
 from tenant_apps.api.docs import error_responses
@@ -55,6 +61,7 @@ class MemberListApi(ApiGenericView):
 class MemberDetailApi(ApiView):
     scope_area = "admin"  # tokens need the admin scope (D64)
     permission_classes = [IsTenantAdmin]
+    if_match = True  # PATCH/DELETE compare If-Match on the locked row (documented in the schema)
 
     def load(self, request: Request, user_id: int) -> Membership:
         membership = membership_for_user_id(tenant_id=tenant_of(request).pk, user_id=user_id)
@@ -62,27 +69,43 @@ class MemberDetailApi(ApiView):
             raise exceptions.NotFound()
         return membership
 
+    def load_locked(self, request: Request, user_id: int) -> Membership:
+        """Inside the caller's transaction: the row locked, and a stale `If-Match` refused (412)."""
+        membership = membership_for_user_id_locked(tenant_id=tenant_of(request).pk, user_id=user_id)
+        if membership is None:
+            raise exceptions.NotFound()
+        self.precondition(MemberOutput(membership).data)
+        return membership
+
+    @extend_schema(operation_id="members_retrieve", responses={200: MemberOutput, **error_responses()})
+    def get(self, request: Request, user_id: int) -> Response:
+        return Response(MemberOutput(self.load(request, user_id)).data)
+
     @extend_schema(
         operation_id="members_partial_update",
         request=MemberUpdateInput,
         responses={200: MemberOutput, **error_responses(409)},
     )
     def patch(self, request: Request, user_id: int) -> Response:
-        membership = self.load(request, user_id)
+        self.load(request, user_id)
         data = MemberUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        membership = services.member_change_role(
-            actor=actor_of(request),
-            actor_role=self.membership.role,
-            membership=membership,
-            role=data.validated_data["role"],
-        )
+        with transaction.atomic():
+            membership = services.member_change_role(
+                actor=actor_of(request),
+                actor_role=self.membership.role,
+                membership=self.load_locked(request, user_id),
+                role=data.validated_data["role"],
+            )
         return Response(MemberOutput(membership).data)
 
     @extend_schema(operation_id="members_destroy", responses={204: None, **error_responses(409)})
     def delete(self, request: Request, user_id: int) -> Response:
-        membership = self.load(request, user_id)
-        services.member_remove(actor=actor_of(request), actor_role=self.membership.role, membership=membership)
+        self.load(request, user_id)
+        with transaction.atomic():
+            services.member_remove(
+                actor=actor_of(request), actor_role=self.membership.role, membership=self.load_locked(request, user_id)
+            )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -148,13 +171,23 @@ class InvitationListCreateApi(ApiGenericView):
 class InvitationRevokeApi(ApiView):
     scope_area = "admin"  # tokens need the admin scope (D64)
     permission_classes = [IsTenantAdmin]
+    if_match = True  # DELETE compares If-Match on the locked row (documented in the schema)
 
-    @extend_schema(operation_id="invitations_revoke", responses={204: None, **error_responses(409)})
-    def delete(self, request: Request, invitation_id: int) -> Response:
+    @extend_schema(operation_id="invitations_retrieve", responses={200: InvitationOutput, **error_responses()})
+    def get(self, request: Request, invitation_id: int) -> Response:
         invitation = selectors.invitation_get(invitation_id=invitation_id)
         if invitation is None:
             raise exceptions.NotFound()
-        services.invitation_revoke(actor=actor_of(request), invitation=invitation)
+        return Response(InvitationOutput(invitation).data)
+
+    @extend_schema(operation_id="invitations_revoke", responses={204: None, **error_responses(409)})
+    def delete(self, request: Request, invitation_id: int) -> Response:
+        with transaction.atomic():
+            invitation = selectors.invitation_get_locked(invitation_id=invitation_id)
+            if invitation is None:
+                raise exceptions.NotFound()
+            self.precondition(InvitationOutput(invitation).data)
+            services.invitation_revoke(actor=actor_of(request), invitation=invitation)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
