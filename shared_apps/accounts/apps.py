@@ -5,3 +5,14 @@ class AccountsConfig(AppConfig):
     name = "shared_apps.accounts"
     label = "accounts"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
+        def _record_session(sender: object, request: object, user: object, **kwargs: object) -> None:
+            from shared_apps.accounts.services import user_session_record
+
+            if request is not None and hasattr(request, "session"):
+                user_session_record(request=request, user=user)  # type: ignore[arg-type]
+
+        user_logged_in.connect(_record_session, dispatch_uid="accounts.record_session")

@@ -4,7 +4,7 @@ from django.urls import path
 
 import tenant_apps.api.converters  # noqa: F401  (registers the <id:…> converter)
 from tenant_apps.portal.password_urls import password_reset_urls
-from tenant_apps.portal.views import audit, auth, billing, dashboard, members, projects, settings, tokens
+from tenant_apps.portal.views import account, audit, auth, billing, dashboard, members, projects, settings, tokens
 
 urlpatterns = [
     path("", dashboard.dashboard_view, name="portal-dashboard"),
@@ -30,5 +30,6 @@ urlpatterns = [
     path("tokens/<id:token_id>/revoke/", tokens.token_revoke_view, name="portal-token-revoke"),
     path("audit/", audit.audit_view, name="portal-audit"),
     path("settings/", settings.settings_view, name="portal-settings"),
+    *account.urlpatterns,
     *password_reset_urls(base_template="portal/base.html", login_url="/login/"),
 ]

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
+from shared_apps.accounts.selectors import two_factor_required
 from tenant_apps.portal.access import ADMIN_ROLES, portal_view
 from tenant_apps.portal.forms import OrganizationForm
 from tenant_apps.portal.services import organization_rename
@@ -30,5 +31,9 @@ def settings_view(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, "Organization settings saved.")
                 return HttpResponseRedirect("/settings/")
-    context = {"form": form, "domains": tenant.domains.order_by("-is_primary", "domain")}
+    context = {
+        "form": form,
+        "domains": tenant.domains.order_by("-is_primary", "domain"),
+        "two_factor_required": two_factor_required(tenant_id=tenant.pk),
+    }
     return render(request, "portal/settings.html", context, status=status)
