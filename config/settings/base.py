@@ -192,6 +192,9 @@ AXES_LOCKOUT_CALLABLE = None
 SILENCED_SYSTEM_CHECKS = ["axes.W002"]
 # Two-factor (django-otp TOTP; shared_apps.accounts.services, decisions D71).
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Tenantry")
+# django-otp's own per-device throttle is off: wrong codes count in the sign-in lockout (D42) instead,
+# per account and per IP with growing waits and one clear message.
+OTP_TOTP_THROTTLE_FACTOR = 0
 TWO_FACTOR_PENDING_SECONDS = env.int("TWO_FACTOR_PENDING_SECONDS", default=300)
 # A session's "last seen" is written at most this often (shared_apps.accounts.middleware).
 SESSION_ACTIVITY_WRITE_SECONDS = env.int("SESSION_ACTIVITY_WRITE_SECONDS", default=300)

@@ -17,17 +17,18 @@ class SessionActivityMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
+        self._touch(request)
+        return self.get_response(request)
+
+    def _touch(self, request: HttpRequest) -> None:
         user = getattr(request, "user", None)
         session = getattr(request, "session", None)
-        if user is None or session is None or not user.is_authenticated or not session.session_key:
-            return response
+        if user is None or session is None or not session.session_key or not user.is_authenticated:
+            return
         now = time.time()
         if now - float(session.get(SEEN_KEY, 0) or 0) < settings.SESSION_ACTIVITY_WRITE_SECONDS:
-            return response
+            return
         from shared_apps.accounts.services import user_session_touch
 
         user_session_touch(request=request, user=user)  # type: ignore[arg-type]
-        session[SEEN_KEY] = now
-        session.save()
-        return response
+        session[SEEN_KEY] = now  # saved with the response by the session middleware

@@ -388,10 +388,15 @@ def user_password_change(*, request: HttpRequest, user: User, current: str, new:
         validate_password(new, user)
     except ValidationError as exc:
         raise ValidationError({"new_password": exc.error_list}) from exc
+    from shared_apps.accounts.models import UserSession
+
     user.set_password(new)
     user.save(update_fields=["password"])
-    update_session_auth_hash(request, user)
-    return user_sessions_revoke_others(user=user, keep_key=request.session.session_key)
+    old_key = request.session.session_key
+    signed_out = user_sessions_revoke_others(user=user, keep_key=old_key)
+    update_session_auth_hash(request, user)  # this session stays signed in, under a new key
+    UserSession.objects.filter(user=user, session_key=old_key or "").update(session_key=request.session.session_key)
+    return signed_out
 
 
 EMAIL_CHANGE_SALT = "tenantry.accounts.email-change"
@@ -464,8 +469,10 @@ def user_session_touch(*, request: HttpRequest, user: User) -> None:
 
     from shared_apps.accounts.models import UserSession
 
+    from shared_apps.accounts.network import client_ip
+
     updated = UserSession.objects.filter(session_key=request.session.session_key, user=user).update(
-        last_seen_at=timezone.now()
+        last_seen_at=timezone.now(), user_agent=request.META.get("HTTP_USER_AGENT", "")[:300], ip=client_ip(request)
     )
     if not updated:
         user_session_record(request=request, user=user)
