@@ -76,9 +76,8 @@ def plan_change_kind(*, subscription: Subscription, plan_code: str) -> str:
     if int(new.get("unit_amount") or 0) == 0:
         return CANCEL
     current = settings.BILLING_PLANS.get(subscription.plan_code, {})
-    return (
-        UPGRADE if int(new["unit_amount"]) > int(current.get("unit_amount") or subscription.unit_amount) else DOWNGRADE
-    )
+    current_amount = int(str(current.get("unit_amount") or subscription.unit_amount))
+    return UPGRADE if int(str(new["unit_amount"])) > current_amount else DOWNGRADE
 
 
 def plan_change_preview(*, tenant: Tenant, plan_code: str) -> PlanChangePreview:

@@ -28,7 +28,9 @@ def pending_user(*, request: HttpRequest, tenant_id: int | None) -> tuple[User, 
     data = request.session.get(PENDING_KEY)
     if not isinstance(data, dict) or data.get("t") != tenant_id or float(data.get("exp", 0)) < time.time():
         return None
-    user = User.objects.filter(pk=data.get("u"), is_active=True).first()
+    if not isinstance(data.get("u"), int):
+        return None
+    user = User.objects.filter(pk=int(data["u"]), is_active=True).first()
     return (user, str(data.get("next") or "")) if user is not None else None
 
 

@@ -431,9 +431,9 @@ def user_email_change_confirm(*, raw: str) -> User:
         data = signing.loads(raw, salt=EMAIL_CHANGE_SALT, max_age=EMAIL_CHANGE_MAX_AGE_SECONDS)
     except signing.BadSignature as exc:
         raise invalid from exc
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or not isinstance(data.get("u"), int):
         raise invalid
-    user = User.objects.select_for_update().filter(pk=data.get("u"), is_active=True).first()
+    user = User.objects.select_for_update().filter(pk=int(data["u"]), is_active=True).first()
     if user is None or user.email != data.get("o"):
         raise invalid
     new_email = str(data.get("e", ""))
@@ -468,7 +468,6 @@ def user_session_touch(*, request: HttpRequest, user: User) -> None:
     from django.utils import timezone
 
     from shared_apps.accounts.models import UserSession
-
     from shared_apps.accounts.network import client_ip
 
     updated = UserSession.objects.filter(session_key=request.session.session_key, user=user).update(

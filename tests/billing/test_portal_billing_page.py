@@ -202,9 +202,7 @@ def test_unknown_or_same_plan_is_refused_without_a_500(
 # --- After Checkout, and the trial badge ------------------------------------------------------------------
 
 
-def test_after_checkout_the_page_waits_for_the_webhook_instead_of_showing_free(
-    standin: Any, tenant_b: Tenant
-) -> None:
+def test_after_checkout_the_page_waits_for_the_webhook_instead_of_showing_free(standin: Any, tenant_b: Tenant) -> None:
     services.plans_sync()
     owner = Membership.objects.get(tenant=tenant_b, role=Role.OWNER).user
     client = portal_client(tenant_b, owner)

@@ -41,7 +41,8 @@ def fits(page: Any, viewport: dict) -> None:
     wide = page.evaluate(
         """(limit) => [...document.querySelectorAll('body *')]
             .filter((el) => el.getBoundingClientRect().right > limit + 1)
-            .slice(0, 5).map((el) => el.tagName + '.' + el.className + ' ' + Math.round(el.getBoundingClientRect().right))""",
+            .slice(0, 5)
+            .map((el) => el.tagName + '.' + el.className + ' ' + Math.round(el.getBoundingClientRect().right))""",
         viewport["width"],
     )
     assert width <= viewport["width"], f"{page.url} is {width}px wide at {viewport['width']}px: {wide}"

@@ -27,6 +27,7 @@ pytestmark = pytest.mark.django_db
 
 ADMIN, MEMBER, OUTSIDER, ANONYMOUS = "admin", "member", "outsider", "anonymous"
 ACTORS = [ANONYMOUS, OUTSIDER, MEMBER, ADMIN]
+NEW_PASSWORD = "brand-new-pass-42"
 
 
 def audit_actions(tenant: Tenant) -> list[str]:
@@ -82,7 +83,11 @@ ACTIONS: list[tuple[str, str, dict[str, str], set[str]]] = [
     (
         "change password",
         "/account/password/",
-        {"current_password": TEST_PASSWORD, "new_password": "brand-new-pass-42", "new_password_confirm": "brand-new-pass-42"},
+        {
+            "current_password": TEST_PASSWORD,
+            "new_password": "brand-new-pass-42",
+            "new_password_confirm": "brand-new-pass-42",
+        },
         {MEMBER, ADMIN},
     ),
     ("start two-factor", "/account/two-factor/start/", {}, {MEMBER, ADMIN}),
@@ -295,7 +300,11 @@ def test_changing_the_password_needs_the_current_one_and_signs_out_other_session
     assert other.get("/").status_code == 200
     client = portal_client(tenant_a, owner_a)
     client.get("/account/")
-    data = {"current_password": "wrong-one-123", "new_password": "brand-new-pass-42", "new_password_confirm": "brand-new-pass-42"}
+    data = {
+        "current_password": "wrong-one-123",
+        "new_password": "brand-new-pass-42",
+        "new_password_confirm": "brand-new-pass-42",
+    }
     bad = client.post("/account/password/", data)
     assert bad.status_code == 400 and b"current password is incorrect" in bad.content
     owner_a.refresh_from_db()

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 def both_parts(message: Any) -> tuple[str, str]:
     assert isinstance(message, EmailMultiAlternatives)
     [(html, mime)] = message.alternatives
-    assert mime == "text/html"
+    assert mime == "text/html" and isinstance(html, str) and isinstance(message.body, str)
     assert html.lstrip().lower().startswith("<!doctype html>") and "</html>" in html
     assert "<" not in message.body  # the text part is text
     return message.body, html
@@ -48,7 +48,9 @@ def test_invitation_mail_names_an_organization_ending_with_a_period_once(
     assert "join Acme Inc. on Tenantry." in text and "<strong>Acme Inc.</strong> on Tenantry." in html
     no_doubled_period(message.subject, text, html)
     token = re.search(r"Token: (inv_\S+)", text).group(1)  # type: ignore[union-attr]
-    assert f"/invitations/accept/{token}/" in text and f'href="http://alpha.localhost/invitations/accept/{token}/"' in html
+    assert (
+        f"/invitations/accept/{token}/" in text and f'href="http://alpha.localhost/invitations/accept/{token}/"' in html
+    )
 
 
 def test_password_reset_mail_has_both_parts(tenant_a: Tenant) -> None:

@@ -139,7 +139,7 @@ def email_confirm_view(request: HttpRequest, token: str) -> HttpResponse:
 @require_POST
 @portal_view()
 def session_revoke_view(request: HttpRequest, session_id: int) -> HttpResponse:
-    row = UserSession.objects.filter(pk=session_id, user=request.user).first()
+    row = UserSession.objects.filter(pk=session_id, user=request.user).first()  # type: ignore[misc]
     if row is None or row.session_key == request.session.session_key:
         messages.error(request, "That session is not one of your other sessions.")
         return HttpResponseRedirect("/account/")
