@@ -9,6 +9,7 @@ docs/img/two_factor.png.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from typing import Any
@@ -215,3 +216,36 @@ def test_after_checkout_the_billing_page_shows_the_new_plan_by_itself(
     page.get_by_role("button", name="Cancel subscription").click()
     expect(page.get_by_test_id("effective")).to_have_text(re.compile(r"\d{1,2} \w{3} \d{4}"))
     check(page, viewport)
+
+
+def test_the_billing_page_says_so_when_the_webhook_takes_longer_and_still_updates(
+    stack: Stack, new_context: Any
+) -> None:
+    """Stripe's webhook held back: after 10 s the page says it is taking longer; when the event finally
+    arrives, the page shows the new plan by itself."""
+    from tests.billing.support import SECRET, events_for, http_post
+    from webhooks.signature import sign
+
+    db(plans_sync)
+    slug = "tyrell"
+    email = f"eldon@{slug}.test"
+    db(lambda: _organization(slug, "Tyrell Corporation", [(email, "Eldon Tyrell", "owner")], []))
+    origin = stack.origin(slug)
+    page = sign_in(new_context(), origin, email)
+    page.goto(f"{origin}/billing/")
+    stack.standin.configure_webhooks(None, SECRET)  # events happen, nothing is delivered
+    try:
+        page.get_by_role("button", name="Upgrade to Team").click()
+        page.get_by_role("button", name="Pay", exact=True).click()
+        page.wait_for_url(re.compile(re.escape(f"{origin}/billing/?checkout=success") + "$"))
+        expect(page.get_by_test_id("billing-updating")).to_contain_text("Updating…")
+        expect(page.get_by_test_id("billing-plan")).to_have_text("Free")
+        expect(page.get_by_test_id("billing-updating")).to_contain_text("taking longer than usual", timeout=15_000)
+        check(page, DESKTOP)
+    finally:
+        stack.standin.configure_webhooks(f"{stack.server_url}/webhooks/stripe/", SECRET)
+    completed = [e for e in events_for(stack.standin, types=("checkout.session.completed",))][-1]
+    body = json.dumps(completed).encode()
+    headers = {"Stripe-Signature": sign(body=body, secret=SECRET), "Content-Type": "application/json"}
+    assert http_post(f"{stack.server_url}/webhooks/stripe/", body, headers) == 200
+    expect(page.get_by_test_id("billing-plan")).to_have_text("Team", timeout=20_000)
