@@ -24,6 +24,7 @@ from shared_apps.accounts.services import (
     InvalidCredentialsError,
     LoginThrottledError,
     OtpInvalidError,
+    OtpRequiredError,
     account_event_record,
     handoff_token_issue,
     second_factor_verify,
@@ -77,7 +78,9 @@ def signup_view(request: HttpRequest) -> HttpResponse:
                 return _check_inbox(request, data)
             try:
                 user = user_authenticate(request=request, email=data["email"], password=data["password"])
-            except (InvalidCredentialsError, LoginThrottledError):
+            except (InvalidCredentialsError, LoginThrottledError, OtpRequiredError, OtpInvalidError):
+                # A two-factor account is never signed in by the signup form (no code is asked there):
+                # it gets the same answer and the notice, and signs in at /signin/ to add organizations.
                 services.signup_existing_account_notice(
                     email=data["email"], name=data["name"], origin=_public_origin(request)
                 )

@@ -362,3 +362,38 @@ def test_renaming_yourself(tenant_a: Tenant, owner_a: User) -> None:
     assert client.post("/account/", {"full_name": "  Ada Lovelace "}).status_code == 302
     owner_a.refresh_from_db()
     assert owner_a.full_name == "Ada Lovelace"
+
+
+def test_other_password_surfaces_do_not_skip_the_second_factor(
+    tenant_a: Tenant, tenant_b: Tenant, owner_a: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Signup with an existing account and accepting an invitation also ask for (or refuse without) the code."""
+    from tenant_apps.audit.services import Actor as AuditActor
+    from tenant_apps.invitations.services import invitation_create
+
+    enrol(owner_a)
+    # Signup with the right password of a two-factor account: the neutral answer, no organization.
+    page = public_client().post(
+        "/signup/", {"name": "Sneaky", "slug": "sneaky", "email": owner_a.email, "password": TEST_PASSWORD}
+    )
+    assert page.status_code == 200 and b"Check your inbox" in page.content
+    assert not Tenant.objects.filter(slug="sneaky").exists()
+    # An invitation to tenant_b for the two-factor account: the password alone is not enough.
+    owner_b = User.objects.get(email="owner@beta.test")
+    with schema_context(tenant_b.schema_name), django_capture_on_commit_callbacks(execute=True):
+        _, raw = invitation_create(
+            actor=AuditActor(user=owner_b),
+            actor_role=Role.OWNER,
+            tenant=tenant_b,
+            email=owner_a.email,
+            role=Role.MEMBER,
+        )
+    client = portal_client(tenant_b)
+    form = {"password": TEST_PASSWORD, "password_confirm": TEST_PASSWORD}
+    refused = client.post(f"/invitations/accept/{raw}/", form)
+    assert refused.status_code == 400 and b"authenticator app" in refused.content
+    assert not owner_a.memberships.filter(tenant=tenant_b).exists()
+    api = Api(tenant_b).post("/api/v1/invitations/accept/", {"token": raw, "password": TEST_PASSWORD})
+    assert api.status_code == 401 and api.json()["error"]["code"] == "otp_required"
+    accepted = client.post(f"/invitations/accept/{raw}/", {**form, "otp": code_now(owner_a)})
+    assert accepted.status_code == 302 and owner_a.memberships.filter(tenant=tenant_b).exists()
