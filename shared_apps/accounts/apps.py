@@ -22,5 +22,5 @@ class AccountsConfig(AppConfig):
             if key:
                 UserSession.objects.filter(session_key=key).delete()
 
-        user_logged_in.connect(_record_session, dispatch_uid="accounts.record_session")
-        user_logged_out.connect(_forget_session, dispatch_uid="accounts.forget_session")
+        user_logged_in.connect(_record_session, dispatch_uid="accounts.record_session", weak=False)
+        user_logged_out.connect(_forget_session, dispatch_uid="accounts.forget_session", weak=False)

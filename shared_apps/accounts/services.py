@@ -453,6 +453,11 @@ def user_session_record(*, request: HttpRequest, user: User) -> None:
     if not key:
         request.session.save()
         key = request.session.session_key
+    import time
+
+    from shared_apps.accounts.middleware import SEEN_KEY
+
+    request.session[SEEN_KEY] = time.time()  # just seen: no activity write on the next requests
     UserSession.objects.update_or_create(
         session_key=key,
         defaults={

@@ -319,9 +319,10 @@ def test_changing_the_password_needs_the_current_one_and_signs_out_other_session
 
 
 def test_sessions_are_listed_and_the_others_signed_out(tenant_a: Tenant, owner_a: User) -> None:
-    phone = portal_client(tenant_a, owner_a, HTTP_USER_AGENT="PhoneBrowser/1.0")
-    phone.get("/")
-    client = portal_client(tenant_a, owner_a, HTTP_USER_AGENT="DeskBrowser/2.0")
+    phone = portal_client(tenant_a, HTTP_USER_AGENT="PhoneBrowser/1.0")
+    assert _password_step(phone, owner_a.email).status_code == 302
+    client = portal_client(tenant_a, HTTP_USER_AGENT="DeskBrowser/2.0")
+    assert _password_step(client, owner_a.email).status_code == 302
     page = client.get("/account/").content.decode()
     assert "PhoneBrowser/1.0" in page and "DeskBrowser/2.0" in page and "This session" in page
     phone_row = UserSession.objects.get(user=owner_a, user_agent="PhoneBrowser/1.0")
@@ -397,3 +398,12 @@ def test_other_password_surfaces_do_not_skip_the_second_factor(
     assert api.status_code == 401 and api.json()["error"]["code"] == "otp_required"
     accepted = client.post(f"/invitations/accept/{raw}/", {**form, "otp": code_now(owner_a)})
     assert accepted.status_code == 302 and owner_a.memberships.filter(tenant=tenant_b).exists()
+
+
+def test_a_session_is_recorded_at_sign_in_and_forgotten_at_sign_out(tenant_a: Tenant, owner_a: User) -> None:
+    client = portal_client(tenant_a, HTTP_USER_AGENT="Laptop/3.0")
+    _password_step(client, owner_a.email)
+    [row] = UserSession.objects.filter(user=owner_a)
+    assert row.user_agent == "Laptop/3.0" and row.host == "alpha.localhost"
+    assert client.post("/logout/").status_code == 302
+    assert not UserSession.objects.filter(user=owner_a).exists()

@@ -27,7 +27,9 @@ def billing_view(request: HttpRequest) -> HttpResponse:
     catalog = selectors.plan_catalog()
     subscription = selectors.subscription_for_tenant(tenant=tenant)
     checkout = request.GET.get("checkout")
-    if checkout == "success":
+    if checkout == "success" and subscription is not None:
+        messages.success(request, "Thank you! Stripe confirmed the payment: your new plan is active.")
+    elif checkout == "success":
         messages.success(request, "Thank you! Your plan changes as soon as Stripe confirms the payment.")
     elif checkout == "cancel":
         messages.info(request, "Checkout cancelled; nothing changed.")

@@ -20,7 +20,8 @@ document.addEventListener("DOMContentLoaded", () => {
     try {
       const response = await fetch("/billing/status/", { headers: { Accept: "application/json" }, cache: "no-store" });
       if (response.ok && done(await response.json())) {
-        window.location.replace("/billing/");
+        // The same address again: the server now has the plan and renders it (with its message).
+        window.location.replace(window.location.href);
         return;
       }
     } catch (error) {
