@@ -198,7 +198,12 @@ def test_after_checkout_the_billing_page_shows_the_new_plan_by_itself(
     page.wait_for_url(re.compile(re.escape(f"{origin}/billing/?checkout=success") + "$"))
     landed = time.monotonic()
     # No reload by the test: billing.js polls until the webhook went through, then shows the plan.
-    expect(page.get_by_test_id("billing-plan")).to_have_text("Team", timeout=20_000)
+    try:  # well under a second when the machine is idle; generous for a loaded CI box
+        expect(page.get_by_test_id("billing-plan")).to_have_text("Team", timeout=45_000)
+    except AssertionError:
+        state = page.evaluate("fetch('/billing/status/').then((r) => r.text())")
+        updating = page.get_by_test_id("billing-updating").all_inner_texts()
+        raise AssertionError(f"still not Team: status={state} updating={updating}") from None
     took = time.monotonic() - landed
     print(f"billing page showed Team {took:.2f} s after returning from Checkout ({viewport['width']} px)")
     expect(page.get_by_test_id("billing-updating")).to_have_count(0)
