@@ -121,6 +121,38 @@ def subscription_item_set_quantity(*, item_id: str, quantity: int, key: str) -> 
     )
 
 
+def subscription_change_price(
+    *, subscription_id: str, item_id: str, price_id: str, quantity: int, proration_behavior: str, key: str
+) -> dict[str, Any]:
+    """Move the subscription's item to another price (a plan change), prorated as asked."""
+    params = {
+        "items": [{"id": item_id, "price": price_id, "quantity": quantity}],
+        "proration_behavior": proration_behavior,
+        "cancel_at_period_end": False,
+    }
+    return _call(client().v1.subscriptions.update, subscription_id, params=params, options=_opts(key))
+
+
+def subscription_cancel_at_period_end(*, subscription_id: str, key: str) -> dict[str, Any]:
+    params = {"cancel_at_period_end": True}
+    return _call(client().v1.subscriptions.update, subscription_id, params=params, options=_opts(key))
+
+
+def invoice_preview_subscription_change(
+    *, customer_id: str, subscription_id: str, item_id: str, price_id: str, quantity: int, proration_behavior: str
+) -> dict[str, Any]:
+    """Stripe's invoice preview (`POST /v1/invoices/create_preview`) of moving the item to `price_id`."""
+    params = {
+        "customer": customer_id,
+        "subscription": subscription_id,
+        "subscription_details": {
+            "items": [{"id": item_id, "price": price_id, "quantity": quantity}],
+            "proration_behavior": proration_behavior,
+        },
+    }
+    return _call(client().v1.invoices.create_preview, params=params)
+
+
 # --- Invoices and charges -----------------------------------------------------------------------
 
 

@@ -1489,6 +1489,7 @@ class Engine:
                 "unit_amount_decimal": ln.get("unit_amount_decimal"),
             },
             "quantity": ln.get("quantity"),
+            "quantity_decimal": None if ln.get("quantity") is None else str(ln.get("quantity")),
             "subscription": sub["id"],
             "subtotal": ln["amount"],
             "taxes": [],
@@ -1653,6 +1654,58 @@ class Engine:
         }
         self.store.put("charge", charge)
         return charge
+
+    def invoice_create_preview(self, p: Obj) -> Obj:
+        """POST /v1/invoices/create_preview for a subscription change: what the change would invoice, shaped
+        like an invoice (Stripe returns an `upcoming_in_…` id and stores nothing). Models
+        `subscription_details[items]` (id + price/quantity) with `proration_behavior` `always_invoice`
+        (the prorations due now) or `create_prorations` (prorations plus the next period's charge)."""
+        sub_id = get_str(p, "subscription")
+        if not sub_id:
+            raise missing_param("subscription")
+        sub = self.get("subscription", sub_id)
+        details = get_dict(p, "subscription_details") or {}
+        behavior = self._proration_behavior(details)
+        specs = self._item_specs(details.get("items"), "subscription_details[items]", allow_id=True)
+        items = {i["id"]: i for i in self._sub_items(sub["id"])}
+        now = self.now()
+        start, end = self._period(sub)
+        prorate = behavior != "none" and sub["status"] in ("active", "past_due", "unpaid")
+        lines: list[Obj] = []
+        next_lines: list[Obj] = []
+        for spec in specs:
+            item = items.get(spec.get("id") or "")
+            if item is None:
+                raise no_such("subscription item", spec.get("id") or "", param=f"{spec['param']}[id]", status=400)
+            old_price = self.get("price", item["price"])
+            new_price = spec["price"] or old_price
+            qty = spec["quantity"] if spec["quantity"] is not None else item["quantity"] or 1
+            if prorate and (old_price["id"] != new_price["id"] or qty != item["quantity"]):
+                lines.append(self._proration_line(sub, item, old_price, item["quantity"] or 0, -1, now, start, end))
+                lines.append(self._proration_line(sub, item, new_price, qty, 1, now, start, end))
+            if behavior == "create_prorations":
+                amount = line_amount(new_price["unit_amount_decimal"], qty)
+                next_lines.append(
+                    {
+                        **self._proration_line(sub, item, new_price, qty, 1, end, end, end),
+                        "kind": "subscription",
+                        "amount": amount,
+                        "description": f"{qty} {TIMES} {self._product_name(new_price)}",
+                        "period": {"start": end, "end": end + (end - start)},
+                    }
+                )
+        lines = [ln for ln in lines if ln["amount"] != 0]
+        if behavior == "create_prorations":
+            lines = list(sub["_pending_lines"]) + lines + next_lines
+        invoice = self._new_invoice(sub, lines, "subscription_update", period_start=now, period_end=now)
+        self.store.delete("invoice", invoice["id"])
+        preview = self.render("invoice", invoice)
+        preview_id = "upcoming_" + invoice["id"]
+        preview["id"] = preview_id
+        preview["lines"]["url"] = f"/v1/invoices/{preview_id}/lines"
+        for line in preview["lines"]["data"]:
+            line["invoice"] = preview_id
+        return preview
 
     def invoice_retrieve(self, inv_id: str) -> Obj:
         return self.render("invoice", self.get("invoice", inv_id))

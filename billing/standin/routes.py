@@ -67,6 +67,7 @@ ROUTES: list[Route] = [
     ),
     # invoices, payments, charges, refunds
     _r("GET", "/v1/invoices", "invoice.list", lambda e, p, a: e.invoice_list(p)),
+    _r("POST", "/v1/invoices/create_preview", "invoice.create_preview", lambda e, p, a: e.invoice_create_preview(p)),
     _r("GET", "/v1/invoices/{id}", "retrieve", lambda e, p, a: e.invoice_retrieve(a[0])),
     _r("GET", "/v1/invoices/{id}/lines", "invoice.lines", lambda e, p, a: e.invoice_lines(a[0], p)),
     _r("POST", "/v1/invoices/{id}/pay", "invoice.pay", lambda e, p, a: e.invoice_pay(a[0], p)),

@@ -32,6 +32,9 @@ SHARED_APPS = [
     "django_filters",
     "axes",  # sign-in failure counters, in public: users are global (shared_apps.accounts.lockout)
     "corsheaders",
+    # TOTP devices live next to the global users (public schema); recovery codes: shared_apps.accounts.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "shared_apps.accounts",
     "shared_apps.public_site",
     # Public tables of the API plumbing: idempotency keys and CORS origins, by tenant id (D61, D65).
@@ -87,6 +90,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "shared_apps.accounts.middleware.SessionActivityMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -198,6 +202,14 @@ AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "email", "password", "pas
 AXES_LOCKOUT_CALLABLE = None
 # Each surface answers lockouts itself (API envelope, portal and public pages), so no AxesMiddleware.
 SILENCED_SYSTEM_CHECKS = ["axes.W002"]
+# Two-factor (django-otp TOTP; shared_apps.accounts.services, decisions D71).
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Tenantry")
+# django-otp's own per-device throttle is off: wrong codes count in the sign-in lockout (D42) instead,
+# per account and per IP with growing waits and one clear message.
+OTP_TOTP_THROTTLE_FACTOR = 0
+TWO_FACTOR_PENDING_SECONDS = env.int("TWO_FACTOR_PENDING_SECONDS", default=300)
+# A session's "last seen" is written at most this often (shared_apps.accounts.middleware).
+SESSION_ACTIVITY_WRITE_SECONDS = env.int("SESSION_ACTIVITY_WRITE_SECONDS", default=300)
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row per schema
 GUARDIAN_MONKEY_PATCH_USER = False
 

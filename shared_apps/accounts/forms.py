@@ -6,7 +6,12 @@ from django import forms
 from django.http import HttpRequest, HttpResponse
 
 from shared_apps.accounts.models import User
-from shared_apps.accounts.services import InvalidCredentialsError, LoginThrottledError, user_authenticate
+from shared_apps.accounts.services import (
+    InvalidCredentialsError,
+    LoginThrottledError,
+    OtpRequiredError,
+    user_authenticate,
+)
 
 
 class SignInForm(forms.Form):
@@ -16,6 +21,8 @@ class SignInForm(forms.Form):
     )
 
     retry_after: int | None = None
+    # Set when the password was right and the account has two-factor: the caller asks for the code next.
+    otp_user: User | None = None
 
     def authenticated_user(self, *, request: HttpRequest, tenant_id: int | None = None) -> User | None:
         """The user these credentials sign in (on `tenant_id`'s host when given), or None with the error
@@ -34,6 +41,8 @@ class SignInForm(forms.Form):
             self.add_error(None, exc)
         except InvalidCredentialsError as exc:
             self.add_error(None, exc)
+        except OtpRequiredError as exc:
+            self.otp_user = exc.user
         return None
 
     @property
@@ -46,3 +55,12 @@ class SignInForm(forms.Form):
         if self.retry_after:
             response["Retry-After"] = str(self.retry_after)
         return response
+
+
+class OtpForm(forms.Form):
+    code = forms.CharField(
+        max_length=64,
+        label="Authentication code",
+        help_text="The 6-digit code from your authenticator app, or one of your recovery codes.",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True}),
+    )

@@ -71,3 +71,70 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}@{self.tenant_id}:{self.role}"
+
+
+# --- Sessions, two-factor and account events (docs/portal.md "Account"; decisions D71-D73) ---------
+
+
+class UserSession(models.Model):
+    """One signed-in browser session (Django's DB session in public), so a person's sessions can be
+    listed and revoked without scanning and decoding every session row."""
+
+    session_key = models.CharField(max_length=40, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="browser_sessions")
+    host = models.CharField(max_length=255, blank=True, default="")
+    user_agent = models.CharField(max_length=300, blank=True, default="")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+        indexes = [models.Index(fields=["user", "last_seen_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.session_key[:6]}"
+
+
+class RecoveryCode(models.Model):
+    """A single-use two-factor recovery code, stored as the SHA-256 of its normalised text (the codes
+    are 50 random bits each; django-otp's own static tokens are stored in plain text)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "code_hash"], name="recovery_code_unique_hash")]
+
+    def __str__(self) -> str:
+        return f"recovery:{self.user_id}"
+
+
+class TwoFactorPolicy(models.Model):
+    """An organization's rule "require two-factor for every member" (public: read at sign-in)."""
+
+    tenant = models.OneToOneField("tenants.Tenant", on_delete=models.CASCADE, primary_key=True)
+    required = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}:2fa={'on' if self.required else 'off'}"
+
+
+class AccountEvent(models.Model):
+    """Security events that happen on the public host (no organization's audit log applies there)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="account_events")
+    action = models.CharField(max_length=64)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True, default="")
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action}:{self.user_id}"

@@ -8,6 +8,7 @@ urlpatterns = [
     path("signup/", views.signup_view, name="public-signup"),
     path("signup/confirm/<str:token>/", views.signup_confirm_view, name="public-signup-confirm"),
     path("signin/", views.signin_view, name="public-signin"),
+    path("signin/two-factor/", views.signin_two_factor_view, name="public-signin-two-factor"),
     path("signout/", views.signout_view, name="public-signout"),
     path("organizations/", views.organizations_view, name="public-organizations"),
     path("organizations/<slug:slug>/enter/", views.enter_view, name="public-enter"),

@@ -13,17 +13,23 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from billing.selectors import plan_catalog
-from shared_apps.accounts.forms import SignInForm
+from shared_apps.accounts import pending
+from shared_apps.accounts.forms import OtpForm, SignInForm
 from shared_apps.accounts.models import User
 from shared_apps.accounts.network import client_ip
 from shared_apps.accounts.selectors import membership_get, tenants_for_user
 from shared_apps.accounts.services import (
     InvalidCredentialsError,
     LoginThrottledError,
+    OtpInvalidError,
+    OtpRequiredError,
+    account_event_record,
     handoff_token_issue,
+    second_factor_verify,
     user_authenticate,
 )
 from shared_apps.public_site import services
@@ -76,7 +82,9 @@ def signup_view(request: HttpRequest) -> HttpResponse:
                 return _check_inbox(request, data)
             try:
                 user = user_authenticate(request=request, email=data["email"], password=data["password"])
-            except (InvalidCredentialsError, LoginThrottledError):
+            except (InvalidCredentialsError, LoginThrottledError, OtpRequiredError, OtpInvalidError):
+                # A two-factor account is never signed in by the signup form (no code is asked there):
+                # it gets the same answer and the notice, and signs in at /signin/ to add organizations.
                 if (limited := _mail_budget(request, data)) is not None:
                     return limited
                 services.signup_existing_account_notice(
@@ -156,12 +164,48 @@ def signin_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         user = form.authenticated_user(request=request)
         status = form.status
+        if form.otp_user is not None:  # right password, two-factor on: ask for the code on the next page
+            pending.pending_start(request=request, user=form.otp_user, next_url=_next_path(request), tenant_id=None)
+            return HttpResponseRedirect("/signin/two-factor/")
         if user is not None:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            account_event_record(request=request, user=user, action="auth.signed_in", data={"method": "password"})
             return HttpResponseRedirect(_next_path(request))
     next_path = _next_path(request)
     context = {"form": form, "next": "" if next_path == "/organizations/" else next_path}
     return form.finish(render(request, "public_site/signin.html", context, status=status))
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def signin_two_factor_view(request: HttpRequest) -> HttpResponse:
+    """The second step of the public sign-in (the password was right; the account has two-factor)."""
+    found = pending.pending_user(request=request, tenant_id=None)
+    if found is None:
+        messages.error(request, "Your sign-in expired. Enter your email and password again.")
+        return HttpResponseRedirect("/signin/")
+    user, next_url = found
+    form = OtpForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                method = second_factor_verify(request=request, user=user, code=form.cleaned_data["code"])
+            except LoginThrottledError as exc:
+                form.add_error(None, exc)
+                response = render(request, "public_site/signin_two_factor.html", {"form": form}, status=429)
+                response["Retry-After"] = str(exc.retry_after)
+                return response
+            except OtpInvalidError as exc:
+                form.add_error("code", exc)
+                account_event_record(request=request, user=user, action="auth.two_factor_failed")
+            else:
+                pending.pending_clear(request=request)
+                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                account_event_record(request=request, user=user, action="auth.signed_in", data={"method": method})
+                return HttpResponseRedirect(next_url or "/organizations/")
+    return render(request, "public_site/signin_two_factor.html", {"form": form}, status=status)
 
 
 @require_GET

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.utils import timezone
 
 from billing.policies import tenant_ensure_writable
 from billing.selectors import entitlements_for_tenant
+from shared_apps.accounts.emails import email_send_on_commit
 from shared_apps.accounts.models import Membership, Role, User
 from shared_apps.accounts.policies import member_manageable, role_grantable
 from shared_apps.accounts.selectors import membership_count
@@ -37,18 +36,10 @@ def invitation_accept_url(*, base_url: str, raw: str) -> str:
 
 
 def _invitation_mail_on_commit(*, tenant: Tenant, email: str, raw: str, base_url: str) -> None:
+    """The invitation mail (plain text and HTML, templates/emails/invitation/), sent after commit."""
     url = invitation_accept_url(base_url=base_url, raw=raw)
-    transaction.on_commit(
-        lambda: send_mail(
-            subject=f"You are invited to {tenant.name} on Tenantry",
-            message=f"You have been invited to join {tenant.name}.\n\nAccept the invitation here: {url}\n\n"
-            "API clients can POST the token to /api/v1/invitations/accept/ instead.\n"
-            f"Token: {raw}\n",
-            from_email=getattr(settings, "DEFAULT_FROM_EMAIL", None),
-            recipient_list=[email],
-            fail_silently=True,
-        )
-    )
+    context = {"organization": tenant.name, "url": url, "token": raw, "ttl_days": INVITATION_TTL_DAYS}
+    email_send_on_commit(name="invitation", to=email, context=context)
 
 
 def _ensure_writable(tenant: Tenant) -> None:

@@ -50,7 +50,19 @@ def _to_login(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect("/login/?" + urlencode({"next": request.get_full_path()}))
 
 
-def portal_view(roles: Iterable[str] | None = None) -> Callable[[View], View]:
+TWO_FACTOR_PAGE = "/account/two-factor/"
+
+
+def two_factor_missing(request: HttpRequest, tenant_id: int) -> bool:
+    """This organization requires two-factor and the signed-in member has none (the grace page applies)."""
+    from shared_apps.accounts.selectors import two_factor_enabled, two_factor_required
+
+    return two_factor_required(tenant_id=tenant_id) and not two_factor_enabled(user=request.user)  # type: ignore[arg-type]
+
+
+def portal_view(roles: Iterable[str] | None = None, *, two_factor_exempt: bool = False) -> Callable[[View], View]:
+    """`two_factor_exempt`: the view stays open to a member who must still enrol in two-factor (the
+    grace page); every other view sends them there."""
     allowed = frozenset(roles) if roles is not None else None
 
     def decorate(view: View) -> View:
@@ -69,6 +81,8 @@ def portal_view(roles: Iterable[str] | None = None) -> Callable[[View], View]:
                 raise Http404()
             request.membership = membership  # type: ignore[attr-defined]
             request.entitlements = entitlements_for_tenant(tenant=tenant)  # type: ignore[attr-defined]
+            if not two_factor_exempt and two_factor_missing(request, tenant.pk):
+                return HttpResponseRedirect(TWO_FACTOR_PAGE)
             if allowed is not None and membership.role not in allowed:
                 return render(request, "portal/forbidden.html", status=403)
             return view(request, *args, **kwargs)

@@ -48,6 +48,14 @@ class AcceptInvitationForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
 
+    otp = forms.CharField(
+        max_length=64,
+        required=False,
+        label="Two-factor code",
+        help_text="Only if your existing account has two-factor authentication: the code from your app.",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code"}),
+    )
+
     def clean(self) -> dict:
         data = super().clean() or {}
         if data.get("password") and data.get("password") != data.get("password_confirm"):

@@ -15,8 +15,10 @@ def password_reset_urls(*, base_template: str, login_url: str) -> list[URLPatter
             "password-reset/",
             auth_views.PasswordResetView.as_view(
                 template_name=f"{TEMPLATES}/password_reset_form.html",
-                email_template_name=f"{TEMPLATES}/password_reset_email.txt",
-                subject_template_name=f"{TEMPLATES}/password_reset_subject.txt",
+                # A plain-text body with an HTML alternative (templates/emails/password_reset/).
+                email_template_name="emails/password_reset/body.txt",
+                html_email_template_name="emails/password_reset/body.html",
+                subject_template_name="emails/password_reset/subject.txt",
                 success_url="/password-reset/sent/",
                 extra_context=extra,
             ),

@@ -4,7 +4,18 @@ from django.urls import path
 
 import tenant_apps.api.converters  # noqa: F401  (registers the <id:…> converter)
 from tenant_apps.portal.password_urls import password_reset_urls
-from tenant_apps.portal.views import audit, auth, billing, dashboard, members, projects, settings, tokens, webhooks
+from tenant_apps.portal.views import (
+    account,
+    audit,
+    auth,
+    billing,
+    dashboard,
+    members,
+    projects,
+    settings,
+    tokens,
+    webhooks,
+)
 
 urlpatterns = [
     path("", dashboard.dashboard_view, name="portal-dashboard"),
@@ -33,10 +44,13 @@ urlpatterns = [
     path("billing/", billing.billing_view, name="portal-billing"),
     path("billing/checkout/", billing.checkout_view, name="portal-billing-checkout"),
     path("billing/portal/", billing.customer_portal_view, name="portal-billing-portal"),
+    path("billing/status/", billing.billing_status_view, name="portal-billing-status"),
+    path("billing/change/", billing.plan_change_view, name="portal-billing-change"),
     path("tokens/", tokens.tokens_view, name="portal-tokens"),
     path("tokens/<id:token_id>/revoke/", tokens.token_revoke_view, name="portal-token-revoke"),
     path("audit/", audit.audit_view, name="portal-audit"),
     path("settings/", settings.settings_view, name="portal-settings"),
     *webhooks.urlpatterns,
+    *account.urlpatterns,
     *password_reset_urls(base_template="portal/base.html", login_url="/login/"),
 ]

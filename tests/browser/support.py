@@ -186,6 +186,7 @@ def committed_cleanup(baseline: Baseline) -> None:
         Tenant.objects.filter(pk=tenant.pk).delete()
         schema_drop(schema_name=schema_name)
     Membership.objects.filter(user__pk__gt=baseline.user_pk).delete()
+    _account_rows_cleanup(baseline)
     # Not through the ORM's cascade: it would look for rows in tenant-only tables (tokens, guardian
     # permissions) in the public schema. Those rows went with the dropped schemas.
     with connection.cursor() as cursor:
@@ -196,6 +197,17 @@ def committed_cleanup(baseline: Baseline) -> None:
     Plan.objects.exclude(code__in=baseline.plan_codes).delete()
     schema_pool_refill(size=baseline.spare_schemas)
     resolution_cache_invalidate()
+
+
+def _account_rows_cleanup(baseline: Baseline) -> None:
+    """Sessions, authenticators, recovery codes and account events of what the tests committed."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from shared_apps.accounts.models import AccountEvent, RecoveryCode, UserSession
+
+    UserSession.objects.exclude(session_key__in=baseline.session_keys).delete()
+    for model in (UserSession, RecoveryCode, AccountEvent, TOTPDevice):
+        model.objects.filter(user__pk__gt=baseline.user_pk).delete()
 
 
 # --- Page helpers -------------------------------------------------------------------------------------

@@ -12,11 +12,13 @@ from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from shared_apps.accounts import pending
 from shared_apps.accounts.forms import SignInForm
 from shared_apps.accounts.selectors import membership_get
 from shared_apps.accounts.services import handoff_token_issue, handoff_token_redeem
-from tenant_apps.api.context import tenant_of
+from tenant_apps.api.context import actor_of, tenant_of
 from tenant_apps.portal.access import portal_login, portal_view, signed_in_member
+from tenant_apps.portal.account import sign_in_record
 from tenants.models import TenantStatus
 from tenants.selectors import tenant_by_slug, tenant_origin
 
@@ -46,8 +48,14 @@ def login_view(request: HttpRequest) -> HttpResponse:
         # Only members sign in here; anyone else gets the wrong-password answer (and it counts as a failure).
         user = form.authenticated_user(request=request, tenant_id=tenant.pk)
         status = form.status
+        if form.otp_user is not None:  # right password, two-factor on: the second step (views/account.py)
+            pending.pending_start(
+                request=request, user=form.otp_user, next_url=_safe_next(request), tenant_id=tenant.pk
+            )
+            return HttpResponseRedirect("/login/two-factor/")
         if user is not None:
             portal_login(request, user)
+            sign_in_record(actor=actor_of(request), user=user, method="password")
             messages.success(request, "Signed in.")
             return HttpResponseRedirect(_safe_next(request))
     response = render(
@@ -74,6 +82,7 @@ def handoff_view(request: HttpRequest) -> HttpResponse:
         messages.error(request, "That sign-in link is invalid or has expired. Sign in with your password.")
         return HttpResponseRedirect("/login/")
     portal_login(request, user)
+    sign_in_record(actor=actor_of(request), user=user, method="handoff")
     response = HttpResponseRedirect("/")
     response["Referrer-Policy"] = "no-referrer"
     return response

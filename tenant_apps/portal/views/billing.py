@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from billing import gateway, selectors, services
+from billing import gateway, plan_change, selectors, services
 from billing.usage import usage_current_hour
 from tenant_apps.portal.access import BILLING_ROLES, portal_view
 from tenant_apps.portal.forms import PlanForm
@@ -25,7 +27,9 @@ def billing_view(request: HttpRequest) -> HttpResponse:
     catalog = selectors.plan_catalog()
     subscription = selectors.subscription_for_tenant(tenant=tenant)
     checkout = request.GET.get("checkout")
-    if checkout == "success":
+    if checkout == "success" and subscription is not None:
+        messages.success(request, "Thank you! Stripe confirmed the payment: your new plan is active.")
+    elif checkout == "success":
         messages.success(request, "Thank you! Your plan changes as soon as Stripe confirms the payment.")
     elif checkout == "cancel":
         messages.info(request, "Checkout cancelled; nothing changed.")
@@ -41,7 +45,20 @@ def billing_view(request: HttpRequest) -> HttpResponse:
         }
         for code, plan in catalog.items()
     ]
+    # Back from Checkout or a plan change: the page waits (billing.js polls /billing/status/) until the
+    # webhook has gone through, instead of showing the old plan until a manual reload.
+    wait_for = ""
+    if checkout == "success" and subscription is None:
+        wait_for = "subscribed"
+    changed = request.GET.get("changed", "")
+    if changed in catalog and subscription is not None:
+        if changed == settings.BILLING_DEFAULT_PLAN and not subscription.cancel_at_period_end:
+            wait_for = "cancel"
+        elif changed != ent.plan and catalog[changed].get("unit_amount"):
+            wait_for = f"plan:{changed}"
     context = {
+        "wait_for": wait_for,
+        "show_status": subscription is not None or tenant.status not in ("trialing", "active"),
         "plan": catalog.get(ent.plan, {}),
         "plan_code": ent.plan,
         "plans": plans,
@@ -84,3 +101,52 @@ def customer_portal_view(request: HttpRequest) -> HttpResponse:
         messages.error(request, UNAVAILABLE)
         return HttpResponseRedirect("/billing/")
     return HttpResponseRedirect(url)
+
+
+@never_cache
+@require_GET
+@portal_view(roles=BILLING_ROLES)
+def billing_status_view(request: HttpRequest) -> HttpResponse:
+    """What billing.js polls while the page waits for Stripe's webhook (small, never cached)."""
+    subscription = selectors.subscription_for_tenant(tenant=tenant_of(request))
+    ent = request.entitlements  # type: ignore[attr-defined]
+    return JsonResponse(
+        {
+            "plan": ent.plan,
+            "plan_name": selectors.plan_catalog().get(ent.plan, {}).get("name", ent.plan),
+            "subscribed": subscription is not None,
+            "cancel_at_period_end": bool(subscription and subscription.cancel_at_period_end),
+        }
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@portal_view(roles=BILLING_ROLES)
+def plan_change_view(request: HttpRequest) -> HttpResponse:
+    """GET: what the change to ?plan= will charge now (Stripe's invoice preview) and when it takes
+    effect; POST: make it (billing.plan_change)."""
+    tenant = tenant_of(request)
+    form = PlanForm(request.POST or request.GET)
+    if not form.is_valid():
+        messages.error(request, "Choose a plan.")
+        return HttpResponseRedirect("/billing/")
+    code = form.cleaned_data["plan"]
+    try:
+        if request.method == "POST":
+            plan_change.plan_change_apply(tenant=tenant, plan_code=code)
+            return HttpResponseRedirect(f"/billing/?changed={code}")
+        preview = plan_change.plan_change_preview(tenant=tenant, plan_code=code)
+    except ValidationError as exc:
+        messages.error(request, first_message(exc))
+        return HttpResponseRedirect("/billing/")
+    except gateway.GatewayError:
+        messages.error(request, UNAVAILABLE)
+        return HttpResponseRedirect("/billing/")
+    subscription = selectors.subscription_for_tenant(tenant=tenant)
+    current = selectors.plan_catalog().get(subscription.plan_code if subscription else "", {})
+    return render(
+        request,
+        "portal/billing_change.html",
+        {"preview": preview, "current": current, "subscription": subscription},
+    )

@@ -12,7 +12,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from shared_apps.accounts.policies import member_manageable, role_choices_grantable
 from shared_apps.accounts.selectors import membership_for_user_id, membership_list, user_exists
-from shared_apps.accounts.services import InvalidCredentialsError, LoginThrottledError, user_authenticate
+from shared_apps.accounts.services import (
+    InvalidCredentialsError,
+    LoginThrottledError,
+    OtpInvalidError,
+    OtpRequiredError,
+    user_authenticate,
+)
 from tenant_apps.invitations import selectors, services
 from tenant_apps.invitations.models import InvitationStatus
 from tenant_apps.portal.access import ADMIN_ROLES, portal_login, portal_view, signed_in_member
@@ -176,7 +182,12 @@ def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
                 with transaction.atomic():
                     account = None
                     if user_exists(email=invitation.email):
-                        account = user_authenticate(request=request, email=invitation.email, password=password)
+                        account = user_authenticate(
+                            request=request,
+                            email=invitation.email,
+                            password=password,
+                            otp=form.cleaned_data.get("otp") or None,
+                        )
                     membership = services.invitation_accept(
                         actor=actor(request),
                         tenant=tenant,
@@ -190,6 +201,8 @@ def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
                 form.add_error("password", exc)
             except InvalidCredentialsError:
                 form.add_error("password", "This is not the password of the account with this email.")
+            except (OtpRequiredError, OtpInvalidError) as exc:
+                form.add_error("otp", exc)
             except ValidationError as exc:
                 apply_errors(form, exc)
             else:

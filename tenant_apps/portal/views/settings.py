@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
+from shared_apps.accounts.selectors import two_factor_required
 from tenant_apps.api.cors import cors_origins_list, cors_origins_set
 from tenant_apps.portal.access import ADMIN_ROLES, portal_view
 from tenant_apps.portal.forms import CorsOriginsForm, OrganizationForm
@@ -47,5 +48,10 @@ def settings_view(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, "Organization settings saved.")
                 return HttpResponseRedirect("/settings/")
-    context = {"form": form, "cors_form": cors_form, "domains": tenant.domains.order_by("-is_primary", "domain")}
+    context = {
+        "form": form,
+        "cors_form": cors_form,
+        "domains": tenant.domains.order_by("-is_primary", "domain"),
+        "two_factor_required": two_factor_required(tenant_id=tenant.pk),
+    }
     return render(request, "portal/settings.html", context, status=status)
