@@ -20,6 +20,7 @@ from django.db import models
 from django.test import Client
 from django.urls import reverse as _reverse
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_tenants.utils import schema_context
 
 from billing.models import BillingCustomer, DriftReport, Invoice, Plan, Subscription
@@ -145,6 +146,8 @@ def mirror(tenant_a: Tenant, owner_a: User) -> dict[str, models.Model]:
             http_accept="*/*",
             path_info="/login/",
         ),
+        # django-otp's admin: an operator removes a device its owner lost (then recovery codes or a reset).
+        "totp": TOTPDevice.objects.create(user=owner_a, name="walk", confirmed=True),
         "failure_log": AccessFailureLog.objects.create(
             username="owner@alpha.test",
             ip_address="192.0.2.1",
