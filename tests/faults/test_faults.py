@@ -257,7 +257,9 @@ def test_every_event_acknowledged_and_applied_exactly_once(faults: Faults) -> No
     assert faults.stream.unacknowledged() == set()
     _acked, inbox = _wait_all_applied(faults)
     created = list(faults.stream.created)
-    assert len(created) > 1000
+    # Events kept streaming through every fault above (their number follows how long the run took: a
+    # fast, idle machine finishes the faults sooner and sends fewer).
+    assert len(created) > 300
     unapplied = [e for e in created if inbox.get(e, ("missing",))[0] not in FINAL_STATUSES]
     assert unapplied == []
     assert faults.stack.applied_twice() == []
