@@ -211,6 +211,7 @@ def test_after_checkout_the_page_waits_for_the_webhook_instead_of_showing_free(s
     waiting = client.get("/billing/?checkout=success").content.decode()
     assert 'data-wait-for="subscribed"' in waiting and 'data-testid="billing-updating"' in waiting
     assert '<script src="/static/portal/billing.js" defer></script>' in waiting
+    assert "<title>Billing · Tenantry</title>" in waiting  # the script is in the body, not in the title
     assert client.get("/billing/status/").json()["subscribed"] is False
     deliver_and_process(next(e for e in events_for(standin, types=("checkout.session.completed",))))
     assert client.get("/billing/status/").json()["subscribed"] is True
