@@ -118,6 +118,7 @@ def test_an_upgrade_shows_the_prorated_charge_then_the_page_waits_for_the_webhoo
         "plan": "business",
         "plan_name": "Business",
         "subscribed": True,
+        "paid": True,
         "cancel_at_period_end": False,
     }
     done = client.get("/billing/?changed=business").content.decode()
@@ -215,6 +216,23 @@ def test_after_checkout_the_page_waits_for_the_webhook_instead_of_showing_free(s
     assert client.get("/billing/status/").json()["subscribed"] is False
     deliver_and_process(next(e for e in events_for(standin, types=("checkout.session.completed",))))
     assert client.get("/billing/status/").json()["subscribed"] is True
+    done = client.get("/billing/?checkout=success").content.decode()
+    assert "data-wait-for" not in done and 'data-testid="billing-plan">Team<' in done
+
+
+def test_a_subscription_whose_price_is_not_known_yet_keeps_the_page_waiting(tenant_b: Tenant) -> None:
+    """Checkout's events arrive in any order: a live subscription can reach the mirror before its price
+    maps to a plan. The page keeps waiting then instead of settling on the free plan."""
+    owner = Membership.objects.get(tenant=tenant_b, role=Role.OWNER).user
+    client = portal_client(tenant_b, owner)
+    sub = Subscription.objects.create(
+        tenant=tenant_b, customer=customer_for(tenant_b), stripe_subscription_id="sub_early", status="active"
+    )
+    status = client.get("/billing/status/").json()
+    assert status["subscribed"] is True and status["paid"] is False
+    assert 'data-wait-for="subscribed"' in client.get("/billing/?checkout=success").content.decode()
+    Subscription.objects.filter(pk=sub.pk).update(plan_code="team")
+    assert client.get("/billing/status/").json()["paid"] is True
     done = client.get("/billing/?checkout=success").content.decode()
     assert "data-wait-for" not in done and 'data-testid="billing-plan">Team<' in done
 

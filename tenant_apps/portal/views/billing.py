@@ -27,7 +27,11 @@ def billing_view(request: HttpRequest) -> HttpResponse:
     catalog = selectors.plan_catalog()
     subscription = selectors.subscription_for_tenant(tenant=tenant)
     checkout = request.GET.get("checkout")
-    if checkout == "success" and subscription is not None:
+    # Paid once the mirror has a live subscription on a paid plan. The subscription row can reach the
+    # mirror a moment before its price does (Checkout's events arrive in any order), so a subscription
+    # alone is not enough to stop waiting.
+    paid = subscription is not None and ent.plan != settings.BILLING_DEFAULT_PLAN
+    if checkout == "success" and paid:
         messages.success(request, "Thank you! Stripe confirmed the payment: your new plan is active.")
     elif checkout == "success":
         messages.success(request, "Thank you! Your plan changes as soon as Stripe confirms the payment.")
@@ -48,7 +52,7 @@ def billing_view(request: HttpRequest) -> HttpResponse:
     # Back from Checkout or a plan change: the page waits (billing.js polls /billing/status/) until the
     # webhook has gone through, instead of showing the old plan until a manual reload.
     wait_for = ""
-    if checkout == "success" and subscription is None:
+    if checkout == "success" and not paid:
         wait_for = "subscribed"
     changed = request.GET.get("changed", "")
     if changed in catalog and subscription is not None:
@@ -115,6 +119,7 @@ def billing_status_view(request: HttpRequest) -> HttpResponse:
             "plan": ent.plan,
             "plan_name": selectors.plan_catalog().get(ent.plan, {}).get("name", ent.plan),
             "subscribed": subscription is not None,
+            "paid": subscription is not None and ent.plan != settings.BILLING_DEFAULT_PLAN,
             "cancel_at_period_end": bool(subscription and subscription.cancel_at_period_end),
         }
     )

@@ -9,7 +9,7 @@ document.addEventListener("DOMContentLoaded", () => {
   let warned = false;
 
   const done = (state) => {
-    if (want === "subscribed") return state.subscribed;
+    if (want === "subscribed") return state.subscribed && state.paid;
     if (want === "cancel") return state.cancel_at_period_end;
     if (want.startsWith("plan:")) return state.plan === want.slice(5);
     return true;
