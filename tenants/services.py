@@ -22,6 +22,7 @@ from shared_apps.accounts.services import membership_add, user_get_or_create
 from tenants.conn import connection
 from tenants.models import Domain, SpareSchema, Tenant, TenantStatus
 from tenants.naming import SCHEMA_RE, generate_schema_name, validate_slug
+from tenants.signals import tenant_provisioned
 
 logger = logging.getLogger(__name__)
 
@@ -118,14 +119,15 @@ def tenant_provision(*, slug: str, name: str, owner_email: str, owner_password: 
                 membership_add(user=user, tenant_id=tenant.pk, role=Role.OWNER)
                 if settings.TENANT_POOL_AUTO_REFILL:
                     transaction.on_commit(_request_pool_refill)
-                if settings.BILLING_CREATE_CUSTOMERS:
-                    from billing.hooks import on_tenant_provisioned
-
-                    transaction.on_commit(partial(on_tenant_provisioned, tenant.pk))
+                transaction.on_commit(partial(_announce_provisioned, tenant.pk))
                 return tenant
         logger.warning("spare schema pool empty; building a schema on the request path")
         schema_pool_add_spare()
     raise RuntimeError("could not claim a spare schema")
+
+
+def _announce_provisioned(tenant_id: int) -> None:
+    tenant_provisioned.send(sender=Tenant, tenant_id=tenant_id)
 
 
 def _tenant_create(*, schema_name: str, slug: str, name: str) -> Tenant:

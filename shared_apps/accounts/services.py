@@ -10,6 +10,7 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from shared_apps.accounts.models import Membership, Role, User
+from shared_apps.accounts.signals import membership_changed
 
 
 class LastOwnerError(ValidationError):
@@ -41,10 +42,12 @@ def membership_add(*, user: User, tenant_id: int, role: str = Role.MEMBER) -> Me
 
 
 def _seats_changed(tenant_id: int, change_id: str) -> None:
-    """Billing seats follow members (after commit; billing.hooks never raises)."""
-    from billing.hooks import on_membership_changed
+    """Announce the change after commit (billing's seat sync subscribes; its receiver never raises)."""
+    transaction.on_commit(partial(_announce_membership_changed, tenant_id, change_id))
 
-    transaction.on_commit(partial(on_membership_changed, tenant_id, change_id))
+
+def _announce_membership_changed(tenant_id: int, change_id: str) -> None:
+    membership_changed.send(sender=Membership, tenant_id=tenant_id, change_id=change_id)
 
 
 def _lock_owners(tenant_id: int) -> int:

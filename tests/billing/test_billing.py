@@ -64,14 +64,21 @@ def test_customer_creation_task_is_idempotent(standin, tenant_a) -> None:  # typ
     assert len(standin_call(standin, "GET", "/v1/customers?limit=100")["data"]) == 1
 
 
-def test_provisioning_enqueues_customer_creation(settings, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_provisioning_creates_the_stripe_customer(standin, settings, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    """The organization-provisioned announcement reaches billing, and its task creates the customer in Stripe."""
+    from config.celery import app
     from tenants.services import tenant_provision
 
     settings.BILLING_CREATE_CUSTOMERS = True
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        tenant_provision(slug="billing-hook", name="Hook", owner_email="o@hook.test")
-    names = [getattr(cb, "func", cb).__name__ for cb in callbacks]
-    assert "on_tenant_provisioned" in names
+    app.conf.task_always_eager = True  # run the enqueued task here, as a worker would
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            tenant = tenant_provision(slug="billing-hook", name="Hook", owner_email="o@hook.test")
+    finally:
+        app.conf.task_always_eager = False
+    customer = BillingCustomer.objects.get(tenant_id=tenant.pk)
+    remote = standin_call(standin, "GET", "/v1/customers?limit=100")["data"]
+    assert [c["id"] for c in remote] == [customer.stripe_customer_id]
 
 
 def test_entitlements_follow_the_subscription(subscribed, tenant_a) -> None:  # type: ignore[no-untyped-def]
