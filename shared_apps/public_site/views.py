@@ -20,7 +20,6 @@ from billing.selectors import plan_catalog
 from shared_apps.accounts import pending
 from shared_apps.accounts.forms import OtpForm, SignInForm
 from shared_apps.accounts.models import User
-from shared_apps.accounts.network import client_ip
 from shared_apps.accounts.selectors import membership_get, tenants_for_user
 from shared_apps.accounts.services import (
     InvalidCredentialsError,
@@ -34,6 +33,7 @@ from shared_apps.accounts.services import (
 )
 from shared_apps.public_site import services
 from shared_apps.public_site.forms import SignupForm
+from tenants.base.network import client_ip
 from tenants.models import Tenant, TenantStatus
 from tenants.selectors import tenant_by_slug, tenant_origin
 from tenants.services import tenant_provision

@@ -44,9 +44,9 @@ from tenant_apps.outgoing.signing import (
     secret_new,
     signature_header,
 )
+from tenants.base.observability import metric_incr
 from tenants.conn import connection
 from tenants.models import Tenant
-from tenants.observability import metric_incr
 
 logger = logging.getLogger(__name__)
 
@@ -605,8 +605,8 @@ def deliveries_sweep(*, now: dt.datetime | None = None, limit: int = 500) -> tup
 
 def deliveries_sweep_all(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Every tenant schema (beat): re-enqueue what was lost; record the total queue depth for /metrics."""
+    from tenants.base.redis import redis_client
     from tenants.models import Tenant, TenantStatus
-    from tenants.redis import redis_client
 
     enqueued = depth = 0
     for schema in Tenant.objects.exclude(status=TenantStatus.CLOSED).values_list("schema_name", flat=True):

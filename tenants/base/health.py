@@ -5,7 +5,7 @@
   - 200 `{"status": "ok"}` when all checks pass;
   - 200 `{"status": "degraded", "failing": [...]}` when requests can be served but something is
     down: Valkey (`broker`, `cache`: the organizations keep working without them, see
-    tenants.redis), no live worker (`worker`), or beat not scheduling (`beat`);
+    tenants.base.redis), no live worker (`worker`), or beat not scheduling (`beat`);
   - 503 `{"status": "unavailable", "failing": ["database", ...]}` only when requests cannot be
     served: the database is down.
   `checks` keeps one entry per component: `{"ok": true, "ms": ...}` or
@@ -25,7 +25,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
-from tenants.redis import VALKEY_ERRORS, ValkeyUnavailable, redis_client
+from tenants.base.redis import VALKEY_ERRORS, ValkeyUnavailable, redis_client
 
 # Checks whose failure makes the answer 503; every other failing check only makes it "degraded".
 REQUIRED = ("database",)
@@ -61,7 +61,7 @@ def _cache() -> None:
 
 
 def _heartbeat(key: str, max_age: float) -> dict[str, Any]:
-    from tenants.observability import heartbeat_age
+    from tenants.base.observability import heartbeat_age
 
     try:
         age = heartbeat_age(key)
@@ -73,7 +73,7 @@ def _heartbeat(key: str, max_age: float) -> dict[str, Any]:
 
 
 def health_checks() -> dict[str, dict[str, Any]]:
-    from tenants.observability import BEAT_HEARTBEAT_KEY, HEARTBEAT_KEY
+    from tenants.base.observability import BEAT_HEARTBEAT_KEY, HEARTBEAT_KEY
 
     checks = {"database": _check(_db), "broker": _check(_broker), "cache": _check(_cache)}
     checks["worker"] = _heartbeat(HEARTBEAT_KEY, settings.WORKER_HEARTBEAT_MAX_AGE_SECONDS)

@@ -145,7 +145,7 @@ def metric_incr(name: str, label: str, amount: int = 1) -> None:
 
 def metrics_flush() -> bool:
     """Write this process's pending counter increments to Valkey; False (kept) when it fails."""
-    from tenants.redis import VALKEY_ERRORS, guarded, redis_client
+    from tenants.base.redis import VALKEY_ERRORS, guarded, redis_client
 
     with _metrics_lock:
         batch = dict(_pending)
@@ -173,7 +173,7 @@ def metrics_flush() -> bool:
 
 
 def metric_values(name: str) -> dict[str, int]:
-    from tenants.redis import redis_client
+    from tenants.base.redis import redis_client
 
     raw = redis_client().hgetall(_metrics_key(name))
     values = {(k.decode() if isinstance(k, bytes) else str(k)): int(v) for k, v in raw.items()}
@@ -184,7 +184,7 @@ def metric_values(name: str) -> dict[str, int]:
 
 def metric_values_or_last(name: str) -> tuple[dict[str, int], bool]:
     """(values, fresh): the shared counters, or the last ones read plus this process's pending ones."""
-    from tenants.redis import VALKEY_ERRORS
+    from tenants.base.redis import VALKEY_ERRORS
 
     try:
         values, fresh = dict(metric_values(name)), True
@@ -246,7 +246,7 @@ _HEARTBEAT_TTL_SECONDS = 24 * 3600
 
 
 def _heartbeat_write(*keys: str) -> float:
-    from tenants.redis import redis_client
+    from tenants.base.redis import redis_client
 
     now = time.time()
     for key in keys:
@@ -256,7 +256,7 @@ def _heartbeat_write(*keys: str) -> float:
 
 def heartbeat_age(key: str = HEARTBEAT_KEY) -> float | None:
     """Seconds since the heartbeat `key` was last written, or None if never seen."""
-    from tenants.redis import redis_client
+    from tenants.base.redis import redis_client
 
     raw = redis_client().get(_metrics_key(key))
     if raw is None:
@@ -269,7 +269,7 @@ def worker_heartbeat_age() -> float | None:
     return heartbeat_age(HEARTBEAT_KEY)
 
 
-@shared_task(name="tenants.observability.worker_heartbeat", ignore_result=True)
+@shared_task(name="tenants.base.observability.worker_heartbeat", ignore_result=True)
 def worker_heartbeat() -> float:
     return _heartbeat_write(HEARTBEAT_KEY, BEAT_HEARTBEAT_KEY)
 
@@ -280,7 +280,7 @@ class _WorkerHeartbeat(threading.Thread):
         self.stopping = threading.Event()
 
     def run(self) -> None:
-        from tenants.redis import VALKEY_ERRORS
+        from tenants.base.redis import VALKEY_ERRORS
 
         while not self.stopping.is_set():
             try:
@@ -410,7 +410,7 @@ class _Collector:
         from django_tenants.utils import schema_context
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-        from tenants.redis import VALKEY_ERRORS
+        from tenants.base.redis import VALKEY_ERRORS
 
         http_values, fresh = metric_values_or_last("http_requests")
         http = CounterMetricFamily("tenantry_http_requests", "HTTP responses by status class", labels=["status_class"])

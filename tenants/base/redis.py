@@ -13,8 +13,8 @@ request tens of milliseconds at most, once, and then nothing while it stays down
   again (half-open); success closes the breaker.
 
 Callers catch `VALKEY_ERRORS` where a fallback exists (see tenants.resolution,
-tenant_apps.api.throttles, billing.usage, tenants.observability) and report it with
-`tenants.observability.degraded()`.
+tenants.base.api.throttles, billing.usage, tenants.base.observability) and report it with
+`tenants.base.observability.degraded()`.
 """
 
 from __future__ import annotations

@@ -12,13 +12,13 @@ from django.test import Client
 from django_tenants.utils import schema_context
 
 from shared_apps.accounts.models import Membership, User
-from tenant_apps.api.models import CorsOrigin
 from tenant_apps.audit.models import AuditEvent
 from tenant_apps.audit.services import Actor
 from tenant_apps.invitations.models import Invitation
 from tenant_apps.projects import services as project_services
 from tenant_apps.projects.models import Project, ProjectUserObjectPermission, Task
 from tenant_apps.tokens.models import ApiToken
+from tenants.base.api.models import CorsOrigin
 from tenants.models import Tenant
 from tests.conftest import host_of
 
@@ -69,7 +69,7 @@ def _generous_plan(settings: Any) -> None:
 
 @pytest.fixture(autouse=True)
 def _clear_throttles() -> Iterator[None]:
-    from tenants.redis import redis_client
+    from tenants.base.redis import redis_client
 
     yield
     for pattern in ("api-throttle", "api-cors"):

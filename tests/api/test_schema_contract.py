@@ -21,11 +21,11 @@ from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 
 from shared_apps.accounts.models import Membership
-from tenant_apps.api.models import IdempotencyKey
 from tenant_apps.audit.models import AuditEvent
 from tenant_apps.invitations.models import Invitation
 from tenant_apps.projects.models import Project
 from tenant_apps.tokens.models import ApiToken
+from tenants.base.api.models import IdempotencyKey
 from tests.api.schema_contract import breaking_changes
 from tests.billing.support import LiveDjango, in_thread
 from tests.conftest import host_of

@@ -132,7 +132,7 @@ def test_dunning_past_due_suspended_then_restored(standin, subscribed, tenant_a)
 def test_usage_reported_once_per_tenant_hour(standin, subscribed, tenant_a) -> None:  # type: ignore[no-untyped-def]
     past = timezone.now() - dt.timedelta(hours=2)
     bucket = usage.hour_bucket(past)
-    from tenants.redis import redis_client
+    from tenants.base.redis import redis_client
 
     redis_client().delete(usage.usage_key(tenant_a.pk, bucket), usage.reported_key(tenant_a.pk, bucket))
     for _ in range(3):

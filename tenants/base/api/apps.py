@@ -2,13 +2,13 @@ from django.apps import AppConfig
 
 
 class ApiConfig(AppConfig):
-    name = "tenant_apps.api"
+    name = "tenants.base.api"
     label = "api"
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
         from corsheaders.signals import check_request_enabled
 
-        from tenant_apps.api.cors import cors_request_allowed
+        from tenants.base.api.cors import cors_request_allowed
 
-        check_request_enabled.connect(cors_request_allowed, dispatch_uid="tenant_apps.api.cors")
+        check_request_enabled.connect(cors_request_allowed, dispatch_uid="tenants.base.api.cors")

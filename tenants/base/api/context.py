@@ -10,8 +10,8 @@ from django.http import HttpRequest
 
 from billing.selectors import Entitlements, entitlements_for_tenant
 from shared_apps.accounts.models import User
-from shared_apps.accounts.network import client_ip
 from tenant_apps.audit.services import Actor
+from tenants.base.network import client_ip
 from tenants.models import Tenant
 
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")

@@ -12,10 +12,10 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from tenant_apps.api.models import CorsOrigin
 from tenant_apps.audit.services import Actor, audit_event_record
-from tenants.observability import degraded
-from tenants.redis import VALKEY_ERRORS
+from tenants.base.api.models import CorsOrigin
+from tenants.base.observability import degraded
+from tenants.base.redis import VALKEY_ERRORS
 
 MAX_ORIGINS = 20
 CACHE_SECONDS = 300

@@ -14,8 +14,8 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from tenant_apps.api.context import request_id_of
-from tenants.errors import error_payload
+from tenants.base.api.context import request_id_of
+from tenants.base.errors import error_payload
 
 
 class PaymentRequired(exceptions.APIException):

@@ -27,7 +27,7 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework import exceptions, status
 
-from tenant_apps.api.models import IdempotencyKey
+from tenants.base.api.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"

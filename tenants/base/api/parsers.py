@@ -12,8 +12,8 @@ from rest_framework import exceptions, status
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.parsers import JSONParser
 
-from tenant_apps.api.exceptions import PayloadTooLarge
-from tenants import jsonlimits
+from tenants.base import jsonlimits
+from tenants.base.api.exceptions import PayloadTooLarge
 
 API_JSON_MAX_DEPTH = 32  # request bodies nest 2-3 levels; anything deeper is refused unparsed
 

@@ -1,5 +1,5 @@
 """The API's AutoSchema: documents, on every operation, the conventions the base views apply to every
-view (tenant_apps/api/views.py): Idempotency-Key, ETag / If-None-Match / If-Match, RateLimit-*,
+view (tenants/base/api/views.py): Idempotency-Key, ETag / If-None-Match / If-Match, RateLimit-*,
 Retry-After, and the token scope the operation needs (`x-required-scope`)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
 
-from tenant_apps.api.scopes import scope_required
+from tenants.base.api.scopes import scope_required
 
 _ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
 _INT = {"schema": {"type": "integer"}}

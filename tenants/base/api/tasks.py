@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from tenant_apps.api.idempotency import idempotency_keys_expire
+from tenants.base.api.idempotency import idempotency_keys_expire
 
 
 @shared_task(name="api.idempotency_keys_expire", ignore_result=True)

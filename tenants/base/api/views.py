@@ -2,7 +2,7 @@
 
 - the request id on every response;
 - token scopes checked after the membership gate (403 `insufficient_scope`, D64);
-- `Idempotency-Key` on POST/PATCH/DELETE (replay, 409, 422; tenant_apps/api/idempotency.py, D61);
+- `Idempotency-Key` on POST/PATCH/DELETE (replay, 409, 422; tenants/base/api/idempotency.py, D61);
 - an `ETag` on single-object responses and 304 for a matching `If-None-Match` (D62);
 - `RateLimit-*` headers (D63).
 """
@@ -21,11 +21,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from shared_apps.accounts.models import Membership
-from tenant_apps.api import idempotency
-from tenant_apps.api.conditional import etag_of, if_match_check, none_match
-from tenant_apps.api.context import request_id_of
-from tenant_apps.api.scopes import scopes_check
-from tenant_apps.api.throttles import ratelimit_headers
+from tenants.base.api import idempotency
+from tenants.base.api.conditional import etag_of, if_match_check, none_match
+from tenants.base.api.context import request_id_of
+from tenants.base.api.scopes import scopes_check
+from tenants.base.api.throttles import ratelimit_headers
 
 
 class _Replay(exceptions.APIException):
