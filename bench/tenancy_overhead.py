@@ -102,14 +102,15 @@ def run(env: dict[str, str]) -> dict[str, Any]:
     from django.conf import settings
     from django_tenants.utils import schema_context
 
+    from shared_apps.accounts.services import organization_provision
     from tenant_apps.projects.models import Project
-    from tenants.services import schema_pool_refill, tenant_provision
+    from tenants.services import schema_pool_refill
 
     rounds = int(os.environ.get("BENCH_OVERHEAD_ROUNDS", "8"))
     seconds = float(os.environ.get("BENCH_OVERHEAD_SECONDS", "3"))
     slug = f"overhead-{int(time.time())}"
     schema_pool_refill(size=1)
-    tenant = tenant_provision(slug=slug, name="Overhead", owner_email=f"owner@{slug}.test")
+    tenant = organization_provision(slug=slug, name="Overhead", owner_email=f"owner@{slug}.test")
     with schema_context(tenant.schema_name):
         Project.objects.bulk_create([Project(name=f"Project {i}") for i in range(10)])
     host = f"{slug}.{settings.TENANT_BASE_DOMAIN}"

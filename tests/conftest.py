@@ -20,10 +20,10 @@ from django.test import Client
 from django_tenants.utils import schema_context
 
 from shared_apps.accounts.models import Role, User
-from shared_apps.accounts.services import membership_add
+from shared_apps.accounts.services import membership_add, organization_provision
 from tenants.conn import connection
 from tenants.models import Tenant
-from tenants.services import schema_pool_refill, tenant_provision
+from tenants.services import schema_pool_refill
 from tests.factories import TEST_PASSWORD, UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +37,7 @@ def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-unty
         schema_pool_refill(size=len(SESSION_TENANTS) + 4)
         for slug in SESSION_TENANTS:
             if not Tenant.objects.filter(slug=slug).exists():
-                tenant_provision(
+                organization_provision(
                     slug=slug,
                     name=slug.title(),
                     owner_email=f"owner@{slug}.test",

@@ -11,6 +11,8 @@ from django.http import HttpRequest
 
 from shared_apps.accounts.models import Membership, Role, User
 from shared_apps.accounts.signals import membership_changed
+from tenants.models import Tenant
+from tenants.services import tenant_provision
 
 
 class LastOwnerError(ValidationError):
@@ -39,6 +41,16 @@ def membership_add(*, user: User, tenant_id: int, role: str = Role.MEMBER) -> Me
     if created:
         _seats_changed(tenant_id, f"add:{membership.pk}")
     return membership
+
+
+def organization_provision(*, slug: str, name: str, owner_email: str, owner_password: str | None = None) -> Tenant:
+    """Create an organization with its owner, in one transaction (tenants.services.tenant_provision)."""
+
+    def add_owner(tenant: Tenant) -> None:
+        user, _ = user_get_or_create(email=owner_email, password=owner_password)
+        membership_add(user=user, tenant_id=tenant.pk, role=Role.OWNER)
+
+    return tenant_provision(slug=slug, name=name, on_created=add_owner)
 
 
 def _seats_changed(tenant_id: int, change_id: str) -> None:

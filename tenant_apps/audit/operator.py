@@ -13,7 +13,8 @@ from django.db import transaction
 from django_tenants.utils import schema_context
 
 from shared_apps.accounts.models import User
-from tenant_apps.audit.services import Actor, audit_event_record
+from tenant_apps.audit.services import audit_event_record
+from tenants.base.actor import Actor
 from tenants.models import Tenant
 from tenants.services import tenant_close, tenant_reactivate, tenant_suspend
 

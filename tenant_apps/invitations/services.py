@@ -17,13 +17,14 @@ from shared_apps.accounts.models import Membership, Role, User
 from shared_apps.accounts.policies import member_manageable, role_grantable
 from shared_apps.accounts.selectors import membership_count
 from shared_apps.accounts.services import membership_add, membership_change_role, membership_remove, user_create
-from tenant_apps.audit.services import Actor, audit_event_record
+from tenant_apps.audit.services import audit_event_record
 from tenant_apps.invitations.models import Invitation, InvitationStatus
 from tenant_apps.invitations.selectors import invitation_pending_count
 from tenant_apps.outgoing.services import outbox_record
 from tenant_apps.projects.models import ProjectUserObjectPermission
 from tenant_apps.tokens.crypto import INVITATION_SCHEME, secret_hash, secret_new
 from tenant_apps.tokens.models import ApiToken
+from tenants.base.actor import Actor
 from tenants.models import Tenant
 from tenants.selectors import tenant_origin
 

@@ -33,7 +33,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from billing.policies import tenant_ensure_writable
-from tenant_apps.audit.services import Actor, audit_event_record
+from tenant_apps.audit.services import audit_event_record
 from tenant_apps.outgoing import netguard
 from tenant_apps.outgoing.events import ALL_TYPES, EVENT_TYPES, TEST_EVENT_TYPE, render_object
 from tenant_apps.outgoing.models import Delivery, DeliveryKind, DeliveryStatus, OutboxEvent, WebhookEndpoint
@@ -44,6 +44,7 @@ from tenant_apps.outgoing.signing import (
     secret_new,
     signature_header,
 )
+from tenants.base.actor import Actor
 from tenants.base.observability import metric_incr
 from tenants.conn import connection
 from tenants.models import Tenant

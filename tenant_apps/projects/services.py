@@ -12,7 +12,7 @@ from billing.policies import tenant_ensure_writable
 from billing.selectors import entitlements_for_tenant
 from shared_apps.accounts.models import User
 from shared_apps.accounts.selectors import membership_for_user_id
-from tenant_apps.audit.services import Actor, audit_event_record
+from tenant_apps.audit.services import audit_event_record
 from tenant_apps.outgoing.services import outbox_record
 from tenant_apps.projects.models import Project, ProjectUserObjectPermission, Task, TaskStatus
 from tenant_apps.projects.policies import (
@@ -21,6 +21,7 @@ from tenant_apps.projects.policies import (
     project_limit_reached,
 )
 from tenant_apps.projects.selectors import project_permission_objects
+from tenants.base.actor import Actor
 from tenants.models import Tenant
 
 _UNSET = object()

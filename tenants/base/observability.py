@@ -373,41 +373,18 @@ class RequestContextMiddleware:
 # --- /metrics ------------------------------------------------------------------------------------
 
 
-def _webhook_inbox_counts() -> dict[str, int] | None:
-    """Inbox events by status, if the webhooks app has a model with a `status` field."""
-    from django.apps import apps
-    from django.db.models import Count
-
-    if not apps.is_installed("webhooks"):
-        return None
-    for model in apps.get_app_config("webhooks").get_models():
-        if any(f.name == "status" for f in model._meta.get_fields()):
-            rows = model._default_manager.values("status").annotate(n=Count("pk")).order_by()
-            return {str(r["status"]): int(r["n"]) for r in rows}
-    return None
-
-
-def _tenant_counts() -> dict[str, int]:
-    from django.db.models import Count
-
-    from tenants.models import Tenant
-
-    rows = Tenant.objects.values("status").annotate(n=Count("pk")).order_by()
-    return {str(r["status"]): int(r["n"]) for r in rows}
-
-
 _EXTRA_METRICS: list[Callable[[], Iterator[Any]]] = []
 
 
 def register_metrics(collect: Callable[[], Iterator[Any]]) -> None:
-    """Apps add their own metric families to /metrics (called from their AppConfig.ready)."""
+    """Apps add their own metric families to /metrics (called from their AppConfig.ready): the tenants by
+    status (tenants), the webhook inbox (webhooks), outgoing deliveries (tenant_apps.outgoing)."""
     if collect not in _EXTRA_METRICS:
         _EXTRA_METRICS.append(collect)
 
 
 class _Collector:
     def collect(self) -> Iterator[Any]:
-        from django_tenants.utils import schema_context
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
         from tenants.base.redis import VALKEY_ERRORS
@@ -466,21 +443,6 @@ class _Collector:
             gauge = GaugeMetricFamily(name, text)
             gauge.add_metric([], age if age is not None else float("inf"))
             yield gauge
-
-        with schema_context(settings.PUBLIC_SCHEMA_NAME):
-            tenants = GaugeMetricFamily("tenantry_tenants", "Tenants by lifecycle status", labels=["status"])
-            for label, value in sorted(_tenant_counts().items()):
-                tenants.add_metric([label], value)
-            yield tenants
-
-            inbox_counts = _webhook_inbox_counts()
-            if inbox_counts is not None:
-                inbox = GaugeMetricFamily(
-                    "tenantry_webhook_inbox_events", "Webhook inbox events by status", labels=["status"]
-                )
-                for label, value in sorted(inbox_counts.items()):
-                    inbox.add_metric([label], value)
-                yield inbox
 
         for extra in _EXTRA_METRICS:
             try:  # a higher layer's collector must never turn /metrics into a 500

@@ -13,11 +13,11 @@ from django_tenants.utils import schema_context
 
 from shared_apps.accounts.models import Membership, User
 from tenant_apps.audit.models import AuditEvent
-from tenant_apps.audit.services import Actor
 from tenant_apps.invitations.models import Invitation
 from tenant_apps.projects import services as project_services
 from tenant_apps.projects.models import Project, ProjectUserObjectPermission, Task
 from tenant_apps.tokens.models import ApiToken
+from tenants.base.actor import Actor
 from tenants.base.api.models import CorsOrigin
 from tenants.models import Tenant
 from tests.conftest import host_of

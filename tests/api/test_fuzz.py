@@ -14,8 +14,8 @@ from django_tenants.utils import schema_context
 from hypothesis import HealthCheck, Phase, given, settings
 
 from shared_apps.accounts.models import Role
-from tenant_apps.audit.services import Actor
 from tenant_apps.tokens.services import api_token_create
+from tenants.base.actor import Actor
 from tests.api.conftest import grant, make_project
 from tests.conftest import host_of
 

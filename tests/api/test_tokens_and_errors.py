@@ -11,10 +11,10 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from shared_apps.accounts.models import Membership, Role
-from tenant_apps.audit.services import Actor
 from tenant_apps.projects.models import Project
 from tenant_apps.tokens.models import ApiToken
 from tenant_apps.tokens.services import api_token_create
+from tenants.base.actor import Actor
 from tests.api.conftest import Api, audit_count, make_project, set_limits, snapshot
 from tests.factories import TEST_PASSWORD
 

@@ -67,13 +67,13 @@ def test_customer_creation_task_is_idempotent(standin, tenant_a) -> None:  # typ
 def test_provisioning_creates_the_stripe_customer(standin, settings, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
     """The organization-provisioned announcement reaches billing, and its task creates the customer in Stripe."""
     from config.celery import app
-    from tenants.services import tenant_provision
+    from shared_apps.accounts.services import organization_provision
 
     settings.BILLING_CREATE_CUSTOMERS = True
     app.conf.task_always_eager = True  # run the enqueued task here, as a worker would
     try:
         with django_capture_on_commit_callbacks(execute=True):
-            tenant = tenant_provision(slug="billing-hook", name="Hook", owner_email="o@hook.test")
+            tenant = organization_provision(slug="billing-hook", name="Hook", owner_email="o@hook.test")
     finally:
         app.conf.task_always_eager = False
     customer = BillingCustomer.objects.get(tenant_id=tenant.pk)

@@ -106,13 +106,12 @@ def _organization(slug: str, name: str, people: list[tuple[str, str, str]], proj
     from django_tenants.utils import schema_context
 
     from shared_apps.accounts.models import User
-    from shared_apps.accounts.services import membership_add
-    from tenant_apps.audit.services import Actor
+    from shared_apps.accounts.services import membership_add, organization_provision
     from tenant_apps.projects.services import project_create
-    from tenants.services import tenant_provision
+    from tenants.base.actor import Actor
 
     (owner_email, owner_name, _), *others = people
-    tenant = tenant_provision(slug=slug, name=name, owner_email=owner_email, owner_password=PASSWORD)
+    tenant = organization_provision(slug=slug, name=name, owner_email=owner_email, owner_password=PASSWORD)
     User.objects.filter(email=owner_email).update(full_name=owner_name)
     for email, full_name, role in others:
         user = User.objects.create_user(email=email, password=PASSWORD, full_name=full_name)

@@ -45,9 +45,9 @@ def tycho(stack: Stack) -> dict[str, Any]:
         from django_tenants.utils import schema_context
 
         from shared_apps.accounts.models import User
-        from tenant_apps.audit.services import Actor
         from tenant_apps.projects.models import Project
         from tenant_apps.projects.services import project_permission_grant, task_create
+        from tenants.base.actor import Actor
         from tenants.models import Tenant
 
         tenant = Tenant.objects.get(slug="tycho")

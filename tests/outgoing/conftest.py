@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from django_tenants.utils import schema_context
 
-from tenant_apps.audit.services import Actor
 from tenant_apps.outgoing import services
 from tenant_apps.outgoing.models import WebhookEndpoint
 from tenant_apps.outgoing.receiver import Receiver
+from tenants.base.actor import Actor
 from tests.api.conftest import _generous_plan  # noqa: F401 - unlimited projects for these tests too
 
 

@@ -19,12 +19,12 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from billing.signals import plan_changed
-from tenant_apps.audit.services import Actor
 from tenant_apps.outgoing import netguard, services
 from tenant_apps.outgoing.models import Delivery, DeliveryStatus, OutboxEvent
 from tenant_apps.outgoing.receiver import verify
 from tenant_apps.projects import services as projects
 from tenant_apps.projects.models import TaskStatus
+from tenants.base.actor import Actor
 from tests.api.conftest import Api
 from tests.outgoing.conftest import make_endpoint
 

@@ -21,12 +21,12 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from tenant_apps.audit.models import AuditEvent
-from tenant_apps.audit.services import Actor
 from tenant_apps.outgoing import services
 from tenant_apps.outgoing.models import Delivery, DeliveryStatus, OutboxEvent, WebhookEndpoint
 from tenant_apps.outgoing.receiver import verify
 from tenant_apps.projects import services as projects
 from tenant_apps.projects.models import Project
+from tenants.base.actor import Actor
 from tenants.models import Tenant
 from tests.conftest import ROOT, _test_database_url
 from tests.webhooks.test_worker import broker_down

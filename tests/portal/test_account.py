@@ -369,8 +369,8 @@ def test_other_password_surfaces_do_not_skip_the_second_factor(
     tenant_a: Tenant, tenant_b: Tenant, owner_a: User, django_capture_on_commit_callbacks: Any
 ) -> None:
     """Signup with an existing account and accepting an invitation also ask for (or refuse without) the code."""
-    from tenant_apps.audit.services import Actor as AuditActor
     from tenant_apps.invitations.services import invitation_create
+    from tenants.base.actor import Actor as AuditActor
 
     enrol(owner_a)
     # Signup with the right password of a two-factor account: the neutral answer, no organization.

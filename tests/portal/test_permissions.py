@@ -16,12 +16,12 @@ from django_tenants.utils import schema_context
 
 from billing.services import plans_sync
 from shared_apps.accounts.models import Role, User
-from tenant_apps.audit.services import Actor
 from tenant_apps.invitations.models import Invitation
 from tenant_apps.invitations.services import invitation_create
 from tenant_apps.projects.models import Project
 from tenant_apps.tokens.models import ApiToken
 from tenant_apps.tokens.services import api_token_create
+from tenants.base.actor import Actor
 from tenants.models import Tenant
 from tests.api.conftest import make_project, snapshot
 from tests.portal.conftest import portal_client

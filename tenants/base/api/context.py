@@ -1,18 +1,19 @@
-"""Per-request facts the API computes once: request id, client IP, the acting user, entitlements."""
+"""Per-request facts the API computes once: request id, client IP, the acting user, entitlements.
+
+This is plumbing: it imports no app. The tenant's entitlements come from the loader the billing app
+registers in its AppConfig.ready (`entitlements_loader_register`)."""
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest
 
-from billing.selectors import Entitlements, entitlements_for_tenant
-from shared_apps.accounts.models import User
-from tenant_apps.audit.services import Actor
+from tenants.base.actor import Actor
 from tenants.base.network import client_ip
-from tenants.models import Tenant
 
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -22,12 +23,23 @@ def _raw(request: Any) -> HttpRequest:
     return getattr(request, "_request", request)
 
 
-def tenant_of(request: Any) -> Tenant:
+_entitlements_loader: Callable[..., Any] | None = None
+
+
+def entitlements_loader_register(loader: Callable[..., Any]) -> None:
+    """The app that owns plans (billing) names the function `loader(tenant=...)` that answers a tenant's
+    entitlements (an object with at least `read_only` and `api_rpm`)."""
+    global _entitlements_loader
+    _entitlements_loader = loader
+
+
+def tenant_of(request: Any) -> Any:
+    """The request's tenant (a tenants.models.Tenant)."""
     return _raw(request).tenant  # type: ignore[attr-defined]
 
 
-def user_of(request: Any) -> User:
-    """The authenticated user (views behind the membership gate only)."""
+def user_of(request: Any) -> Any:
+    """The authenticated user (a shared_apps.accounts User; views behind the membership gate only)."""
     return request.user
 
 
@@ -56,10 +68,13 @@ def actor_of(request: object) -> Actor:
     )
 
 
-def entitlements_of(request: object) -> Entitlements:
+def entitlements_of(request: object) -> Any:
+    """The tenant's entitlements (billing.selectors.Entitlements), loaded at most once per request."""
     raw = _raw(request)
     cached = getattr(raw, "entitlements", None)
     if cached is None:
-        cached = entitlements_for_tenant(tenant=raw.tenant)  # type: ignore[attr-defined]
+        if _entitlements_loader is None:
+            raise RuntimeError("no entitlements loader registered (the billing app registers it in ready())")
+        cached = _entitlements_loader(tenant=raw.tenant)  # type: ignore[attr-defined]
         raw.entitlements = cached  # type: ignore[attr-defined]
     return cached

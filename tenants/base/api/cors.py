@@ -11,14 +11,19 @@ from urllib.parse import urlsplit
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.dispatch import Signal
 
-from tenant_apps.audit.services import Actor, audit_event_record
+from tenants.base.actor import Actor
 from tenants.base.api.models import CorsOrigin
 from tenants.base.observability import degraded
 from tenants.base.redis import VALKEY_ERRORS
 
 MAX_ORIGINS = 20
 CACHE_SECONDS = 300
+
+# Sent inside the transaction that changed an organization's origins (kwargs: actor, tenant, origins);
+# the audit app records it (AuditConfig.ready).
+cors_origins_changed = Signal()
 
 
 def _cache_key(tenant: Any) -> str:
@@ -88,12 +93,7 @@ def cors_origins_set(*, actor: Actor, tenant: Any, origins: list[str]) -> list[s
         [CorsOrigin(tenant_id=tenant.pk, origin=o) for o in wanted if o not in before], ignore_conflicts=True
     )
     if wanted != before:
-        audit_event_record(
-            actor=actor,
-            action="organization.cors_origins_changed",
-            target_type="organization",
-            data={"origins": wanted},
-        )
+        cors_origins_changed.send(sender=CorsOrigin, actor=actor, tenant=tenant, origins=wanted)
 
     def invalidate() -> None:
         try:

@@ -20,7 +20,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from shared_apps.accounts.models import Membership
 from tenants.base.api import idempotency
 from tenants.base.api.conditional import etag_of, if_match_check, none_match
 from tenants.base.api.context import request_id_of
@@ -113,11 +112,13 @@ class _ApiBaseMixin:
 
 class ApiView(_ApiBaseMixin, APIView):
     @property
-    def membership(self) -> Membership:
+    def membership(self) -> Any:
+        """The caller's shared_apps.accounts Membership, set by the membership gate."""
         return self.request.membership  # type: ignore[attr-defined]
 
 
 class ApiGenericView(_ApiBaseMixin, GenericAPIView):
     @property
-    def membership(self) -> Membership:
+    def membership(self) -> Any:
+        """The caller's shared_apps.accounts Membership, set by the membership gate."""
         return self.request.membership  # type: ignore[attr-defined]

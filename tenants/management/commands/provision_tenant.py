@@ -1,8 +1,8 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from shared_apps.accounts.services import organization_provision
 from tenants.selectors import tenant_origin
-from tenants.services import tenant_provision
 
 
 class Command(BaseCommand):
@@ -16,7 +16,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **opts: str) -> None:
         try:
-            tenant = tenant_provision(
+            tenant = organization_provision(
                 slug=opts["slug"],
                 name=opts["name"],
                 owner_email=opts["owner_email"],

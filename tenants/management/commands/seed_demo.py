@@ -3,9 +3,8 @@ import os
 from django.core.management.base import BaseCommand, CommandParser
 
 from shared_apps.accounts.models import Role, User
-from shared_apps.accounts.services import membership_add
+from shared_apps.accounts.services import membership_add, organization_provision
 from tenants.models import Tenant
-from tenants.services import tenant_provision
 
 DEFAULT_DEMO_PASSWORD = "tenantry-demo-2026"  # noqa: S105 - printed on purpose; local demo data only
 
@@ -24,7 +23,7 @@ class Command(BaseCommand):
         email = "owner@acme.test"
         tenant = Tenant.objects.filter(slug="acme").first()
         if tenant is None:
-            tenant = tenant_provision(slug="acme", name="Acme Inc.", owner_email=email, owner_password=password)
+            tenant = organization_provision(slug="acme", name="Acme Inc.", owner_email=email, owner_password=password)
         user = User.objects.get(email=email)
         user.set_password(password)
         user.save(update_fields=["password"])
