@@ -37,6 +37,7 @@ SHARED_APPS = [
     "django_otp.plugins.otp_totp",
     "shared_apps.accounts",
     "shared_apps.public_site",
+    "shared_apps.operators",  # operator tooling: admin of organizations, manage.py tenant (no models)
     # Public tables of the API plumbing: idempotency keys and CORS origins, by tenant id (D61, D65).
     "tenants.base.api",
     "billing",

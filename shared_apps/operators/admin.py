@@ -23,7 +23,7 @@ from billing.models import BillingCustomer, Invoice, Subscription
 from billing.organizations import organization_plan, organizations_annotate
 from billing.selectors import entitlements_for_tenant, subscription_for_tenant
 from shared_apps.accounts.models import Membership
-from tenant_apps.audit.operator import organization_lifecycle_change
+from shared_apps.operators.services import organization_lifecycle_change
 from tenants.models import Domain, SpareSchema, Tenant, TenantMigrationResult, TenantMigrationRun
 from tenants.services import tenant_rename
 
