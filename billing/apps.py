@@ -7,12 +7,13 @@ class BillingConfig(AppConfig):
 
     def ready(self) -> None:
         from billing import receivers
+        from billing.policies import tenant_ensure_writable
         from billing.selectors import entitlements_for_tenant
         from shared_apps.accounts.signals import membership_changed
-        from tenants.base.api.context import entitlements_loader_register
+        from tenants.base.api.context import tenant_policies_register
         from tenants.signals import tenant_provisioned
 
-        entitlements_loader_register(entitlements_for_tenant)
+        tenant_policies_register(entitlements=entitlements_for_tenant, ensure_writable=tenant_ensure_writable)
 
         tenant_provisioned.connect(receivers.on_tenant_provisioned, dispatch_uid="billing.on_tenant_provisioned")
         membership_changed.connect(receivers.on_membership_changed, dispatch_uid="billing.on_membership_changed")

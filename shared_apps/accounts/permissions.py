@@ -6,10 +6,10 @@ from rest_framework import exceptions
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
-from shared_apps.accounts.models import Membership, Role
+from shared_apps.accounts.models import Membership
+from shared_apps.accounts.policies import ADMIN_ROLES
 from shared_apps.accounts.selectors import membership_get
-from tenants.base.api.context import entitlements_of
-from tenants.base.api.exceptions import PaymentRequired
+from tenants.base.api.context import writable_ensure
 
 _MISSING = object()
 
@@ -29,8 +29,9 @@ def membership_of(request: Request) -> Membership | None:
 
 
 def require_writable(request: Request) -> None:
-    if request.method not in SAFE_METHODS and entitlements_of(request).read_only:
-        raise PaymentRequired("This organization is read-only until its billing is settled.", code="tenant_read_only")
+    """A write on a read-only organization: 402 `tenant_read_only` (the rule: billing.policies)."""
+    if request.method not in SAFE_METHODS:
+        writable_ensure(request)
 
 
 class IsTenantMember(BasePermission):
@@ -57,7 +58,7 @@ class IsTenantAdmin(IsTenantMember):
 
     def has_permission(self, request: Request, view: object) -> bool:
         super().has_permission(request, view)
-        return request.membership.role in (Role.OWNER, Role.ADMIN)  # type: ignore[attr-defined]
+        return request.membership.role in ADMIN_ROLES  # type: ignore[attr-defined]
 
 
 class OnTenantHost(BasePermission):

@@ -43,10 +43,6 @@ def _invitation_mail_on_commit(*, tenant: Tenant, email: str, raw: str, base_url
     email_send_on_commit(name="invitation", to=email, context=context)
 
 
-def _ensure_writable(tenant: Tenant) -> None:
-    tenant_ensure_writable(tenant=tenant)
-
-
 def _lock_seats(tenant: Tenant) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"seats:{tenant.pk}"])
@@ -73,7 +69,7 @@ def invitation_create(
     """Invite someone by email (the inviter, whose role is `actor_role`, may grant `role`: accounts.policies).
     Returns the invitation and its token; the token goes only into the invitee's email (D43) and is
     returned here for that mail and for tests, never to the inviter."""
-    _ensure_writable(tenant)
+    tenant_ensure_writable(tenant=tenant)
     email = email.strip().lower()
     if role not in Role.values:
         raise ValidationError({"role": ValidationError("Unknown role.", code="invalid_role")})
@@ -115,7 +111,7 @@ def invitation_resend(
     *, actor: Actor, tenant: Tenant, invitation: Invitation, base_url: str = "", ttl_days: int = INVITATION_TTL_DAYS
 ) -> tuple[Invitation, str]:
     """Send a pending invitation again with a fresh token and expiry; the old link stops working."""
-    _ensure_writable(tenant)
+    tenant_ensure_writable(tenant=tenant)
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.status != InvitationStatus.PENDING:
         raise ValidationError("Only pending invitations can be resent.", code="invitation_not_pending")
@@ -179,7 +175,7 @@ def invitation_accept(
     (a password) and refuse its absence with the same error, so the answer does not tell whether the
     email has an account (D43, D44).
     """
-    _ensure_writable(tenant)
+    tenant_ensure_writable(tenant=tenant)
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.status != InvitationStatus.PENDING or invitation.expires_at <= timezone.now():
         raise ValidationError("This invitation is no longer valid.", code="invitation_invalid")

@@ -27,10 +27,6 @@ from tenants.models import Tenant
 _UNSET = object()
 
 
-def _ensure_writable(tenant: Tenant) -> None:
-    tenant_ensure_writable(tenant=tenant)
-
-
 def _lock_tenant_counter(name: str) -> None:
     """Serialize limit checks of one kind within this tenant (transaction-scoped advisory lock)."""
     with connection.cursor() as cursor:
@@ -42,7 +38,7 @@ def _lock_tenant_counter(name: str) -> None:
 @transaction.atomic
 def project_create(*, actor: Actor, tenant: Tenant, name: str, description: str = "") -> Project:
     """Create a project; its creator gets every object permission on it."""
-    _ensure_writable(tenant)
+    tenant_ensure_writable(tenant=tenant)
     limit = entitlements_for_tenant(tenant=tenant).projects
     if limit is not None:
         _lock_tenant_counter("projects")

@@ -1,12 +1,10 @@
 """Per-request facts the API computes once: request id, client IP, the acting user, entitlements.
 
-This is plumbing: it imports no app. The tenant's entitlements come from the loader the billing app
-registers in its AppConfig.ready (`entitlements_loader_register`)."""
+This is plumbing: it imports no app. The tenant's entitlements, and the rule whether it may write, come
+from the functions the billing app registers in its AppConfig.ready (`tenant_policies_register`)."""
 
 from __future__ import annotations
 
-import re
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -14,8 +12,7 @@ from django.http import HttpRequest
 
 from tenants.base.actor import Actor
 from tenants.base.network import client_ip
-
-REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+from tenants.base.observability import REQUEST_ID_HEADER, valid_request_id
 
 
 def _raw(request: Any) -> HttpRequest:
@@ -24,13 +21,16 @@ def _raw(request: Any) -> HttpRequest:
 
 
 _entitlements_loader: Callable[..., Any] | None = None
+_writable_ensure: Callable[..., None] | None = None
 
 
-def entitlements_loader_register(loader: Callable[..., Any]) -> None:
-    """The app that owns plans (billing) names the function `loader(tenant=...)` that answers a tenant's
-    entitlements (an object with at least `read_only` and `api_rpm`)."""
-    global _entitlements_loader
-    _entitlements_loader = loader
+def tenant_policies_register(*, entitlements: Callable[..., Any], ensure_writable: Callable[..., None]) -> None:
+    """The app that owns plans (billing) names `entitlements(tenant=...)`, which answers a tenant's
+    entitlements (at least `read_only` and `api_rpm`), and `ensure_writable(tenant=..., entitlements=...)`,
+    which raises a ValidationError (code `tenant_read_only`) when the organization may not write."""
+    global _entitlements_loader, _writable_ensure
+    _entitlements_loader = entitlements
+    _writable_ensure = ensure_writable
 
 
 def tenant_of(request: Any) -> Any:
@@ -44,12 +44,12 @@ def user_of(request: Any) -> Any:
 
 
 def request_id_of(request: object) -> str:
-    """The caller's X-Request-ID when it is well formed, else a generated one; stable per request."""
+    """The caller's X-Request-ID when it is well formed, else a generated one; stable per request (the
+    request-context middleware has usually set it already; one rule: observability.valid_request_id)."""
     raw = _raw(request)
     rid = getattr(raw, "request_id", None)
     if rid is None:
-        header = raw.headers.get("X-Request-ID", "")
-        rid = header if REQUEST_ID_RE.match(header) else uuid.uuid4().hex
+        rid = valid_request_id(raw.headers.get(REQUEST_ID_HEADER))
         raw.request_id = rid  # type: ignore[attr-defined]
     return rid
 
@@ -78,3 +78,10 @@ def entitlements_of(request: object) -> Any:
         cached = _entitlements_loader(tenant=raw.tenant)  # type: ignore[attr-defined]
         raw.entitlements = cached  # type: ignore[attr-defined]
     return cached
+
+
+def writable_ensure(request: object) -> None:
+    """Refuse a write on an organization that may not write (billing.policies.tenant_ensure_writable)."""
+    if _writable_ensure is None:
+        raise RuntimeError("no writability policy registered (the billing app registers it in ready())")
+    _writable_ensure(tenant=_raw(request).tenant, entitlements=entitlements_of(request))  # type: ignore[attr-defined]
