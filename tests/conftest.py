@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.test import Client
-from django_tenants.utils import schema_context
 
 from shared_apps.accounts.models import Role, User
 from shared_apps.accounts.services import membership_add, organization_provision
@@ -94,16 +93,6 @@ def member_factory():  # type: ignore[no-untyped-def]
         return user
 
     return make
-
-
-@pytest.fixture
-def in_schema():  # type: ignore[no-untyped-def]
-    """Context manager: run a block inside a tenant's schema."""
-
-    def ctx(tenant: Tenant):  # type: ignore[no-untyped-def]
-        return schema_context(tenant.schema_name)
-
-    return ctx
 
 
 def _test_database_url() -> str:

@@ -18,18 +18,6 @@ from tenants.base.api.context import request_id_of
 from tenants.base.errors import error_payload
 
 
-class PaymentRequired(exceptions.APIException):
-    status_code = status.HTTP_402_PAYMENT_REQUIRED
-    default_detail = "Your organization's plan does not allow this."
-    default_code = "payment_required"
-
-
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The request conflicts with the current state."
-    default_code = "conflict"
-
-
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is too large."
