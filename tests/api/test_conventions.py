@@ -16,8 +16,8 @@ from tenant_apps.projects.models import Task
 from tenant_apps.tokens.services import api_token_create
 from tenants.base.actor import Actor
 from tenants.base.api.models import CorsOrigin
-from tests.api.conftest import Api, grant, make_project, set_limits, snapshot
 from tests.factories import TEST_PASSWORD
+from tests.support.api import Api, grant, make_project, set_limits, snapshot
 
 pytestmark = pytest.mark.django_db
 

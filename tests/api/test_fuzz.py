@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from shared_apps.accounts.models import Role
 from tenant_apps.tokens.services import api_token_create
 from tenants.base.actor import Actor
-from tests.api.conftest import grant, make_project
-from tests.conftest import host_of
+from tests.support.api import grant, make_project
+from tests.support.clients import host_of
 
 pytestmark = pytest.mark.django_db
 

@@ -19,10 +19,10 @@ from shared_apps.accounts.models import User
 from tenant_apps.projects.models import Project
 from tenants.base.api.idempotency import idempotency_keys_expire
 from tenants.base.api.models import IdempotencyKey
-from tests.api.conftest import Api, make_project, snapshot
 from tests.api.live import Committed, Gunicorn, committed_cleanup, committed_token
 from tests.billing.support import in_thread
-from tests.conftest import host_of
+from tests.support.api import Api, make_project, snapshot
+from tests.support.clients import host_of
 
 pytestmark = pytest.mark.django_db
 

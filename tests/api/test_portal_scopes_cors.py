@@ -10,8 +10,8 @@ from django_tenants.utils import schema_context
 
 from tenant_apps.tokens.models import ApiToken
 from tenants.base.api.models import CorsOrigin
-from tests.api.conftest import Api, snapshot
-from tests.portal.conftest import portal_client
+from tests.support.api import Api, snapshot
+from tests.support.clients import portal_client
 
 pytestmark = pytest.mark.django_db
 

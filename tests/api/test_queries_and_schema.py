@@ -15,7 +15,7 @@ from tenant_apps.invitations.services import invitation_create
 from tenant_apps.projects.services import task_create
 from tenant_apps.tokens.services import api_token_create
 from tenants.base.actor import Actor
-from tests.api.conftest import Api, grant, make_project
+from tests.support.api import Api, grant, make_project
 
 pytestmark = pytest.mark.django_db
 

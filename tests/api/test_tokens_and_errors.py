@@ -15,8 +15,8 @@ from tenant_apps.projects.models import Project
 from tenant_apps.tokens.models import ApiToken
 from tenant_apps.tokens.services import api_token_create
 from tenants.base.actor import Actor
-from tests.api.conftest import Api, audit_count, make_project, set_limits, snapshot
 from tests.factories import TEST_PASSWORD
+from tests.support.api import Api, audit_count, make_project, set_limits, snapshot
 
 pytestmark = pytest.mark.django_db
 

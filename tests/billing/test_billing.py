@@ -22,7 +22,7 @@ from tenants.models import Tenant, TenantStatus
 from tenants.resolution import resolution_cache_invalidate
 from tenants.services import tenant_set_status
 from tests.billing.support import customer_for, deliver_and_process, events_for, standin_call, subscribe
-from tests.conftest import tenant_client
+from tests.support.clients import tenant_client
 
 pytestmark = pytest.mark.django_db
 

@@ -23,7 +23,7 @@ from tenants.base.observability import (
     worker_heartbeat,
 )
 from tenants.base.redis import redis_client
-from tests.conftest import tenant_client
+from tests.support.clients import tenant_client
 
 pytestmark = pytest.mark.django_db
 TOKEN = "metrics-test-token-0123456789"

@@ -11,8 +11,8 @@ from tenant_apps.outgoing import services
 from tenant_apps.outgoing.models import Delivery, DeliveryKind, OutboxEvent, WebhookEndpoint
 from tenant_apps.projects import services as projects
 from tenants.base.actor import Actor
-from tests.api.conftest import Api
-from tests.outgoing.conftest import make_endpoint
+from tests.outgoing.support import make_endpoint
+from tests.support.api import Api
 
 pytestmark = pytest.mark.django_db
 

@@ -25,8 +25,8 @@ from tenant_apps.outgoing.receiver import verify
 from tenant_apps.projects import services as projects
 from tenant_apps.projects.models import TaskStatus
 from tenants.base.actor import Actor
-from tests.api.conftest import Api
-from tests.outgoing.conftest import make_endpoint
+from tests.outgoing.support import make_endpoint
+from tests.support.api import Api
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,8 @@ from shared_apps.accounts.models import Role
 from tenant_apps.outgoing.models import Delivery, DeliveryKind, OutboxEvent, WebhookEndpoint
 from tenant_apps.projects import services as projects
 from tenants.base.actor import Actor
-from tests.outgoing.conftest import make_endpoint
-from tests.portal.conftest import portal_client
+from tests.outgoing.support import make_endpoint
+from tests.support.clients import portal_client
 
 pytestmark = pytest.mark.django_db
 

@@ -28,7 +28,7 @@ from tenant_apps.projects import services as projects
 from tenant_apps.projects.models import Project
 from tenants.base.actor import Actor
 from tenants.models import Tenant
-from tests.conftest import ROOT, _test_database_url
+from tests.support.clients import ROOT, database_url
 from tests.webhooks.test_worker import broker_down
 
 pytestmark = [pytest.mark.worker]
@@ -61,7 +61,7 @@ class Worker:
         self.name = f"{PREFIX}-{uuid.uuid4().hex[:6]}@localhost"
         full_env = {
             **os.environ,
-            "DATABASE_URL": _test_database_url(),
+            "DATABASE_URL": database_url(),
             "DJANGO_SETTINGS_MODULE": "config.settings.test",
             "PYTHONUNBUFFERED": "1",
             "OUTGOING_WEBHOOKS_QUEUE": queue,

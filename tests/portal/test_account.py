@@ -18,9 +18,9 @@ from shared_apps.accounts.models import AccountEvent, RecoveryCode, Role, TwoFac
 from shared_apps.accounts.services import recovery_code_hash
 from tenant_apps.audit.models import AuditEvent
 from tenants.models import Tenant
-from tests.api.conftest import Api, snapshot
 from tests.factories import TEST_PASSWORD
-from tests.portal.conftest import portal_client, public_client
+from tests.support.api import Api, snapshot
+from tests.support.clients import portal_client, public_client
 from tests.two_factor_support import code_now, code_wrong, enrol, totp_for_key
 
 pytestmark = pytest.mark.django_db

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from shared_apps.accounts.models import Membership, Role
-from tests.conftest import tenant_client
-from tests.portal.conftest import portal_client
+from tests.support.clients import portal_client, tenant_client
 
 pytestmark = pytest.mark.django_db
 

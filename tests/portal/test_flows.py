@@ -21,10 +21,9 @@ from tenant_apps.portal.access import SESSION_TENANT_KEY
 from tenant_apps.tokens.models import ApiToken
 from tenants.base.actor import Actor
 from tenants.models import Tenant, TenantStatus
-from tests.api.conftest import snapshot
-from tests.conftest import host_of
 from tests.factories import TEST_PASSWORD
-from tests.portal.conftest import portal_client, public_client
+from tests.support.api import snapshot
+from tests.support.clients import host_of, portal_client, public_client
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,6 @@
-"""API test helpers: JSON clients on a tenant host, a per-test generous plan, clean throttle counters."""
+"""API test support: a JSON client, project and permission helpers, a snapshot of everything a write
+could change, and the API suites' autouse fixtures (imported by tests/api/conftest.py and
+tests/outgoing/conftest.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from tenant_apps.tokens.models import ApiToken
 from tenants.base.actor import Actor
 from tenants.base.api.models import CorsOrigin
 from tenants.models import Tenant
-from tests.conftest import host_of
+from tests.support.clients import host_of
 
 
 class Api:

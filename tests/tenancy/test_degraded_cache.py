@@ -32,9 +32,9 @@ from tenant_apps.projects.models import Project
 from tenants.base.observability import metrics_flush
 from tenants.base.redis import ValkeyUnavailable, redis_client
 from tenants.models import Tenant, TenantStatus
-from tests.api.conftest import Api
-from tests.conftest import tenant_client
 from tests.factories import TEST_PASSWORD
+from tests.support.api import Api
+from tests.support.clients import tenant_client
 
 pytestmark = pytest.mark.django_db
 TOKEN = "metrics-test-token-degraded-0123456789"

@@ -21,7 +21,7 @@ from tenants.services import (
     tenant_reactivate,
     tenant_suspend,
 )
-from tests.conftest import tenant_client
+from tests.support.clients import tenant_client
 
 pytestmark = pytest.mark.django_db
 
