@@ -470,8 +470,6 @@ def user_session_record(*, request: HttpRequest, user: User) -> None:
         key = request.session.session_key
     import time
 
-    from shared_apps.accounts.middleware import SEEN_KEY
-
     request.session[SEEN_KEY] = time.time()  # just seen: no activity write on the next requests
     UserSession.objects.update_or_create(
         session_key=key,
@@ -482,6 +480,10 @@ def user_session_record(*, request: HttpRequest, user: User) -> None:
             "ip": client_ip(request),
         },
     )
+
+
+# The session key holding when the session's activity was last written (SessionActivityMiddleware).
+SEEN_KEY = "_activity_seen"
 
 
 def user_session_touch(*, request: HttpRequest, user: User) -> None:
