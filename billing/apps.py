@@ -10,7 +10,7 @@ class BillingConfig(AppConfig):
         from billing.policies import tenant_ensure_writable
         from billing.selectors import entitlements_for_tenant
         from shared_apps.accounts.signals import membership_changed
-        from tenants.base.api.context import tenant_policies_register
+        from tenants.base.api.tenant_policies import tenant_policies_register
         from tenants.signals import tenant_provisioned
 
         tenant_policies_register(entitlements=entitlements_for_tenant, ensure_writable=tenant_ensure_writable)

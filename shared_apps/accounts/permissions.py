@@ -9,7 +9,8 @@ from rest_framework.request import Request
 from shared_apps.accounts.models import Membership
 from shared_apps.accounts.policies import ADMIN_ROLES
 from shared_apps.accounts.selectors import membership_get
-from tenants.base.api.context import writable_ensure
+from tenants.base.api.context import entitlements_of
+from tenants.base.api.tenant_policies import ensure_writable
 
 _MISSING = object()
 
@@ -31,7 +32,7 @@ def membership_of(request: Request) -> Membership | None:
 def require_writable(request: Request) -> None:
     """A write on a read-only organization: 402 `tenant_read_only` (the rule: billing.policies)."""
     if request.method not in SAFE_METHODS:
-        writable_ensure(request)
+        ensure_writable(tenant=request._request.tenant, entitlements=entitlements_of(request))  # type: ignore[attr-defined]
 
 
 class IsTenantMember(BasePermission):
