@@ -42,6 +42,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/hadolint deploy/Dockerfile
 	$(VENV)/bin/kubernetes-validate --strict --quiet deploy/k8s/configmap.yaml deploy/k8s/secret.template.yaml \
 		deploy/k8s/web.yaml deploy/k8s/worker.yaml deploy/k8s/beat.yaml deploy/k8s/migrations-job.yaml

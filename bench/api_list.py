@@ -360,8 +360,8 @@ def _cursor_timings(schema_name: str, member: Any, iterations: int, page_size: i
     from rest_framework.request import Request
     from rest_framework.test import APIRequestFactory
 
-    from tenant_apps.api.pagination import ApiPagination
     from tenant_apps.projects.selectors import project_list_visible
+    from tenants.base.api.pagination import ApiPagination
 
     factory = APIRequestFactory()
 
@@ -433,8 +433,8 @@ def _cursor_explain(schema_name: str, member: Any, token: str) -> list[str]:
     from rest_framework.request import Request
     from rest_framework.test import APIRequestFactory
 
-    from tenant_apps.api.pagination import ApiPagination
     from tenant_apps.projects.selectors import project_list_visible
+    from tenants.base.api.pagination import ApiPagination
 
     with schema_context(schema_name):
         request = Request(
@@ -481,11 +481,11 @@ def run(env: dict[str, str]) -> dict[str, Any]:
     from django_tenants.utils import schema_context
 
     from shared_apps.accounts.models import Role
-    from shared_apps.accounts.services import membership_add, user_create
-    from tenant_apps.audit.services import Actor
+    from shared_apps.accounts.services import membership_add, organization_provision, user_create
     from tenant_apps.tokens.services import api_token_create
+    from tenants.base.actor import Actor
     from tenants.conn import connection
-    from tenants.services import schema_pool_refill, tenant_provision
+    from tenants.services import schema_pool_refill
 
     total = int(os.environ.get("BENCH_API_PROJECTS", "20000"))
     visible = int(os.environ.get("BENCH_API_VISIBLE", "10000"))
@@ -496,7 +496,7 @@ def run(env: dict[str, str]) -> dict[str, Any]:
     slug = f"apilist-{int(time.time())}"
     started = time.perf_counter()
     schema_pool_refill(size=1)
-    tenant = tenant_provision(slug=slug, name="API list", owner_email=f"owner@{slug}.test")
+    tenant = organization_provision(slug=slug, name="API list", owner_email=f"owner@{slug}.test")
     owner = tenant.memberships.get(role=Role.OWNER).user
     member = user_create(email=f"member@{slug}.test", password=None)
     membership_add(user=member, tenant_id=tenant.pk, role=Role.MEMBER)

@@ -21,7 +21,7 @@ Two ways to run it:
   `make run` printing "ready".
 - `python -m bench.checkout_latency live [--orgs N]` against a running `make run` (ports 8000, 12111,
   PostgreSQL 54329, Valkey 63799): the demo organization first (if it has no subscription yet), then
-  N new organizations provisioned through `tenant_provision`. Prints JSON.
+  N new organizations provisioned through `organization_provision`. Prints JSON.
 """
 
 from __future__ import annotations
@@ -168,10 +168,10 @@ def _new_org(tag: str) -> tuple[str, str]:
     from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
     from shared_apps.accounts.models import User
-    from tenants.services import tenant_provision
+    from shared_apps.accounts.services import organization_provision
 
     email = f"owner@{tag}.test"
-    tenant_provision(slug=tag, name=f"Latency {tag}", owner_email=email, owner_password=PASSWORD)
+    organization_provision(slug=tag, name=f"Latency {tag}", owner_email=email, owner_password=PASSWORD)
     # A hash the web process accepts whatever this process's settings (the benchmark runs with the
     # test settings, whose only hasher is MD5; make run's local settings accept Argon2 and PBKDF2).
     hasher = PBKDF2PasswordHasher()

@@ -112,9 +112,9 @@ def _measure(
     from django.db import connections
     from django_tenants.utils import schema_context
 
-    from tenant_apps.audit.services import Actor
     from tenant_apps.outgoing.models import Delivery, DeliveryStatus
     from tenant_apps.projects.services import project_create, task_create, task_update
+    from tenants.base.actor import Actor
 
     tag = uuid.uuid4().hex[:4]
     queue = f"bench-outgoing-{tag}"
@@ -194,10 +194,11 @@ def _measure(
 def run(env: dict[str, str]) -> dict[str, Any]:
     from django_tenants.utils import schema_context
 
-    from tenant_apps.audit.services import Actor
+    from shared_apps.accounts.services import organization_provision
     from tenant_apps.outgoing.receiver import Receiver
     from tenant_apps.outgoing.services import endpoint_create
-    from tenants.services import schema_pool_refill, tenant_provision
+    from tenants.base.actor import Actor
+    from tenants.services import schema_pool_refill
 
     burst = int(os.environ.get("BENCH_OUTGOING_BURST", "1000"))
     rate = float(os.environ.get("BENCH_OUTGOING_RATE", "50"))
@@ -206,7 +207,7 @@ def run(env: dict[str, str]) -> dict[str, Any]:
     variants = [v.split(":") for v in os.environ.get("BENCH_OUTGOING_VARIANTS", "threads:8,prefork:2").split(",") if v]
     slug = f"hooks{uuid.uuid4().hex[:6]}"
     schema_pool_refill(size=1)
-    tenant = tenant_provision(
+    tenant = organization_provision(
         slug=slug,
         name="Hooks bench",
         owner_email=f"owner@{slug}.bench",

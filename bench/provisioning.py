@@ -1,10 +1,10 @@
 """Provisioning: our pool path vs stock django-tenants migrate-on-create, and the no-pool path.
 
-- ours: `tenant_provision` claiming a pre-migrated spare schema (organization, domain, owner,
+- ours: `organization_provision` claiming a pre-migrated spare schema (organization, domain, owner,
   membership), BENCH_PROVISION_OURS times (default 20) after one uncounted warm-up.
 - stock: what django-tenants does with `auto_create_schema = True`: `Tenant.save()` creates the
   schema and runs `migrate_schemas -s <schema>` for it, plus the Domain row (default 5 times).
-- nopool: `tenant_provision` with an empty pool (it builds a schema on the request path; 3 times).
+- nopool: `organization_provision` with an empty pool (it builds a schema on the request path; 3 times).
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ NAME = "provisioning"
 def run(env: dict[str, str]) -> dict[str, Any]:
     from django.conf import settings
 
+    from shared_apps.accounts.services import organization_provision
     from tenants.models import Domain, SpareSchema, Tenant
     from tenants.naming import generate_schema_name
-    from tenants.services import schema_pool_refill, tenant_provision
+    from tenants.services import schema_pool_refill
 
     ours_n = int(os.environ.get("BENCH_PROVISION_OURS", "20"))
     stock_n = int(os.environ.get("BENCH_PROVISION_STOCK", "5"))
@@ -35,12 +36,12 @@ def run(env: dict[str, str]) -> dict[str, Any]:
     refill_s = time.perf_counter() - refill_started
     spares_built = ours_n + 1
     # One warm-up (first-use imports and connection set-up), not counted.
-    tenant_provision(slug=f"warm-{run_id}", name="Warm-up", owner_email=f"warm@pool{run_id}.test")
+    organization_provision(slug=f"warm-{run_id}", name="Warm-up", owner_email=f"warm@pool{run_id}.test")
 
     ours = []
     for i in range(ours_n):
         started = time.perf_counter()
-        tenant_provision(slug=f"pool-{run_id}-{i}", name=f"Pool {i}", owner_email=f"owner{i}@pool{run_id}.test")
+        organization_provision(slug=f"pool-{run_id}-{i}", name=f"Pool {i}", owner_email=f"owner{i}@pool{run_id}.test")
         ours.append(time.perf_counter() - started)
 
     stock = []
@@ -56,7 +57,9 @@ def run(env: dict[str, str]) -> dict[str, Any]:
     nopool = []
     for i in range(nopool_n):
         started = time.perf_counter()
-        tenant_provision(slug=f"nopool-{run_id}-{i}", name=f"No pool {i}", owner_email=f"owner{i}@nopool{run_id}.test")
+        organization_provision(
+            slug=f"nopool-{run_id}-{i}", name=f"No pool {i}", owner_email=f"owner{i}@nopool{run_id}.test"
+        )
         nopool.append(time.perf_counter() - started)
 
     return {

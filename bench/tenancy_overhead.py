@@ -3,7 +3,7 @@
 Two gunicorn servers with the same configuration (1 sync worker, persistent DB connection) serve
 the same view (bench.views.one_query) over the same tenant table: one with the full tenant stack
 (bench.settings_http: TenantResolutionMiddleware, django-tenants backend), one without tenancy
-(config.settings.bench_plain: no resolution middleware, Django's PostgreSQL backend, search path
+(bench.settings_plain: no resolution middleware, Django's PostgreSQL backend, search path
 fixed to that tenant's schema). A separate client process (bench.loadgen) sends requests back to
 back; rounds alternate between the two servers (A B, then B A, ...) so drift hits both alike.
 
@@ -102,14 +102,15 @@ def run(env: dict[str, str]) -> dict[str, Any]:
     from django.conf import settings
     from django_tenants.utils import schema_context
 
+    from shared_apps.accounts.services import organization_provision
     from tenant_apps.projects.models import Project
-    from tenants.services import schema_pool_refill, tenant_provision
+    from tenants.services import schema_pool_refill
 
     rounds = int(os.environ.get("BENCH_OVERHEAD_ROUNDS", "8"))
     seconds = float(os.environ.get("BENCH_OVERHEAD_SECONDS", "3"))
     slug = f"overhead-{int(time.time())}"
     schema_pool_refill(size=1)
-    tenant = tenant_provision(slug=slug, name="Overhead", owner_email=f"owner@{slug}.test")
+    tenant = organization_provision(slug=slug, name="Overhead", owner_email=f"owner@{slug}.test")
     with schema_context(tenant.schema_name):
         Project.objects.bulk_create([Project(name=f"Project {i}") for i in range(10)])
     host = f"{slug}.{settings.TENANT_BASE_DOMAIN}"
@@ -118,7 +119,7 @@ def run(env: dict[str, str]) -> dict[str, Any]:
 
     with (
         _gunicorn(env, "bench.settings_http", {}) as tenant_port,
-        _gunicorn(env, "config.settings.bench_plain", {"BENCH_SCHEMA": tenant.schema_name}) as plain_port,
+        _gunicorn(env, "bench.settings_plain", {"BENCH_SCHEMA": tenant.schema_name}) as plain_port,
     ):
         tenant_body, plain_body = _get(tenant_port, host), _get(plain_port, "localhost")
         assert tenant_body == plain_body, (tenant_body, plain_body)

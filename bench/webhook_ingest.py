@@ -201,14 +201,15 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 def _subscribe_tenants(count: int, tag: str) -> list[dict[str, Any]]:
     from billing import gateway, services
-    from tenants.services import schema_pool_refill, tenant_provision
+    from shared_apps.accounts.services import organization_provision
+    from tenants.services import schema_pool_refill
 
     services.plans_sync()
     schema_pool_refill(size=count)
     out = []
     for i in range(count):
         slug = f"{tag}-{i}"
-        tenant = tenant_provision(slug=slug, name=f"Webhook bench {i}", owner_email=f"owner@{slug}.test")
+        tenant = organization_provision(slug=slug, name=f"Webhook bench {i}", owner_email=f"owner@{slug}.test")
         url = services.checkout_start(tenant=tenant, plan_code="team", host=f"{slug}.localhost")
         request = urllib.request.Request(f"{url}/complete", data=b"", method="POST")  # noqa: S310
         with contextlib.suppress(urllib.error.HTTPError):  # 303 to the success URL (not followed)

@@ -219,10 +219,6 @@ def checkout_session_create(
     return _call(client().v1.checkout.sessions.create, params=params, options=_opts(key))
 
 
-def checkout_session_retrieve(*, session_id: str) -> dict[str, Any]:
-    return _get(_path("checkout", "sessions", session_id))
-
-
 def portal_session_create(*, customer_id: str, return_url: str, key: str) -> dict[str, Any]:
     params = {"customer": customer_id, "return_url": return_url}
     return _call(client().v1.billing_portal.sessions.create, params=params, options=_opts(key))

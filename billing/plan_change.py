@@ -23,7 +23,8 @@ from django.core.exceptions import ValidationError
 
 from billing import gateway
 from billing.models import Subscription
-from billing.services import _price_id_for_plan, idempotency, subscription_current, ts
+from billing.selectors import subscription_current
+from billing.services import _price_id_for_plan, idempotency, ts
 from tenants.models import Tenant
 
 UPGRADE, DOWNGRADE, CANCEL = "upgrade", "downgrade", "cancel"

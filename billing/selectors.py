@@ -10,6 +10,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from billing.models import LIVE_SUBSCRIPTION_STATUSES, Invoice, Subscription
+from billing.usage import usage_current_hour
+from shared_apps.accounts.selectors import membership_count
 from tenants.models import Tenant, TenantStatus
 
 
@@ -27,13 +29,23 @@ def plan_catalog() -> dict[str, dict]:
     return settings.BILLING_PLANS
 
 
-def subscription_for_tenant(*, tenant: Tenant) -> Subscription | None:
+def subscription_current(*, tenant_id: int) -> Subscription | None:
     """The newest live (active, trialing or past_due) subscription, if any."""
     return (
-        Subscription.objects.filter(tenant_id=tenant.pk, status__in=LIVE_SUBSCRIPTION_STATUSES)
+        Subscription.objects.filter(tenant_id=tenant_id, status__in=LIVE_SUBSCRIPTION_STATUSES)
         .order_by("-created_at")
         .first()
     )
+
+
+def subscription_for_tenant(*, tenant: Tenant) -> Subscription | None:
+    return subscription_current(tenant_id=tenant.pk)
+
+
+def seat_count(*, tenant_id: int) -> int:
+    """Seats billed: the organization's members, at least one. Stripe's subscription quantity (seats_sync),
+    the API's billing overview and the portal show this same number."""
+    return max(1, membership_count(tenant_id=tenant_id))
 
 
 def plan_code_for_tenant(*, tenant: Tenant) -> str:
@@ -59,6 +71,29 @@ def entitlements_for_tenant(*, tenant: Tenant) -> Entitlements:
         api_rpm=limits.get("api_rpm"),
         features=frozenset(plan.get("features", [])),
         read_only=tenant.status == TenantStatus.SUSPENDED,
+    )
+
+
+@dataclass(frozen=True)
+class BillingOverview:
+    """The billing overview: the API's GET /api/v1/billing/, the portal's dashboard and billing page."""
+
+    entitlements: Entitlements
+    plan: dict  # the effective plan's catalog entry
+    subscription: Subscription | None
+    seats_used: int  # seat_count: what Stripe bills
+    api_requests_this_hour: int
+
+
+def billing_overview(*, tenant: Tenant, entitlements: Entitlements | None = None) -> BillingOverview:
+    """`entitlements`: the request's, when the caller has them already."""
+    ent = entitlements if entitlements is not None else entitlements_for_tenant(tenant=tenant)
+    return BillingOverview(
+        entitlements=ent,
+        plan=plan_catalog().get(ent.plan, {}),
+        subscription=subscription_current(tenant_id=tenant.pk),
+        seats_used=seat_count(tenant_id=tenant.pk),
+        api_requests_this_hour=usage_current_hour(tenant.pk),
     )
 
 

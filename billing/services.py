@@ -25,8 +25,8 @@ from billing.models import (
     Subscription,
     SubscriptionStatus,
 )
+from billing.selectors import seat_count, subscription_current
 from shared_apps.accounts.models import Membership, Role
-from shared_apps.accounts.selectors import membership_count
 from tenants.models import Tenant, TenantStatus
 from tenants.services import tenant_close, tenant_set_status
 
@@ -306,14 +306,6 @@ def tenant_follow_subscription(*, tenant: Tenant, subscription: Subscription) ->
             tenant.status, tenant.closed_at = closed.status, closed.closed_at
 
 
-def subscription_current(*, tenant_id: int) -> Subscription | None:
-    return (
-        Subscription.objects.filter(tenant_id=tenant_id, status__in=LIVE_SUBSCRIPTION_STATUSES)
-        .order_by("-created_at")
-        .first()
-    )
-
-
 # --- Invoices ------------------------------------------------------------------------------------
 
 
@@ -463,10 +455,6 @@ def dunning_suspend_overdue(*, now: dt.datetime | None = None) -> list[str]:
 
 
 # --- Seats ---------------------------------------------------------------------------------------
-
-
-def seat_count(*, tenant_id: int) -> int:
-    return max(1, membership_count(tenant_id=tenant_id))
 
 
 def seats_sync(*, tenant_id: int, change_id: str) -> int | None:

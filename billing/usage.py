@@ -17,8 +17,8 @@ import threading
 from django.conf import settings
 from django.utils import timezone
 
-from tenants.observability import degraded
-from tenants.redis import VALKEY_ERRORS, guarded, never_sent, redis_client
+from tenants.base.observability import degraded
+from tenants.base.redis import VALKEY_ERRORS, guarded, never_sent, redis_client
 
 logger = logging.getLogger(__name__)
 

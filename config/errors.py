@@ -15,7 +15,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
 
-from tenants.errors import error_payload, wants_json
+from tenants.base.errors import error_payload, wants_json
 
 logger = logging.getLogger(__name__)
 

@@ -3,8 +3,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from tenants.health import healthz
-from tenants.observability import metrics_view
+from tenants.base.health import healthz
+from tenants.base.observability import metrics_view
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

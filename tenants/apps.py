@@ -7,3 +7,7 @@ class TenantsConfig(AppConfig):
 
     def ready(self) -> None:
         from tenants import cache_invalidation  # noqa: F401  (connects cache invalidation receivers)
+        from tenants.base.observability import register_metrics
+        from tenants.metrics import collect_metrics
+
+        register_metrics(collect_metrics)

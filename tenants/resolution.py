@@ -6,7 +6,7 @@ kept in the cache backend (one Redis GET, no database query). Any change to a Te
 bumps that counter (see tenants.cache_invalidation), so every process drops its map on its next
 check, and the process that made the change drops it at once.
 
-When Valkey is unavailable (tenants.redis: fails in tens of milliseconds, then a circuit breaker
+When Valkey is unavailable (tenants.base.redis: fails in tens of milliseconds, then a circuit breaker
 skips it), resolution keeps serving from its map and falls back to the database: an entry is then
 trusted for TENANT_RESOLUTION_FALLBACK_SECONDS and re-read from PostgreSQL after that, an unknown
 host is read from PostgreSQL, and the whole map is dropped once Valkey answers again (changes made
@@ -25,8 +25,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django_tenants.utils import schema_context
 
+from tenants.base.redis import VALKEY_ERRORS
 from tenants.models import Domain, Tenant
-from tenants.redis import VALKEY_ERRORS
 
 GENERATION_KEY = "tenants:resolution:generation"
 _UNKNOWN = object()
@@ -55,7 +55,7 @@ class _ResolutionCache:
                 with schema_context(settings.PUBLIC_SCHEMA_NAME):
                     generation = cache.get(GENERATION_KEY)
             except VALKEY_ERRORS as exc:
-                from tenants.observability import degraded
+                from tenants.base.observability import degraded
 
                 degraded(component="cache", feature="tenant_resolution", exc=exc)
                 with self._lock:
@@ -128,6 +128,6 @@ def resolution_cache_invalidate() -> None:
     except VALKEY_ERRORS as exc:
         # The change is saved; other processes pick it up from the database within
         # TENANT_RESOLUTION_FALLBACK_SECONDS, or all at once when Valkey answers again.
-        from tenants.observability import degraded
+        from tenants.base.observability import degraded
 
         degraded(component="cache", feature="tenant_resolution", exc=exc)

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
 
-from tenants.models import SpareSchema, Tenant
+from tenants.models import Tenant
 
 
 def tenant_get(*, slug: str) -> Tenant:
@@ -15,10 +15,6 @@ def tenant_get(*, slug: str) -> Tenant:
 
 def tenant_list() -> QuerySet[Tenant]:
     return Tenant.objects.exclude(schema_name=settings.PUBLIC_SCHEMA_NAME)
-
-
-def spare_schema_count() -> int:
-    return SpareSchema.objects.count()
 
 
 def schema_exists(*, schema_name: str) -> bool:

@@ -17,11 +17,10 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from shared_apps.accounts.models import Membership, Role
-from shared_apps.accounts.services import membership_add, user_get_or_create
 from tenants.conn import connection
 from tenants.models import Domain, SpareSchema, Tenant, TenantStatus
 from tenants.naming import SCHEMA_RE, generate_schema_name, validate_slug
+from tenants.signals import tenant_provisioned
 
 logger = logging.getLogger(__name__)
 
@@ -99,9 +98,10 @@ def _claim_spare_schema() -> str | None:
 # --- Provisioning --------------------------------------------------------------------------------
 
 
-def tenant_provision(*, slug: str, name: str, owner_email: str, owner_password: str | None = None) -> Tenant:
-    """Create an organization with its owner. Takes a ready schema from the pool (milliseconds);
-    only when the pool is empty does it build one first (about a second), then asks for a refill."""
+def tenant_provision(*, slug: str, name: str, on_created: Callable[[Tenant], None] | None = None) -> Tenant:
+    """Create an organization. Takes a ready schema from the pool (milliseconds); only when the pool is
+    empty does it build one first (about a second), then asks for a refill. `on_created(tenant)` runs
+    in the same transaction (accounts adds the owner there: shared_apps.accounts.services.organization_provision)."""
     validate_slug(slug)
     name = (name or "").strip()
     if not name or len(name) > 200:
@@ -114,18 +114,19 @@ def tenant_provision(*, slug: str, name: str, owner_email: str, owner_password: 
             schema_name = _claim_spare_schema()
             if schema_name is not None:
                 tenant = _tenant_create(schema_name=schema_name, slug=slug, name=name)
-                user, _ = user_get_or_create(email=owner_email, password=owner_password)
-                membership_add(user=user, tenant_id=tenant.pk, role=Role.OWNER)
+                if on_created is not None:
+                    on_created(tenant)
                 if settings.TENANT_POOL_AUTO_REFILL:
                     transaction.on_commit(_request_pool_refill)
-                if settings.BILLING_CREATE_CUSTOMERS:
-                    from billing.hooks import on_tenant_provisioned
-
-                    transaction.on_commit(partial(on_tenant_provisioned, tenant.pk))
+                transaction.on_commit(partial(_announce_provisioned, tenant.pk))
                 return tenant
         logger.warning("spare schema pool empty; building a schema on the request path")
         schema_pool_add_spare()
     raise RuntimeError("could not claim a spare schema")
+
+
+def _announce_provisioned(tenant_id: int) -> None:
+    tenant_provisioned.send(sender=Tenant, tenant_id=tenant_id)
 
 
 def _tenant_create(*, schema_name: str, slug: str, name: str) -> Tenant:
@@ -217,8 +218,7 @@ def tenant_purge(*, tenant: Tenant, now: dt.datetime | None = None) -> None:
     if now - tenant.closed_at < dt.timedelta(days=settings.TENANT_RETENTION_DAYS):
         raise ValidationError("The retention period has not passed yet.", code="retention_not_passed")
     with transaction.atomic():
-        Membership.objects.filter(tenant=tenant).delete()
-        Domain.objects.filter(tenant=tenant).delete()
+        Domain.objects.filter(tenant=tenant).delete()  # memberships (and the other rows keyed by tenant) cascade
         schema_name = tenant.schema_name
         Tenant.objects.filter(pk=tenant.pk).delete()
         schema_drop(schema_name=schema_name)
@@ -260,7 +260,7 @@ def tenant_export(
     `on_planned(total tables)` then `on_step(table label)` after each table (progress)."""
     members = [
         {"email": m.user.email, "role": m.role, "joined": m.created_at.isoformat()}
-        for m in Membership.objects.filter(tenant=tenant).select_related("user")
+        for m in tenant.memberships.select_related("user")
     ]
     data: dict[str, list[dict[str, Any]]] = {}
     models = [m for label in _tenant_app_labels() for m in apps.get_app_config(label).get_models()]

@@ -3,8 +3,8 @@
 from celery import shared_task
 
 from tenants import services
+from tenants.base.redis import redis_client
 from tenants.celery import tenant_task
-from tenants.redis import redis_client
 
 
 @shared_task(name="tenants.refill_schema_pool", ignore_result=True)

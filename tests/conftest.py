@@ -12,21 +12,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.test import Client
-from django_tenants.utils import schema_context
 
 from shared_apps.accounts.models import Role, User
-from shared_apps.accounts.services import membership_add
+from shared_apps.accounts.services import membership_add, organization_provision
 from tenants.conn import connection
 from tenants.models import Tenant
-from tenants.services import schema_pool_refill, tenant_provision
+from tenants.services import schema_pool_refill
 from tests.factories import TEST_PASSWORD, UserFactory
+from tests.support.clients import ROOT, database_url
 
-ROOT = Path(__file__).resolve().parent.parent
 SESSION_TENANTS = ("alpha", "beta")
 
 
@@ -37,7 +33,7 @@ def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-unty
         schema_pool_refill(size=len(SESSION_TENANTS) + 4)
         for slug in SESSION_TENANTS:
             if not Tenant.objects.filter(slug=slug).exists():
-                tenant_provision(
+                organization_provision(
                     slug=slug,
                     name=slug.title(),
                     owner_email=f"owner@{slug}.test",
@@ -72,18 +68,6 @@ def owner_a(tenant_a: Tenant) -> User:
     return User.objects.get(email="owner@alpha.test")
 
 
-def host_of(tenant: Tenant) -> str:
-    return f"{tenant.slug}.{settings.TENANT_BASE_DOMAIN}"
-
-
-def tenant_client(tenant: Tenant, user: User | None = None) -> Client:
-    """A test client that talks to `tenant`'s host, optionally signed in as `user`."""
-    client = Client(HTTP_HOST=host_of(tenant))
-    if user is not None:
-        client.force_login(user)
-    return client
-
-
 @pytest.fixture
 def member_factory():  # type: ignore[no-untyped-def]
     """make(tenant, role) -> a new user with that role in that tenant."""
@@ -96,21 +80,6 @@ def member_factory():  # type: ignore[no-untyped-def]
     return make
 
 
-@pytest.fixture
-def in_schema():  # type: ignore[no-untyped-def]
-    """Context manager: run a block inside a tenant's schema."""
-
-    def ctx(tenant: Tenant):  # type: ignore[no-untyped-def]
-        return schema_context(tenant.schema_name)
-
-    return ctx
-
-
-def _test_database_url() -> str:
-    db = settings.DATABASES["default"]
-    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup) -> Iterator[subprocess.Popen]:  # type: ignore[no-untyped-def]
     """A real Celery worker process on the real broker, against the test database."""
@@ -119,7 +88,7 @@ def celery_worker_process(django_db_setup) -> Iterator[subprocess.Popen]:  # typ
     standin_server()  # the worker inherits the stand-in's address and the webhook secrets
     env = {
         **os.environ,
-        "DATABASE_URL": _test_database_url(),
+        "DATABASE_URL": database_url(),
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "PYTHONUNBUFFERED": "1",
     }
@@ -178,6 +147,3 @@ def wait_until():  # type: ignore[no-untyped-def]
         raise AssertionError("condition not met within timeout")
 
     return wait
-
-
-__all__ = ["TEST_PASSWORD", "host_of", "tenant_client"]

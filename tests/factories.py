@@ -1,9 +1,8 @@
-"""factory_boy factories for global and tenant-side models."""
+"""factory_boy factories (the members of the test organizations are made with UserFactory)."""
 
 import factory
 
-from shared_apps.accounts.models import Membership, Role, User
-from tenant_apps.projects.models import Project, Task
+from shared_apps.accounts.models import User
 
 TEST_PASSWORD = "correct-horse-battery-staple"
 
@@ -21,28 +20,3 @@ class UserFactory(factory.django.DjangoModelFactory):
     def _save(obj, create, extracted, **kwargs):
         if create:
             obj.save()
-
-
-class MembershipFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Membership
-
-    user = factory.SubFactory(UserFactory)
-    role = Role.MEMBER
-
-
-class ProjectFactory(factory.django.DjangoModelFactory):
-    """Create inside the tenant's schema (e.g. `with schema_context(tenant.schema_name):`)."""
-
-    class Meta:
-        model = Project
-
-    name = factory.Sequence(lambda n: f"Project {n}")
-
-
-class TaskFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Task
-
-    project = factory.SubFactory(ProjectFactory)
-    title = factory.Sequence(lambda n: f"Task {n}")

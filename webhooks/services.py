@@ -13,8 +13,8 @@ from django.db import IntegrityError, InterfaceError, OperationalError, transact
 from django.db.models import Q
 from django.utils import timezone
 
-from tenants import jsonlimits
-from tenants.observability import metric_incr
+from tenants.base import jsonlimits
+from tenants.base.observability import metric_incr
 from webhooks.models import FINAL_STATUSES, EventStatus, WebhookEvent
 
 logger = logging.getLogger(__name__)

@@ -9,13 +9,12 @@ from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billing import gateway, selectors, services, usage
-from shared_apps.accounts.models import Role
-from tenant_apps.api.docs import ErrorEnvelope, error_responses
-from tenant_apps.api.permissions import IsTenantMember
-from tenant_apps.api.views import ApiView
+from billing import gateway, selectors, services
+from shared_apps.accounts.permissions import IsTenantMember
+from shared_apps.accounts.policies import BILLING_ROLES
+from tenants.base.api.docs import ErrorEnvelope, error_responses
+from tenants.base.api.views import ApiView
 
-BILLING_ROLES = (Role.OWNER, Role.BILLING)
 _BILLING_ERRORS = {
     **error_responses(),
     503: OpenApiResponse(ErrorEnvelope, description="Stripe unreachable (`billing_unavailable`); retry later."),
@@ -96,8 +95,8 @@ class BillingOverviewApi(BillingApiView):
     @extend_schema(operation_id="billing_overview", responses={200: BillingOverviewOutput, **_BILLING_ERRORS})
     def get(self, request: Request) -> Response:
         tenant = self.tenant
-        ent = selectors.entitlements_for_tenant(tenant=tenant)
-        sub = selectors.subscription_for_tenant(tenant=tenant)
+        overview = selectors.billing_overview(tenant=tenant)
+        ent, sub = overview.entitlements, overview.subscription
         return Response(
             {
                 "plan": ent.plan,
@@ -113,8 +112,8 @@ class BillingOverviewApi(BillingApiView):
                     "cancel_at_period_end": sub.cancel_at_period_end,
                     "trial_end": sub.trial_end,
                 },
-                "seats": {"used": services.seat_count(tenant_id=tenant.pk), "limit": ent.seats},
-                "usage": {"api_requests_this_hour": usage.usage_current_hour(tenant.pk)},
+                "seats": {"used": overview.seats_used, "limit": ent.seats},
+                "usage": {"api_requests_this_hour": overview.api_requests_this_hour},
                 "entitlements": {
                     "seats": ent.seats,
                     "projects": ent.projects,

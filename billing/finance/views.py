@@ -21,7 +21,7 @@ from billing.finance import selectors as fin
 from billing.finance.forms import FinanceFilterForm
 from billing.finance.money import display, units
 from billing.models import Invoice
-from tenants.errors import error_payload, error_response, wants_json
+from tenants.base.errors import error_payload, error_response, wants_json
 
 View = Callable[..., HttpResponse]
 

@@ -24,7 +24,7 @@ from django.db.models import Max, Sum
 from django.http import HttpRequest
 from django.utils import timezone
 
-from shared_apps.accounts.network import client_ip
+from tenants.base.network import client_ip
 
 __all__ = ["LockoutHandler", "client_ip", "lockout_remaining", "lockout_username"]
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-SEEN_KEY = "_activity_seen"
+from shared_apps.accounts.services import SEEN_KEY, user_session_touch
 
 
 class SessionActivityMiddleware:
@@ -28,7 +28,5 @@ class SessionActivityMiddleware:
         now = time.time()
         if now - float(session.get(SEEN_KEY, 0) or 0) < settings.SESSION_ACTIVITY_WRITE_SECONDS:
             return
-        from shared_apps.accounts.services import user_session_touch
-
         user_session_touch(request=request, user=user)  # type: ignore[arg-type]
         session[SEEN_KEY] = now  # saved with the response by the session middleware

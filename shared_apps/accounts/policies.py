@@ -6,6 +6,14 @@ from __future__ import annotations
 
 from shared_apps.accounts.models import Role
 
+# Role sets, defined here only (the API, the portal and the services of every app use them).
+# Run the organization: members, invitations, settings, audit log, webhooks, and every project.
+ADMIN_ROLES: frozenset[str] = frozenset({Role.OWNER, Role.ADMIN})
+# See the bills, change the plan, pay.
+BILLING_ROLES: frozenset[str] = frozenset({Role.OWNER, Role.BILLING})
+# Work with projects and tasks (the billing role sees billing data only, whatever was shared with it).
+PROJECT_ROLES: frozenset[str] = frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER})
+
 # The roles each role may give to someone (inviting them, or changing their role).
 _GRANTABLE: dict[str, frozenset[str]] = {
     Role.OWNER: frozenset(Role.values),

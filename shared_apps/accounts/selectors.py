@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from shared_apps.accounts.models import Membership, Role, User
+from shared_apps.accounts.models import Membership, User
 
 
 def membership_get(*, user: User, tenant_id: int) -> Membership | None:
@@ -33,10 +33,6 @@ def membership_for_user_id_locked(*, tenant_id: int, user_id: int) -> Membership
 
 def membership_count(*, tenant_id: int) -> int:
     return Membership.objects.filter(tenant_id=tenant_id).count()
-
-
-def owner_count(*, tenant_id: int) -> int:
-    return Membership.objects.filter(tenant_id=tenant_id, role=Role.OWNER).count()
 
 
 def tenants_for_user(*, user: User) -> QuerySet[Membership]:

@@ -10,6 +10,9 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from shared_apps.accounts.models import Membership, Role, User
+from shared_apps.accounts.signals import membership_changed
+from tenants.models import Tenant
+from tenants.services import tenant_provision
 
 
 class LastOwnerError(ValidationError):
@@ -40,11 +43,23 @@ def membership_add(*, user: User, tenant_id: int, role: str = Role.MEMBER) -> Me
     return membership
 
 
-def _seats_changed(tenant_id: int, change_id: str) -> None:
-    """Billing seats follow members (after commit; billing.hooks never raises)."""
-    from billing.hooks import on_membership_changed
+def organization_provision(*, slug: str, name: str, owner_email: str, owner_password: str | None = None) -> Tenant:
+    """Create an organization with its owner, in one transaction (tenants.services.tenant_provision)."""
 
-    transaction.on_commit(partial(on_membership_changed, tenant_id, change_id))
+    def add_owner(tenant: Tenant) -> None:
+        user, _ = user_get_or_create(email=owner_email, password=owner_password)
+        membership_add(user=user, tenant_id=tenant.pk, role=Role.OWNER)
+
+    return tenant_provision(slug=slug, name=name, on_created=add_owner)
+
+
+def _seats_changed(tenant_id: int, change_id: str) -> None:
+    """Announce the change after commit (billing's seat sync subscribes; its receiver never raises)."""
+    transaction.on_commit(partial(_announce_membership_changed, tenant_id, change_id))
+
+
+def _announce_membership_changed(tenant_id: int, change_id: str) -> None:
+    membership_changed.send(sender=Membership, tenant_id=tenant_id, change_id=change_id)
 
 
 def _lock_owners(tenant_id: int) -> int:
@@ -197,8 +212,8 @@ def handoff_token_redeem(*, raw: str, tenant_id: int) -> User | None:
     if not isinstance(data, dict) or data.get("t") != tenant_id:
         return None
     # First redemption wins; the marker outlives the token itself.
-    from tenants.observability import degraded
-    from tenants.redis import VALKEY_ERRORS
+    from tenants.base.observability import degraded
+    from tenants.base.redis import VALKEY_ERRORS
 
     try:
         first = cache.add(f"handoff-used:{data.get('n')}", 1, timeout=HANDOFF_MAX_AGE_SECONDS * 2)
@@ -447,15 +462,13 @@ def user_email_change_confirm(*, raw: str) -> User:
 def user_session_record(*, request: HttpRequest, user: User) -> None:
     """Remember a new signed-in session (on `user_logged_in`)."""
     from shared_apps.accounts.models import UserSession
-    from shared_apps.accounts.network import client_ip
+    from tenants.base.network import client_ip
 
     key = request.session.session_key
     if not key:
         request.session.save()
         key = request.session.session_key
     import time
-
-    from shared_apps.accounts.middleware import SEEN_KEY
 
     request.session[SEEN_KEY] = time.time()  # just seen: no activity write on the next requests
     UserSession.objects.update_or_create(
@@ -469,11 +482,15 @@ def user_session_record(*, request: HttpRequest, user: User) -> None:
     )
 
 
+# The session key holding when the session's activity was last written (SessionActivityMiddleware).
+SEEN_KEY = "_activity_seen"
+
+
 def user_session_touch(*, request: HttpRequest, user: User) -> None:
     from django.utils import timezone
 
     from shared_apps.accounts.models import UserSession
-    from shared_apps.accounts.network import client_ip
+    from tenants.base.network import client_ip
 
     updated = UserSession.objects.filter(session_key=request.session.session_key, user=user).update(
         last_seen_at=timezone.now(), user_agent=request.META.get("HTTP_USER_AGENT", "")[:300], ip=client_ip(request)
@@ -512,7 +529,7 @@ def user_sessions_revoke_others(*, user: User, keep_key: str | None) -> int:
 def account_event_record(*, request: HttpRequest, user: User, action: str, data: dict | None = None) -> None:
     """A security event on the public host (D74): there is no organization whose audit log applies."""
     from shared_apps.accounts.models import AccountEvent
-    from shared_apps.accounts.network import client_ip
+    from tenants.base.network import client_ip
 
     AccountEvent.objects.create(
         user=user,

@@ -23,10 +23,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from shared_apps.accounts.models import User
-from shared_apps.accounts.services import user_create
+from shared_apps.accounts.services import organization_provision, user_create
 from shared_apps.public_site.models import PendingSignup, SignupMail
 from tenants.models import Tenant
-from tenants.services import tenant_provision
 
 SIGNUP_CONFIRM_TTL_HOURS = 24
 
@@ -141,7 +140,7 @@ def signup_confirm(*, pending: PendingSignup) -> tuple[User, Tenant]:
         user = user_create(email=pending.email, password=None)
         user.password = pending.password_hash
         user.save(update_fields=["password"])
-    tenant = tenant_provision(slug=pending.slug, name=pending.name, owner_email=user.email)
+    tenant = organization_provision(slug=pending.slug, name=pending.name, owner_email=user.email)
     pending.completed_at = timezone.now()
     pending.password_hash = ""
     pending.save(update_fields=["completed_at", "password_hash"])

@@ -1,7 +1,7 @@
 from django.urls import path
 
+from shared_apps.accounts.password_urls import password_reset_urls
 from shared_apps.public_site import views
-from tenant_apps.portal.password_urls import password_reset_urls
 
 urlpatterns = [
     path("", views.landing_view, name="public-index"),

@@ -20,7 +20,6 @@ from billing.selectors import plan_catalog
 from shared_apps.accounts import pending
 from shared_apps.accounts.forms import OtpForm, SignInForm
 from shared_apps.accounts.models import User
-from shared_apps.accounts.network import client_ip
 from shared_apps.accounts.selectors import membership_get, tenants_for_user
 from shared_apps.accounts.services import (
     InvalidCredentialsError,
@@ -29,14 +28,15 @@ from shared_apps.accounts.services import (
     OtpRequiredError,
     account_event_record,
     handoff_token_issue,
+    organization_provision,
     second_factor_verify,
     user_authenticate,
 )
 from shared_apps.public_site import services
 from shared_apps.public_site.forms import SignupForm
+from tenants.base.network import client_ip
 from tenants.models import Tenant, TenantStatus
 from tenants.selectors import tenant_by_slug, tenant_origin
-from tenants.services import tenant_provision
 
 _FIELD_OF_CODE = {"slug_taken": "slug", "name_invalid": "name"}
 
@@ -92,7 +92,7 @@ def signup_view(request: HttpRequest) -> HttpResponse:
                 )
                 return _check_inbox(request, data)
             try:
-                tenant = tenant_provision(slug=data["slug"], name=data["name"], owner_email=user.email)
+                tenant = organization_provision(slug=data["slug"], name=data["name"], owner_email=user.email)
             except ValidationError as exc:
                 _signup_error(form, exc)
             else:

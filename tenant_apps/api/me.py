@@ -8,12 +8,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from shared_apps.accounts.models import Role
-from tenant_apps.api.context import entitlements_of, tenant_of, user_of
-from tenant_apps.api.docs import error_responses
-from tenant_apps.api.scopes import scopes_of
-from tenant_apps.api.views import ApiView
 from tenant_apps.tokens.models import ApiToken
 from tenant_apps.tokens.scopes import SCOPE_CHOICES
+from tenants.base.api.context import entitlements_of, tenant_of, user_of
+from tenants.base.api.docs import error_responses
+from tenants.base.api.scopes import scopes_of
+from tenants.base.api.views import ApiView
 
 MeOutput = inline_serializer(
     name="Me",

@@ -7,11 +7,11 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from tenant_apps.api.context import actor_of, tenant_of
-from tenant_apps.api.cors import MAX_ORIGINS, cors_origins_list, cors_origins_set
-from tenant_apps.api.docs import error_responses
-from tenant_apps.api.permissions import IsTenantAdmin
-from tenant_apps.api.views import ApiView
+from shared_apps.accounts.permissions import IsTenantAdmin
+from tenants.base.api.context import actor_of, tenant_of
+from tenants.base.api.cors import MAX_ORIGINS, cors_origins_list, cors_origins_set
+from tenants.base.api.docs import error_responses
+from tenants.base.api.views import ApiView
 
 
 class CorsOriginsSerializer(serializers.Serializer):

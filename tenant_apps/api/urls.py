@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
-import tenant_apps.api.converters  # noqa: F401  (registers the <id:…> converter)
+import tenants.base.api.converters  # noqa: F401  (registers the <id:…> converter)
 from tenant_apps.api.me import MeApi
 from tenant_apps.api.organization import CorsOriginsApi
 from tenant_apps.audit.api.views import AuditEventListApi
@@ -14,7 +14,7 @@ from tenant_apps.invitations.api import views as members
 from tenant_apps.outgoing.api import urls as outgoing_urls
 from tenant_apps.projects.api import views as projects
 from tenant_apps.tokens.api import views as tokens
-from tenants.errors import error_response
+from tenants.base.errors import error_response
 
 v1 = [
     path("auth/token/", tokens.TokenObtainApi.as_view(), name="auth-token"),

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
 
-from shared_apps.accounts.models import User
 from tenant_apps.audit.models import AuditEvent
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who is acting and from where; built once per request by the API and passed to services."""
-
-    user: User | None
-    ip: str | None = None
-    request_id: str = ""
+from tenants.base.actor import Actor
 
 
 def audit_event_record(

@@ -5,3 +5,10 @@ class InvitationsConfig(AppConfig):
     name = "tenant_apps.invitations"
     label = "invitations"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from tenant_apps.invitations.api.serializers import InvitationOutput, MemberOutput
+        from tenant_apps.outgoing.events import renderer_register
+
+        renderer_register("member", MemberOutput)
+        renderer_register("invitation", InvitationOutput)

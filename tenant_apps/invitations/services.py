@@ -17,13 +17,14 @@ from shared_apps.accounts.models import Membership, Role, User
 from shared_apps.accounts.policies import member_manageable, role_grantable
 from shared_apps.accounts.selectors import membership_count
 from shared_apps.accounts.services import membership_add, membership_change_role, membership_remove, user_create
-from tenant_apps.audit.services import Actor, audit_event_record
+from tenant_apps.audit.services import audit_event_record
 from tenant_apps.invitations.models import Invitation, InvitationStatus
 from tenant_apps.invitations.selectors import invitation_pending_count
 from tenant_apps.outgoing.services import outbox_record
 from tenant_apps.projects.models import ProjectUserObjectPermission
 from tenant_apps.tokens.crypto import INVITATION_SCHEME, secret_hash, secret_new
 from tenant_apps.tokens.models import ApiToken
+from tenants.base.actor import Actor
 from tenants.models import Tenant
 from tenants.selectors import tenant_origin
 
@@ -40,10 +41,6 @@ def _invitation_mail_on_commit(*, tenant: Tenant, email: str, raw: str, base_url
     url = invitation_accept_url(base_url=base_url, raw=raw)
     context = {"organization": tenant.name, "url": url, "token": raw, "ttl_days": INVITATION_TTL_DAYS}
     email_send_on_commit(name="invitation", to=email, context=context)
-
-
-def _ensure_writable(tenant: Tenant) -> None:
-    tenant_ensure_writable(tenant=tenant)
 
 
 def _lock_seats(tenant: Tenant) -> None:
@@ -72,7 +69,7 @@ def invitation_create(
     """Invite someone by email (the inviter, whose role is `actor_role`, may grant `role`: accounts.policies).
     Returns the invitation and its token; the token goes only into the invitee's email (D43) and is
     returned here for that mail and for tests, never to the inviter."""
-    _ensure_writable(tenant)
+    tenant_ensure_writable(tenant=tenant)
     email = email.strip().lower()
     if role not in Role.values:
         raise ValidationError({"role": ValidationError("Unknown role.", code="invalid_role")})
@@ -114,7 +111,7 @@ def invitation_resend(
     *, actor: Actor, tenant: Tenant, invitation: Invitation, base_url: str = "", ttl_days: int = INVITATION_TTL_DAYS
 ) -> tuple[Invitation, str]:
     """Send a pending invitation again with a fresh token and expiry; the old link stops working."""
-    _ensure_writable(tenant)
+    tenant_ensure_writable(tenant=tenant)
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.status != InvitationStatus.PENDING:
         raise ValidationError("Only pending invitations can be resent.", code="invitation_not_pending")
@@ -178,7 +175,7 @@ def invitation_accept(
     (a password) and refuse its absence with the same error, so the answer does not tell whether the
     email has an account (D43, D44).
     """
-    _ensure_writable(tenant)
+    tenant_ensure_writable(tenant=tenant)
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.status != InvitationStatus.PENDING or invitation.expires_at <= timezone.now():
         raise ValidationError("This invitation is no longer valid.", code="invitation_invalid")

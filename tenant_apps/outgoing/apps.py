@@ -10,7 +10,7 @@ class OutgoingConfig(AppConfig):
     def ready(self) -> None:
         from billing.signals import plan_changed
         from tenant_apps.outgoing import receivers
-        from tenants.observability import register_metrics
+        from tenants.base.observability import register_metrics
 
         plan_changed.connect(receivers.on_plan_changed, dispatch_uid="outgoing.plan_changed")
         register_metrics(receivers.collect_metrics)

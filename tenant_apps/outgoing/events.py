@@ -23,24 +23,18 @@ TEST_EVENT_TYPE = "webhook.test"
 ALL_TYPES = "*"
 
 
+# Event family -> the API output serializer that renders its objects, named by the app that owns them
+# in its AppConfig.ready (projects: project, task; invitations: member, invitation).
+_RENDERERS: dict[str, Any] = {}
+
+
+def renderer_register(family: str, serializer: Any) -> None:
+    _RENDERERS[family] = serializer
+
+
 def render_object(*, event_type: str, obj: Any) -> dict[str, Any]:
-    """The API's representation of `obj` (imported lazily: the services that emit events are imported
-    by the API modules these serializers live in)."""
-    family = event_type.split(".", 1)[0]
-    if family == "project":
-        from tenant_apps.projects.api.serializers import ProjectOutput
-
-        return dict(ProjectOutput(obj).data)
-    if family == "task":
-        from tenant_apps.projects.api.serializers import TaskOutput
-
-        return dict(TaskOutput(obj).data)
-    if family == "member":
-        from tenant_apps.invitations.api.serializers import MemberOutput
-
-        return dict(MemberOutput(obj).data)
-    if family == "invitation":
-        from tenant_apps.invitations.api.serializers import InvitationOutput
-
-        return dict(InvitationOutput(obj).data)
-    raise ValueError(f"no renderer for {event_type}")
+    """The API's representation of `obj`, exactly as the API renders it."""
+    serializer = _RENDERERS.get(event_type.split(".", 1)[0])
+    if serializer is None:
+        raise ValueError(f"no renderer for {event_type}")
+    return dict(serializer(obj).data)

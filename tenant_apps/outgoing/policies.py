@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from shared_apps.accounts.models import Role
-
-WEBHOOK_ADMIN_ROLES = (Role.OWNER, Role.ADMIN)
+from shared_apps.accounts.policies import ADMIN_ROLES
 
 
 def webhooks_manage_allowed(*, role: str) -> bool:
-    return role in WEBHOOK_ADMIN_ROLES
+    return role in ADMIN_ROLES

@@ -33,7 +33,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from billing.policies import tenant_ensure_writable
-from tenant_apps.audit.services import Actor, audit_event_record
+from tenant_apps.audit.services import audit_event_record
 from tenant_apps.outgoing import netguard
 from tenant_apps.outgoing.events import ALL_TYPES, EVENT_TYPES, TEST_EVENT_TYPE, render_object
 from tenant_apps.outgoing.models import Delivery, DeliveryKind, DeliveryStatus, OutboxEvent, WebhookEndpoint
@@ -44,9 +44,10 @@ from tenant_apps.outgoing.signing import (
     secret_new,
     signature_header,
 )
+from tenants.base.actor import Actor
+from tenants.base.observability import metric_incr
 from tenants.conn import connection
 from tenants.models import Tenant
-from tenants.observability import metric_incr
 
 logger = logging.getLogger(__name__)
 
@@ -91,20 +92,12 @@ def _clean_event_types(event_types: Iterable[str]) -> list[str]:
     return [ALL_TYPES] if ALL_TYPES in cleaned else cleaned
 
 
-def _ensure_writable() -> None:
-    """A read-only (suspended, past-grace) organization manages no endpoints and sends nothing new."""
-    tenant = connection.tenant
-    if not isinstance(tenant, Tenant):  # a schema_context (tasks, shells) carries no Tenant row
-        tenant = Tenant.objects.get(schema_name=connection.schema_name)
-    tenant_ensure_writable(tenant=tenant)
-
-
 @transaction.atomic
 def endpoint_create(
     *, actor: Actor, url: str, event_types: Iterable[str], description: str = "", enabled: bool = True
 ) -> tuple[WebhookEndpoint, str]:
     """Register an endpoint; returns it and its signing secret (shown this once)."""
-    _ensure_writable()
+    tenant_ensure_writable()  # a read-only organization manages no endpoints and sends nothing new
     url = _clean_url(url)
     types = _clean_event_types(event_types)
     with connection.cursor() as cursor:  # serialize the count check within this tenant
@@ -136,7 +129,7 @@ def endpoint_create(
 @transaction.atomic
 def endpoint_update(*, actor: Actor, endpoint: WebhookEndpoint, **changes: Any) -> WebhookEndpoint:
     """Change url, description, event_types or enabled. Re-enabling clears the failure state."""
-    _ensure_writable()
+    tenant_ensure_writable()
     unknown = set(changes) - {"url", "description", "event_types", "enabled"}
     if unknown:
         raise ValueError(f"unknown endpoint fields: {sorted(unknown)}")
@@ -171,7 +164,7 @@ def endpoint_update(*, actor: Actor, endpoint: WebhookEndpoint, **changes: Any) 
 
 @transaction.atomic
 def endpoint_delete(*, actor: Actor, endpoint: WebhookEndpoint) -> None:
-    _ensure_writable()
+    tenant_ensure_writable()
     endpoint_id, url = endpoint.pk, endpoint.url
     WebhookEndpoint.objects.filter(pk=endpoint_id).delete()
     audit_event_record(
@@ -189,7 +182,7 @@ def endpoint_rotate_secret(
 ) -> tuple[WebhookEndpoint, str]:
     """New signing secret (returned once). The old one keeps signing alongside it for `overlap_seconds`
     (0: it stops at once), so receivers can switch without missing an event."""
-    _ensure_writable()
+    tenant_ensure_writable()
     now = now or timezone.now()
     overlap = settings.OUTGOING_WEBHOOKS_ROTATION_OVERLAP_SECONDS if overlap_seconds is None else overlap_seconds
     if overlap < 0 or overlap > settings.OUTGOING_WEBHOOKS_ROTATION_MAX_OVERLAP_SECONDS:
@@ -324,7 +317,7 @@ def deliveries_enqueue(*, schema_name: str, delivery_ids: list[int], countdown: 
 @transaction.atomic
 def endpoint_send_test(*, actor: Actor, endpoint: WebhookEndpoint) -> Delivery:
     """A `webhook.test` event to this endpoint only (also when it is disabled: check before enabling)."""
-    _ensure_writable()
+    tenant_ensure_writable()
     now = timezone.now()
     data = {
         "endpoint_id": endpoint.pk,
@@ -342,7 +335,7 @@ def endpoint_send_test(*, actor: Actor, endpoint: WebhookEndpoint) -> Delivery:
 @transaction.atomic
 def delivery_resend(*, actor: Actor, delivery: Delivery) -> Delivery:
     """Send the same event (same id, same body) to the same endpoint again, as a new delivery."""
-    _ensure_writable()
+    tenant_ensure_writable()
     now = timezone.now()
     again = Delivery.objects.create(
         event_id=delivery.event_id,
@@ -558,7 +551,6 @@ def _maybe_disable(*, endpoint_id: int, first_attempt_at: dt.datetime, now: dt.d
 
 def _email_owners_disabled(*, tenant: Any, url: str, endpoint_id: int) -> None:
     from shared_apps.accounts.models import Membership, Role
-    from tenants.models import Tenant
 
     if tenant is None or not getattr(tenant, "pk", None):
         tenant = Tenant.objects.filter(schema_name=connection.schema_name).first()
@@ -605,8 +597,8 @@ def deliveries_sweep(*, now: dt.datetime | None = None, limit: int = 500) -> tup
 
 def deliveries_sweep_all(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Every tenant schema (beat): re-enqueue what was lost; record the total queue depth for /metrics."""
-    from tenants.models import Tenant, TenantStatus
-    from tenants.redis import redis_client
+    from tenants.base.redis import redis_client
+    from tenants.models import TenantStatus
 
     enqueued = depth = 0
     for schema in Tenant.objects.exclude(status=TenantStatus.CLOSED).values_list("schema_name", flat=True):
@@ -635,7 +627,6 @@ def outbox_prune(*, now: dt.datetime | None = None) -> int:
 
 
 def outbox_prune_all(*, now: dt.datetime | None = None) -> int:
-    from tenants.models import Tenant
 
     total = 0
     for schema in Tenant.objects.values_list("schema_name", flat=True):

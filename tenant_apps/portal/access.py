@@ -18,12 +18,10 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 
 from billing.selectors import entitlements_for_tenant
-from shared_apps.accounts.models import Membership, Role
+from shared_apps.accounts.models import Membership
 from shared_apps.accounts.selectors import membership_get
 
 SESSION_TENANT_KEY = "portal_tenant_id"
-ADMIN_ROLES = (Role.OWNER, Role.ADMIN)
-BILLING_ROLES = (Role.OWNER, Role.BILLING)
 
 View = Callable[..., HttpResponse]
 

@@ -9,7 +9,8 @@ from django.http import HttpRequest
 from shared_apps.accounts import services as accounts
 from shared_apps.accounts.emails import email_send_on_commit
 from shared_apps.accounts.models import User
-from tenant_apps.audit.services import Actor, audit_event_record
+from tenant_apps.audit.services import audit_event_record
+from tenants.base.actor import Actor
 
 
 def _audit(actor: Actor, action: str, user: User, data: dict | None = None) -> None:

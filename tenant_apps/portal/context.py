@@ -6,8 +6,8 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from shared_apps.accounts.policies import ADMIN_ROLES, BILLING_ROLES
 from shared_apps.accounts.selectors import tenants_for_user
-from tenant_apps.portal.access import ADMIN_ROLES, BILLING_ROLES
 from tenant_apps.projects.policies import role_uses_projects
 from tenants.models import TenantStatus
 

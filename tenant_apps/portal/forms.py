@@ -8,7 +8,8 @@ from django.core.exceptions import ValidationError
 from shared_apps.accounts.models import Role
 from shared_apps.accounts.policies import role_choices_grantable
 from tenant_apps.projects.policies import PROJECT_PERMISSIONS
-from tenant_apps.tokens.scopes import ADMIN, SCOPE_CHOICES
+from tenant_apps.tokens.scopes import SCOPE_CHOICES
+from tenants.base.api.scopes import ADMIN
 
 
 class InviteForm(forms.Form):

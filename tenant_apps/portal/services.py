@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.db import transaction
 
 from billing.policies import tenant_ensure_writable
-from tenant_apps.audit.services import Actor, audit_event_record
+from tenant_apps.audit.services import audit_event_record
+from tenants.base.actor import Actor
 from tenants.models import Tenant
 from tenants.services import tenant_rename
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared_apps.accounts.models import Role
+from shared_apps.accounts.policies import ADMIN_ROLES, PROJECT_ROLES
 
 # API names of the object permissions a project can be shared with -> guardian codenames.
 PROJECT_PERMISSIONS: dict[str, str] = {
@@ -16,16 +16,16 @@ ALL_PROJECT_CODENAMES = frozenset(PROJECT_PERMISSIONS.values())
 
 def role_sees_all_projects(*, role: str) -> bool:
     """Owners and admins manage every project; nobody else gets implicit access."""
-    return role in (Role.OWNER, Role.ADMIN)
+    return role in ADMIN_ROLES
 
 
 def role_uses_projects(*, role: str) -> bool:
     """The billing role sees billing data only, whatever was shared with it."""
-    return role != Role.BILLING
+    return role in PROJECT_ROLES
 
 
 def project_create_allowed(*, role: str) -> bool:
-    return role in (Role.OWNER, Role.ADMIN, Role.MEMBER)
+    return role in PROJECT_ROLES
 
 
 def project_codenames_for(*, role: str, granted: set[str]) -> frozenset[str]:

@@ -12,7 +12,7 @@ from billing.policies import tenant_ensure_writable
 from billing.selectors import entitlements_for_tenant
 from shared_apps.accounts.models import User
 from shared_apps.accounts.selectors import membership_for_user_id
-from tenant_apps.audit.services import Actor, audit_event_record
+from tenant_apps.audit.services import audit_event_record
 from tenant_apps.outgoing.services import outbox_record
 from tenant_apps.projects.models import Project, ProjectUserObjectPermission, Task, TaskStatus
 from tenant_apps.projects.policies import (
@@ -21,13 +21,10 @@ from tenant_apps.projects.policies import (
     project_limit_reached,
 )
 from tenant_apps.projects.selectors import project_permission_objects
+from tenants.base.actor import Actor
 from tenants.models import Tenant
 
 _UNSET = object()
-
-
-def _ensure_writable(tenant: Tenant) -> None:
-    tenant_ensure_writable(tenant=tenant)
 
 
 def _lock_tenant_counter(name: str) -> None:
@@ -41,7 +38,7 @@ def _lock_tenant_counter(name: str) -> None:
 @transaction.atomic
 def project_create(*, actor: Actor, tenant: Tenant, name: str, description: str = "") -> Project:
     """Create a project; its creator gets every object permission on it."""
-    _ensure_writable(tenant)
+    tenant_ensure_writable(tenant=tenant)
     limit = entitlements_for_tenant(tenant=tenant).projects
     if limit is not None:
         _lock_tenant_counter("projects")

@@ -8,10 +8,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from shared_apps.accounts.models import User
-from tenant_apps.audit.services import Actor, audit_event_record
+from tenant_apps.audit.services import audit_event_record
 from tenant_apps.tokens.crypto import API_TOKEN_SCHEME, secret_hash, secret_new
 from tenant_apps.tokens.models import ApiToken
 from tenant_apps.tokens.scopes import scopes_default, scopes_normalized
+from tenants.base.actor import Actor
 
 MAX_EXPIRY_DAYS = 3650
 

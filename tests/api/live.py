@@ -18,12 +18,12 @@ from django_tenants.utils import schema_context
 
 from deploy.localstack import free_port, wait_for_port
 from shared_apps.accounts.models import User
-from tenant_apps.api.models import IdempotencyKey
 from tenant_apps.audit.models import AuditEvent
-from tenant_apps.audit.services import Actor
 from tenant_apps.projects.models import Project
 from tenant_apps.tokens.models import ApiToken
 from tenant_apps.tokens.services import api_token_create
+from tenants.base.actor import Actor
+from tenants.base.api.models import IdempotencyKey
 from tenants.models import Tenant
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,12 +12,12 @@ from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
 from shared_apps.accounts.models import User
-from tenant_apps.api.models import CorsOrigin
-from tenant_apps.audit.services import Actor
 from tenant_apps.projects.models import Task
 from tenant_apps.tokens.services import api_token_create
-from tests.api.conftest import Api, grant, make_project, set_limits, snapshot
+from tenants.base.actor import Actor
+from tenants.base.api.models import CorsOrigin
 from tests.factories import TEST_PASSWORD
+from tests.support.api import Api, grant, make_project, set_limits, snapshot
 
 pytestmark = pytest.mark.django_db
 

@@ -14,10 +14,10 @@ from django_tenants.utils import schema_context
 from hypothesis import HealthCheck, Phase, given, settings
 
 from shared_apps.accounts.models import Role
-from tenant_apps.audit.services import Actor
 from tenant_apps.tokens.services import api_token_create
-from tests.api.conftest import grant, make_project
-from tests.conftest import host_of
+from tenants.base.actor import Actor
+from tests.support.api import grant, make_project
+from tests.support.clients import host_of
 
 pytestmark = pytest.mark.django_db
 

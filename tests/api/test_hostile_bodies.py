@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import Api, snapshot
 from tests.factories import TEST_PASSWORD
+from tests.support.api import Api, snapshot
 
 pytestmark = pytest.mark.django_db
 

@@ -16,13 +16,13 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from shared_apps.accounts.models import User
-from tenant_apps.api.idempotency import idempotency_keys_expire
-from tenant_apps.api.models import IdempotencyKey
 from tenant_apps.projects.models import Project
-from tests.api.conftest import Api, make_project, snapshot
+from tenants.base.api.idempotency import idempotency_keys_expire
+from tenants.base.api.models import IdempotencyKey
 from tests.api.live import Committed, Gunicorn, committed_cleanup, committed_token
 from tests.billing.support import in_thread
-from tests.conftest import host_of
+from tests.support.api import Api, make_project, snapshot
+from tests.support.clients import host_of
 
 pytestmark = pytest.mark.django_db
 

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from django_tenants.utils import schema_context
 
-from tenant_apps.api.models import CorsOrigin
 from tenant_apps.tokens.models import ApiToken
-from tests.api.conftest import Api, snapshot
-from tests.portal.conftest import portal_client
+from tenants.base.api.models import CorsOrigin
+from tests.support.api import Api, snapshot
+from tests.support.clients import portal_client
 
 pytestmark = pytest.mark.django_db
 

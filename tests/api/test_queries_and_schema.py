@@ -11,11 +11,11 @@ from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
 from shared_apps.accounts.models import Role
-from tenant_apps.audit.services import Actor
 from tenant_apps.invitations.services import invitation_create
 from tenant_apps.projects.services import task_create
 from tenant_apps.tokens.services import api_token_create
-from tests.api.conftest import Api, grant, make_project
+from tenants.base.actor import Actor
+from tests.support.api import Api, grant, make_project
 
 pytestmark = pytest.mark.django_db
 

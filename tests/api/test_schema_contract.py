@@ -21,15 +21,15 @@ from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 
 from shared_apps.accounts.models import Membership
-from tenant_apps.api.models import IdempotencyKey
 from tenant_apps.audit.models import AuditEvent
 from tenant_apps.invitations.models import Invitation
 from tenant_apps.projects.models import Project
 from tenant_apps.tokens.models import ApiToken
+from tenants.base.api.models import IdempotencyKey
 from tests.api.schema_contract import breaking_changes
 from tests.billing.support import LiveDjango, in_thread
-from tests.conftest import host_of
 from tests.factories import TEST_PASSWORD
+from tests.support.clients import host_of
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "docs" / "openapi" / "v1.json"

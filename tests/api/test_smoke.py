@@ -3,8 +3,8 @@
 import pytest
 
 from shared_apps.accounts.models import Role
-from tests.api.conftest import Api, audit_count
 from tests.factories import TEST_PASSWORD
+from tests.support.api import Api, audit_count
 
 pytestmark = pytest.mark.django_db
 

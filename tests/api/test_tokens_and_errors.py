@@ -11,12 +11,12 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from shared_apps.accounts.models import Membership, Role
-from tenant_apps.audit.services import Actor
 from tenant_apps.projects.models import Project
 from tenant_apps.tokens.models import ApiToken
 from tenant_apps.tokens.services import api_token_create
-from tests.api.conftest import Api, audit_count, make_project, set_limits, snapshot
+from tenants.base.actor import Actor
 from tests.factories import TEST_PASSWORD
+from tests.support.api import Api, audit_count, make_project, set_limits, snapshot
 
 pytestmark = pytest.mark.django_db
 

@@ -22,7 +22,7 @@ from tenants.models import Tenant, TenantStatus
 from tenants.resolution import resolution_cache_invalidate
 from tenants.services import tenant_set_status
 from tests.billing.support import customer_for, deliver_and_process, events_for, standin_call, subscribe
-from tests.conftest import tenant_client
+from tests.support.clients import tenant_client
 
 pytestmark = pytest.mark.django_db
 
@@ -64,14 +64,21 @@ def test_customer_creation_task_is_idempotent(standin, tenant_a) -> None:  # typ
     assert len(standin_call(standin, "GET", "/v1/customers?limit=100")["data"]) == 1
 
 
-def test_provisioning_enqueues_customer_creation(settings, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
-    from tenants.services import tenant_provision
+def test_provisioning_creates_the_stripe_customer(standin, settings, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    """The organization-provisioned announcement reaches billing, and its task creates the customer in Stripe."""
+    from config.celery import app
+    from shared_apps.accounts.services import organization_provision
 
     settings.BILLING_CREATE_CUSTOMERS = True
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        tenant_provision(slug="billing-hook", name="Hook", owner_email="o@hook.test")
-    names = [getattr(cb, "func", cb).__name__ for cb in callbacks]
-    assert "on_tenant_provisioned" in names
+    app.conf.task_always_eager = True  # run the enqueued task here, as a worker would
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            tenant = organization_provision(slug="billing-hook", name="Hook", owner_email="o@hook.test")
+    finally:
+        app.conf.task_always_eager = False
+    customer = BillingCustomer.objects.get(tenant_id=tenant.pk)
+    remote = standin_call(standin, "GET", "/v1/customers?limit=100")["data"]
+    assert [c["id"] for c in remote] == [customer.stripe_customer_id]
 
 
 def test_entitlements_follow_the_subscription(subscribed, tenant_a) -> None:  # type: ignore[no-untyped-def]
@@ -125,7 +132,7 @@ def test_dunning_past_due_suspended_then_restored(standin, subscribed, tenant_a)
 def test_usage_reported_once_per_tenant_hour(standin, subscribed, tenant_a) -> None:  # type: ignore[no-untyped-def]
     past = timezone.now() - dt.timedelta(hours=2)
     bucket = usage.hour_bucket(past)
-    from tenants.redis import redis_client
+    from tenants.base.redis import redis_client
 
     redis_client().delete(usage.usage_key(tenant_a.pk, bucket), usage.reported_key(tenant_a.pk, bucket))
     for _ in range(3):

@@ -22,7 +22,7 @@ from tests.billing.support import (
     standin_call,
     subscribe,
 )
-from tests.conftest import tenant_client
+from tests.support.clients import tenant_client
 from webhooks.models import EventStatus, WebhookEvent
 
 pytestmark = pytest.mark.django_db

@@ -18,7 +18,7 @@ from billing.models import Plan, Subscription
 from shared_apps.accounts.models import Membership, Role, User
 from tenants.models import Tenant
 from tests.billing.support import customer_for, deliver_and_process, events_for, standin_call, subscribe
-from tests.portal.conftest import portal_client
+from tests.support.clients import portal_client
 
 pytestmark = pytest.mark.django_db
 

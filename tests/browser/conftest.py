@@ -18,12 +18,12 @@ from tests.billing.support import OLD_SECRET, SECRET, LiveDjango, standin
 from tests.browser.support import (
     CHROMIUM_ARGS,
     DESKTOP,
-    PASSWORD,
     Stack,
     baseline_take,
     chromium_ensure,
     committed_cleanup,
     db,
+    organization_seed,
     webhooks_settled,
 )
 
@@ -100,35 +100,11 @@ def new_context(browser: Any) -> Iterator[Any]:
 # --- Organizations committed for the tests --------------------------------------------------------
 
 
-def _organization(slug: str, name: str, people: list[tuple[str, str, str]], projects: list[str]) -> dict[str, Any]:
-    """Provision `slug` (owner first in `people`: (email, full name, role)), add the others and the
-    projects, all committed. Returns plain data (no ORM objects cross threads)."""
-    from django_tenants.utils import schema_context
-
-    from shared_apps.accounts.models import User
-    from shared_apps.accounts.services import membership_add
-    from tenant_apps.audit.services import Actor
-    from tenant_apps.projects.services import project_create
-    from tenants.services import tenant_provision
-
-    (owner_email, owner_name, _), *others = people
-    tenant = tenant_provision(slug=slug, name=name, owner_email=owner_email, owner_password=PASSWORD)
-    User.objects.filter(email=owner_email).update(full_name=owner_name)
-    for email, full_name, role in others:
-        user = User.objects.create_user(email=email, password=PASSWORD, full_name=full_name)
-        membership_add(user=user, tenant_id=tenant.pk, role=role)
-    owner = User.objects.get(email=owner_email)
-    with schema_context(tenant.schema_name):
-        for project in projects:
-            project_create(actor=Actor(user=owner, ip="127.0.0.1"), tenant=tenant, name=project)
-    return {"slug": slug, "name": name, "owner": owner_email}
-
-
 @pytest.fixture(scope="package")
 def northwind(stack: Stack) -> dict[str, Any]:
     """Owner, two members (one gets promoted in a test, one stays a plain member), three projects."""
     return db(
-        lambda: _organization(
+        lambda: organization_seed(
             "northwind",
             "Northwind Traders",
             [
@@ -144,4 +120,4 @@ def northwind(stack: Stack) -> dict[str, Any]:
 @pytest.fixture(scope="package")
 def globex(stack: Stack) -> dict[str, Any]:
     """Only an owner: room on the Free plan's three seats for an invitation."""
-    return db(lambda: _organization("globex", "Globex", [("hank@globex.test", "Hank Scorpio", "owner")], []))
+    return db(lambda: organization_seed("globex", "Globex", [("hank@globex.test", "Hank Scorpio", "owner")], []))

@@ -269,3 +269,26 @@ def confirm_link_in(outbox: list[Any], email: str) -> str:
         if email in message.to and (match := CONFIRM_LINK.search(message.body)):
             return match.group(0)
     raise AssertionError(f"no signup confirmation was sent to {email}; sent: {[m.to for m in outbox]}")
+
+
+def organization_seed(slug: str, name: str, people: list[tuple[str, str, str]], projects: list[str]) -> dict[str, Any]:
+    """Provision `slug` (owner first in `people`: (email, full name, role)), add the others and the
+    projects, all committed. Returns plain data (no ORM objects cross threads)."""
+    from django_tenants.utils import schema_context
+
+    from shared_apps.accounts.models import User
+    from shared_apps.accounts.services import membership_add, organization_provision
+    from tenant_apps.projects.services import project_create
+    from tenants.base.actor import Actor
+
+    (owner_email, owner_name, _), *others = people
+    tenant = organization_provision(slug=slug, name=name, owner_email=owner_email, owner_password=PASSWORD)
+    User.objects.filter(email=owner_email).update(full_name=owner_name)
+    for email, full_name, role in others:
+        user = User.objects.create_user(email=email, password=PASSWORD, full_name=full_name)
+        membership_add(user=user, tenant_id=tenant.pk, role=role)
+    owner = User.objects.get(email=owner_email)
+    with schema_context(tenant.schema_name):
+        for project in projects:
+            project_create(actor=Actor(user=owner, ip="127.0.0.1"), tenant=tenant, name=project)
+    return {"slug": slug, "name": name, "owner": owner_email}

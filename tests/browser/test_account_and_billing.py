@@ -19,8 +19,7 @@ import pytest
 from playwright.sync_api import expect
 
 from billing.services import plans_sync
-from tests.browser.conftest import _organization
-from tests.browser.support import DESKTOP, PASSWORD, PHONE, Stack, db, screenshot, sign_in
+from tests.browser.support import DESKTOP, PASSWORD, PHONE, Stack, db, organization_seed, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db]
 expect.set_options(timeout=10_000)
@@ -85,7 +84,7 @@ def test_enrol_then_sign_in_with_a_code_a_recovery_code_and_not_a_wrong_one(
 ) -> None:
     slug = f"globex{viewport['width']}"
     email = f"hank@{slug}.test"
-    db(lambda: _organization(slug, "Globex Corporation", [(email, "Hank Scorpio", "owner")], []))
+    db(lambda: organization_seed(slug, "Globex Corporation", [(email, "Hank Scorpio", "owner")], []))
     origin = stack.origin(slug)
     page = sign_in(new_context(viewport=viewport), origin, email)
 
@@ -151,7 +150,7 @@ def test_enrol_then_sign_in_with_a_code_a_recovery_code_and_not_a_wrong_one(
 def test_public_sign_in_asks_for_the_code(stack: Stack, new_context: Any, viewport: dict) -> None:
     slug = f"initrode{viewport['width']}"
     email = f"bill@{slug}.test"
-    db(lambda: _organization(slug, "Initrode", [(email, "Bill Lumbergh", "owner")], []))
+    db(lambda: organization_seed(slug, "Initrode", [(email, "Bill Lumbergh", "owner")], []))
     page = sign_in(new_context(viewport=viewport), stack.origin(slug), email)
     page.goto(f"{stack.origin(slug)}/account/two-factor/")
     page.get_by_role("button", name="Set up two-factor").click()
@@ -185,7 +184,7 @@ def test_after_checkout_the_billing_page_shows_the_new_plan_by_itself(
     db(plans_sync)
     slug = f"umbrella{viewport['width']}"
     email = f"alice@{slug}.test"
-    db(lambda: _organization(slug, "Umbrella", [(email, "Alice Abernathy", "owner")], []))
+    db(lambda: organization_seed(slug, "Umbrella", [(email, "Alice Abernathy", "owner")], []))
     origin = stack.origin(slug)
     page = sign_in(new_context(viewport=viewport), origin, email)
     page.goto(f"{origin}/billing/")
@@ -237,7 +236,7 @@ def test_the_billing_page_says_so_when_the_webhook_takes_longer_and_still_update
     db(plans_sync)
     slug = "tyrell"
     email = f"eldon@{slug}.test"
-    db(lambda: _organization(slug, "Tyrell Corporation", [(email, "Eldon Tyrell", "owner")], []))
+    db(lambda: organization_seed(slug, "Tyrell Corporation", [(email, "Eldon Tyrell", "owner")], []))
     origin = stack.origin(slug)
     page = sign_in(new_context(), origin, email)
     page.goto(f"{origin}/billing/")

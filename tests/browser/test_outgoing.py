@@ -12,8 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tenant_apps.outgoing.receiver import Receiver
-from tests.browser.conftest import _organization
-from tests.browser.support import Stack, db, screenshot, sign_in
+from tests.browser.support import Stack, db, organization_seed, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db]
 expect.set_options(timeout=10_000)
@@ -22,7 +21,7 @@ expect.set_options(timeout=10_000)
 @pytest.fixture(scope="module")
 def hooks_org(stack: Stack) -> dict[str, Any]:
     return db(
-        lambda: _organization(
+        lambda: organization_seed(
             "hookshop",
             "Hook Shop",
             [("olga@hookshop.test", "Olga Owner", "owner"), ("max@hookshop.test", "Max Member", "member")],

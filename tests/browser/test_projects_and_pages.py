@@ -30,10 +30,10 @@ WIDTHS = [pytest.param(DESKTOP, id="1280px"), pytest.param(PHONE, id="375px")]
 @pytest.fixture(scope="module")
 def tycho(stack: Stack) -> dict[str, Any]:
     """An owner and two plain members; one project shared with Amos (view + change) with one task."""
-    from tests.browser.conftest import _organization
+    from tests.browser.support import organization_seed
 
     org = db(
-        lambda: _organization(
+        lambda: organization_seed(
             "tycho",
             "Tycho Station",
             [(OWNER, "Naomi Nagata", "owner"), (MEMBER, "Amos Burton", "member"), (COLLEAGUE, "Alex Kamal", "member")],
@@ -45,9 +45,9 @@ def tycho(stack: Stack) -> dict[str, Any]:
         from django_tenants.utils import schema_context
 
         from shared_apps.accounts.models import User
-        from tenant_apps.audit.services import Actor
         from tenant_apps.projects.models import Project
         from tenant_apps.projects.services import project_permission_grant, task_create
+        from tenants.base.actor import Actor
         from tenants.models import Tenant
 
         tenant = Tenant.objects.get(slug="tycho")

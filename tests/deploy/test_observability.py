@@ -14,7 +14,7 @@ from django.conf import settings
 from django.test import Client, override_settings
 from pythonjsonlogger.json import JsonFormatter
 
-from tenants.observability import (
+from tenants.base.observability import (
     HEARTBEAT_KEY,
     ContextFilter,
     _metrics_key,
@@ -22,8 +22,8 @@ from tenants.observability import (
     log_context,
     worker_heartbeat,
 )
-from tenants.redis import redis_client
-from tests.conftest import tenant_client
+from tenants.base.redis import redis_client
+from tests.support.clients import tenant_client
 
 pytestmark = pytest.mark.django_db
 TOKEN = "metrics-test-token-0123456789"

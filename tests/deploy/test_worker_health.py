@@ -21,7 +21,7 @@ import pytest
 from django.conf import settings
 from django.test import Client, override_settings
 
-from tests.conftest import ROOT, _test_database_url
+from tests.support.clients import ROOT, database_url
 
 pytestmark = [pytest.mark.django_db, pytest.mark.worker]
 
@@ -38,7 +38,7 @@ def own_worker(django_db_setup) -> Iterator[tuple[subprocess.Popen, str]]:  # ty
     prefix = f"tenantry-test-hb-{tag}"
     env = {
         **os.environ,
-        "DATABASE_URL": _test_database_url(),
+        "DATABASE_URL": database_url(),
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "CACHE_KEY_PREFIX": prefix,
         "PYTHONUNBUFFERED": "1",

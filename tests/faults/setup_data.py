@@ -33,16 +33,17 @@ def main(out: Path, count: int) -> None:
 
     from billing import gateway, services
     from shared_apps.accounts.models import User
-    from tenant_apps.audit.services import Actor
+    from shared_apps.accounts.services import organization_provision
     from tenant_apps.tokens.services import api_token_create
-    from tenants.services import schema_pool_refill, tenant_provision
+    from tenants.base.actor import Actor
+    from tenants.services import schema_pool_refill
 
     services.plans_sync()
     schema_pool_refill(size=count)
     tenants = []
     for i in range(count):
         slug = f"faults{i}"
-        tenant = tenant_provision(slug=slug, name=f"Faults {i}", owner_email=f"owner@{slug}.test")
+        tenant = organization_provision(slug=slug, name=f"Faults {i}", owner_email=f"owner@{slug}.test")
         url = services.checkout_start(tenant=tenant, plan_code="team", host=f"{slug}.localhost")
         request = urllib.request.Request(f"{url}/complete", data=b"", method="POST")  # noqa: S310 - local stand-in
         with contextlib.suppress(urllib.error.HTTPError):  # 303 to the success URL (not followed)

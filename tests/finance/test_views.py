@@ -11,9 +11,9 @@ from django.test import Client
 
 from billing.models import Invoice, SubscriptionRevision
 from shared_apps.accounts.models import User
-from tests.conftest import host_of
 from tests.factories import TEST_PASSWORD
 from tests.finance.support import build_story, plans_with_enterprise
+from tests.support.clients import host_of
 
 pytestmark = pytest.mark.django_db
 

@@ -12,12 +12,12 @@ from django.core import mail
 from django_tenants.utils import schema_context
 
 from shared_apps.accounts.models import Membership, Role, User
-from tenant_apps.audit.services import Actor
 from tenant_apps.invitations.services import invitation_create
+from tenants.base.actor import Actor
 from tenants.models import Tenant
-from tests.api.conftest import Api, snapshot
 from tests.factories import TEST_PASSWORD
-from tests.portal.conftest import portal_client, public_client
+from tests.support.api import Api, snapshot
+from tests.support.clients import portal_client, public_client
 
 pytestmark = pytest.mark.django_db
 

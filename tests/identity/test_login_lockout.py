@@ -16,9 +16,9 @@ from django.db.models import F
 
 from shared_apps.accounts.models import User
 from tenants.models import Tenant
-from tests.api.conftest import Api, snapshot
 from tests.factories import TEST_PASSWORD
-from tests.portal.conftest import portal_client, public_client
+from tests.support.api import Api, snapshot
+from tests.support.clients import portal_client, public_client
 
 pytestmark = pytest.mark.django_db
 

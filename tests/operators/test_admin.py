@@ -27,8 +27,8 @@ from billing.models import BillingCustomer, DriftReport, Invoice, Plan, Subscrip
 from shared_apps.accounts.models import Membership, Role, User
 from tenant_apps.audit.models import AuditEvent
 from tenants.models import Domain, SpareSchema, Tenant, TenantMigrationResult, TenantMigrationRun, TenantStatus
-from tests.conftest import tenant_client
 from tests.factories import TEST_PASSWORD, UserFactory
+from tests.support.clients import tenant_client
 from webhooks.models import EventStatus, WebhookEvent
 
 PUBLIC_HOST = "localhost"

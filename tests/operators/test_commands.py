@@ -17,10 +17,11 @@ from django_tenants.utils import schema_context
 from billing import services as billing_services
 from billing.models import DriftReport, Subscription
 from shared_apps.accounts.models import Role
+from shared_apps.accounts.services import organization_provision
 from tenant_apps.audit.models import AuditEvent
 from tenants.models import Tenant, TenantStatus
 from tenants.selectors import schema_exists
-from tenants.services import tenant_close, tenant_provision
+from tenants.services import tenant_close
 from tests.billing.support import _stripe_settings, customer_for, standin  # noqa: F401  (fixtures)
 from webhooks.models import EventStatus, WebhookEvent
 
@@ -142,7 +143,9 @@ def test_export_shows_a_progress_bar_on_a_terminal(tenant_a: Tenant, tmp_path: A
 
 
 def test_purge_expired_shows_progress_and_a_summary(terminal: None) -> None:
-    doomed = [tenant_provision(slug=f"doomed{i}", name="Doomed", owner_email=f"o@doomed{i}.test") for i in range(2)]
+    doomed = [
+        organization_provision(slug=f"doomed{i}", name="Doomed", owner_email=f"o@doomed{i}.test") for i in range(2)
+    ]
     long_ago = timezone.now() - dt.timedelta(days=400)
     for tenant in doomed:
         tenant_close(tenant=tenant)

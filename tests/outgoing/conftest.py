@@ -6,13 +6,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django_tenants.utils import schema_context
 
-from tenant_apps.audit.services import Actor
-from tenant_apps.outgoing import services
-from tenant_apps.outgoing.models import WebhookEndpoint
 from tenant_apps.outgoing.receiver import Receiver
-from tests.api.conftest import _generous_plan  # noqa: F401 - unlimited projects for these tests too
+from tests.support.api import _generous_plan  # noqa: F401 - unlimited projects for these tests too
 
 
 @pytest.fixture
@@ -28,8 +24,3 @@ def receiver_factory() -> Iterator[Callable[..., Receiver]]:
     yield make
     for r in started:
         r.__exit__(None, None, None)
-
-
-def make_endpoint(tenant: Any, url: str, types: list[str] | None = None) -> tuple[WebhookEndpoint, str]:
-    with schema_context(tenant.schema_name):
-        return services.endpoint_create(actor=Actor(user=None), url=url, event_types=types or ["*"])

@@ -12,7 +12,7 @@ from django_tenants.utils import schema_context
 from billing import services as billing
 from tenant_apps.outgoing.models import OutboxEvent
 from tests.billing.support import _stripe_settings, customer_for, deliver_and_process, events_for, standin, subscribe
-from tests.outgoing.conftest import make_endpoint
+from tests.outgoing.support import make_endpoint
 
 __all__ = ["_stripe_settings", "standin"]
 

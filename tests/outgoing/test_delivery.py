@@ -19,14 +19,14 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from billing.signals import plan_changed
-from tenant_apps.audit.services import Actor
 from tenant_apps.outgoing import netguard, services
 from tenant_apps.outgoing.models import Delivery, DeliveryStatus, OutboxEvent
 from tenant_apps.outgoing.receiver import verify
 from tenant_apps.projects import services as projects
 from tenant_apps.projects.models import TaskStatus
-from tests.api.conftest import Api
-from tests.outgoing.conftest import make_endpoint
+from tenants.base.actor import Actor
+from tests.outgoing.support import make_endpoint
+from tests.support.api import Api
 
 pytestmark = pytest.mark.django_db
 
@@ -483,8 +483,8 @@ def test_member_and_invitation_events_carry_the_api_representation(tenant_a, own
 def test_metrics_count_deliveries_failures_and_queue_depth(tenant_a, owner_a, receiver_factory, settings):
     from django.test import Client
 
-    from tenants.observability import _metrics_key
-    from tenants.redis import redis_client
+    from tenants.base.observability import _metrics_key
+    from tenants.base.redis import redis_client
 
     settings.METRICS_TOKEN = "outgoing-metrics-token-0123456789"
     for name in ("outgoing_webhook_deliveries", "outgoing_webhook_queue_depth"):

@@ -9,11 +9,11 @@ import pytest
 from django_tenants.utils import schema_context
 
 from shared_apps.accounts.models import Role
-from tenant_apps.audit.services import Actor
 from tenant_apps.outgoing.models import Delivery, DeliveryKind, OutboxEvent, WebhookEndpoint
 from tenant_apps.projects import services as projects
-from tests.outgoing.conftest import make_endpoint
-from tests.portal.conftest import portal_client
+from tenants.base.actor import Actor
+from tests.outgoing.support import make_endpoint
+from tests.support.clients import portal_client
 
 pytestmark = pytest.mark.django_db
 

@@ -21,14 +21,14 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from tenant_apps.audit.models import AuditEvent
-from tenant_apps.audit.services import Actor
 from tenant_apps.outgoing import services
 from tenant_apps.outgoing.models import Delivery, DeliveryStatus, OutboxEvent, WebhookEndpoint
 from tenant_apps.outgoing.receiver import verify
 from tenant_apps.projects import services as projects
 from tenant_apps.projects.models import Project
+from tenants.base.actor import Actor
 from tenants.models import Tenant
-from tests.conftest import ROOT, _test_database_url
+from tests.support.clients import ROOT, database_url
 from tests.webhooks.test_worker import broker_down
 
 pytestmark = [pytest.mark.worker]
@@ -61,7 +61,7 @@ class Worker:
         self.name = f"{PREFIX}-{uuid.uuid4().hex[:6]}@localhost"
         full_env = {
             **os.environ,
-            "DATABASE_URL": _test_database_url(),
+            "DATABASE_URL": database_url(),
             "DJANGO_SETTINGS_MODULE": "config.settings.test",
             "PYTHONUNBUFFERED": "1",
             "OUTGOING_WEBHOOKS_QUEUE": queue,

@@ -23,8 +23,7 @@ from django.db import connections
 from deploy.localstack import free_port, wait_for_port
 from deploy.pgbouncer_local import PgbouncerUnavailable, command, ensure_pgbouncer, write_config
 from tenants.db.base import DatabaseWrapper
-
-POOL_SIZE = 2
+from tests.pgbouncer.support import POOL_SIZE
 
 
 @pytest.fixture(scope="session")
@@ -85,14 +84,3 @@ def bouncer_connection(pgbouncer, django_db_blocker) -> Iterator[Callable[[str],
         for wrapper in made:
             with contextlib.suppress(Exception):
                 wrapper.close()
-
-
-@contextlib.contextmanager
-def using_connection(wrapper: DatabaseWrapper) -> Iterator[DatabaseWrapper]:
-    """Make `wrapper` this thread's default connection (ORM, atomic, test client) for the block."""
-    previous = connections["default"]
-    connections["default"] = wrapper
-    try:
-        yield wrapper
-    finally:
-        connections["default"] = previous

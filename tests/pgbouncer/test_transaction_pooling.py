@@ -23,8 +23,8 @@ from django_tenants.utils import schema_context
 
 from tenants.db.base import DatabaseWrapper
 from tenants.models import Tenant
-from tests.conftest import host_of
-from tests.pgbouncer.conftest import POOL_SIZE, using_connection
+from tests.pgbouncer.support import POOL_SIZE, using_connection
+from tests.support.clients import host_of
 
 # The default connection holds the usual per-test transaction (rolled back); the threads' own
 # connections go through pgbouncer and commit, so the fixture removes what they wrote.

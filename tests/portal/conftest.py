@@ -5,30 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.test import Client
 
-from shared_apps.accounts.models import User
-from tenant_apps.portal.access import SESSION_TENANT_KEY
-from tenants.models import Tenant
 from tests.billing.support import _stripe_settings, standin
-from tests.conftest import host_of
 
 __all__ = ["_stripe_settings", "standin"]
-
-
-def portal_client(tenant: Tenant, user: User | None = None, **kwargs: Any) -> Client:
-    """A client on `tenant`'s host; with `user`, signed in to this organization's portal."""
-    client = Client(HTTP_HOST=host_of(tenant), **kwargs)
-    if user is not None:
-        client.force_login(user)
-        session = client.session
-        session[SESSION_TENANT_KEY] = tenant.pk
-        session.save()
-    return client
-
-
-def public_client(**kwargs: Any) -> Client:
-    return Client(HTTP_HOST="localhost", **kwargs)
 
 
 @pytest.fixture(autouse=True)

@@ -18,9 +18,9 @@ from shared_apps.accounts.models import AccountEvent, RecoveryCode, Role, TwoFac
 from shared_apps.accounts.services import recovery_code_hash
 from tenant_apps.audit.models import AuditEvent
 from tenants.models import Tenant
-from tests.api.conftest import Api, snapshot
 from tests.factories import TEST_PASSWORD
-from tests.portal.conftest import portal_client, public_client
+from tests.support.api import Api, snapshot
+from tests.support.clients import portal_client, public_client
 from tests.two_factor_support import code_now, code_wrong, enrol, totp_for_key
 
 pytestmark = pytest.mark.django_db
@@ -369,8 +369,8 @@ def test_other_password_surfaces_do_not_skip_the_second_factor(
     tenant_a: Tenant, tenant_b: Tenant, owner_a: User, django_capture_on_commit_callbacks: Any
 ) -> None:
     """Signup with an existing account and accepting an invitation also ask for (or refuse without) the code."""
-    from tenant_apps.audit.services import Actor as AuditActor
     from tenant_apps.invitations.services import invitation_create
+    from tenants.base.actor import Actor as AuditActor
 
     enrol(owner_a)
     # Signup with the right password of a two-factor account: the neutral answer, no organization.

@@ -12,9 +12,9 @@ from django.core.mail import EmailMultiAlternatives
 
 from shared_apps.accounts.models import User
 from tenants.models import Tenant
-from tests.api.conftest import Api
 from tests.factories import TEST_PASSWORD
-from tests.portal.conftest import portal_client
+from tests.support.api import Api
+from tests.support.clients import portal_client
 from tests.two_factor_support import enrol
 
 pytestmark = pytest.mark.django_db

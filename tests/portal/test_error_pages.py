@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from tests.conftest import host_of
-from tests.portal.conftest import portal_client
+from tests.support.clients import host_of, portal_client
 
 pytestmark = pytest.mark.django_db
 

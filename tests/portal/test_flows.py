@@ -15,16 +15,15 @@ from django_tenants.utils import schema_context
 from shared_apps.accounts.models import Membership, Role, User
 from shared_apps.accounts.services import handoff_token_issue
 from tenant_apps.audit.models import AuditEvent
-from tenant_apps.audit.services import Actor
 from tenant_apps.invitations.models import Invitation, InvitationStatus
 from tenant_apps.invitations.services import invitation_create
 from tenant_apps.portal.access import SESSION_TENANT_KEY
 from tenant_apps.tokens.models import ApiToken
+from tenants.base.actor import Actor
 from tenants.models import Tenant, TenantStatus
-from tests.api.conftest import snapshot
-from tests.conftest import host_of
 from tests.factories import TEST_PASSWORD
-from tests.portal.conftest import portal_client, public_client
+from tests.support.api import snapshot
+from tests.support.clients import host_of, portal_client, public_client
 
 pytestmark = pytest.mark.django_db
 

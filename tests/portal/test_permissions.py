@@ -16,15 +16,15 @@ from django_tenants.utils import schema_context
 
 from billing.services import plans_sync
 from shared_apps.accounts.models import Role, User
-from tenant_apps.audit.services import Actor
 from tenant_apps.invitations.models import Invitation
 from tenant_apps.invitations.services import invitation_create
 from tenant_apps.projects.models import Project
 from tenant_apps.tokens.models import ApiToken
 from tenant_apps.tokens.services import api_token_create
+from tenants.base.actor import Actor
 from tenants.models import Tenant
-from tests.api.conftest import make_project, snapshot
-from tests.portal.conftest import portal_client
+from tests.support.api import make_project, snapshot
+from tests.support.clients import portal_client
 
 ADMIN, MEMBER, BILLING, OUTSIDER, ANONYMOUS = "admin", "member", "billing", "outsider", "anonymous"
 ACTORS = [ANONYMOUS, OUTSIDER, MEMBER, BILLING, ADMIN]
@@ -210,7 +210,7 @@ class ProjectWorld:
 @pytest.fixture
 def pworld(tenant_a: Tenant, tenant_b: Tenant, owner_a: User, member_factory) -> ProjectWorld:  # type: ignore[no-untyped-def]
     from tenant_apps.projects.services import task_create
-    from tests.api.conftest import grant
+    from tests.support.api import grant
 
     users: dict[str, User | None] = {
         ANONYMOUS: None,
@@ -328,7 +328,7 @@ def test_project_action_access(
     pworld: ProjectWorld, name: str, path: str, data: dict, sees: set[str], allowed: set[str], actor: str
 ) -> None:
     if name == "revoke project":  # something to revoke
-        from tests.api.conftest import grant
+        from tests.support.api import grant
 
         grant(pworld.tenant, pworld.project, pworld.target, "view")
     body = {k: _pfill(pworld, v) for k, v in data.items()}

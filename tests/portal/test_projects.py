@@ -9,12 +9,12 @@ from django_tenants.utils import schema_context
 
 from shared_apps.accounts.models import Role, User
 from tenant_apps.audit.models import AuditEvent
-from tenant_apps.audit.services import Actor
 from tenant_apps.projects.models import Project, Task
 from tenant_apps.projects.services import project_update, task_create
+from tenants.base.actor import Actor
 from tenants.models import Tenant
-from tests.api.conftest import Api, grant, make_project, snapshot
-from tests.portal.conftest import portal_client
+from tests.support.api import Api, grant, make_project, snapshot
+from tests.support.clients import portal_client
 
 
 def _tasks(tenant: Tenant) -> list[dict]:

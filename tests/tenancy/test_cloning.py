@@ -6,14 +6,15 @@ import pytest
 from django.db import connection as dj_connection
 from django_tenants.utils import schema_context
 
-from tenant_apps.audit.services import Actor
+from shared_apps.accounts.services import organization_provision
 from tenant_apps.projects.models import Project
 from tenant_apps.projects.services import project_create
+from tenants.base.actor import Actor
 from tenants.cloning import SEED_TABLES, CloneRefused, schema_clone, template_schema
 from tenants.migration import schemas_applied_migrations
 from tenants.models import SpareSchema, Tenant
 from tenants.naming import generate_schema_name
-from tenants.services import schema_create_migrated, schema_create_ready, tenant_provision
+from tenants.services import schema_create_migrated, schema_create_ready
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +69,7 @@ def test_a_copied_schema_is_identical_to_a_migrated_one() -> None:
 def test_a_tenant_on_a_copied_schema_works_and_starts_its_own_ids(tenant_a: Tenant) -> None:
     assert template_schema() is not None
     SpareSchema.objects.all().delete()  # force the no-pool path
-    tenant = tenant_provision(slug="copied", name="Copied", owner_email="owner@copied.test")
+    tenant = organization_provision(slug="copied", name="Copied", owner_email="owner@copied.test")
     with schema_context(tenant.schema_name):
         project = project_create(actor=Actor(user=None), tenant=tenant, name="First")
         assert project.pk == 1

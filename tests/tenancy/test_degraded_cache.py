@@ -29,12 +29,12 @@ from django_tenants.utils import schema_context
 from billing.usage import usage_flush, usage_pending
 from shared_apps.accounts.models import User
 from tenant_apps.projects.models import Project
+from tenants.base.observability import metrics_flush
+from tenants.base.redis import ValkeyUnavailable, redis_client
 from tenants.models import Tenant, TenantStatus
-from tenants.observability import metrics_flush
-from tenants.redis import ValkeyUnavailable, redis_client
-from tests.api.conftest import Api
-from tests.conftest import tenant_client
 from tests.factories import TEST_PASSWORD
+from tests.support.api import Api
+from tests.support.clients import tenant_client
 
 pytestmark = pytest.mark.django_db
 TOKEN = "metrics-test-token-degraded-0123456789"
@@ -94,7 +94,7 @@ def _closed_port() -> int:
 @contextlib.contextmanager
 def valkey_at(url: str) -> Iterator[None]:
     """Point the Django cache and the redis-py client at `url` (clients and breakers are reset on
-    entry and exit by tenants.redis's setting_changed receiver and Django's cache handler)."""
+    entry and exit by tenants.base.redis's setting_changed receiver and Django's cache handler)."""
     caches = {"default": {**settings.CACHES["default"], "LOCATION": url}}
     with override_settings(REDIS_URL=url, CACHES=caches, **PRODUCTION_TIMEOUTS):
         yield
@@ -318,7 +318,7 @@ def test_fallbacks_log_once_per_interval_not_per_request(tenant_a, owner_a, capl
         valkey_at(f"redis://127.0.0.1:{_closed_port()}/0"),
         override_settings(VALKEY_DEGRADED_LOG_INTERVAL_SECONDS=3600),
     ):
-        from tenants import observability
+        from tenants.base import observability
 
         observability._degraded_logged_at.clear()
         with caplog.at_level(logging.WARNING, logger="tenantry.degraded"):
@@ -393,7 +393,7 @@ def test_healthz_is_degraded_not_unavailable_when_valkey_is_down(dead_valkey) ->
 
 
 def test_healthz_is_ok_when_everything_answers() -> None:
-    from tenants.observability import worker_heartbeat
+    from tenants.base.observability import worker_heartbeat
 
     worker_heartbeat.apply()  # as if a worker and beat had just run
     response = Client(HTTP_HOST="10.0.0.5").get("/healthz")

@@ -10,18 +10,18 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from shared_apps.accounts.models import Membership
+from shared_apps.accounts.services import organization_provision
 from tenant_apps.projects.models import Project
 from tenants.models import Tenant, TenantStatus
 from tenants.selectors import schema_exists
 from tenants.services import (
     tenant_close,
     tenant_export,
-    tenant_provision,
     tenant_purge,
     tenant_reactivate,
     tenant_suspend,
 )
-from tests.conftest import tenant_client
+from tests.support.clients import tenant_client
 
 pytestmark = pytest.mark.django_db
 
@@ -61,7 +61,7 @@ def test_purge_refuses_before_retention_and_open_tenants(tenant_a):
 
 
 def test_purge_after_retention_drops_schema_and_rows():
-    tenant = tenant_provision(slug="doomed", name="Doomed", owner_email="o@doomed.test")
+    tenant = organization_provision(slug="doomed", name="Doomed", owner_email="o@doomed.test")
     tenant_close(tenant=tenant)
     tenant.refresh_from_db()
     later = timezone.now() + dt.timedelta(days=31)

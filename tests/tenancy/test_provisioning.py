@@ -6,11 +6,11 @@ from django.core.management import CommandError, call_command
 from django_tenants.utils import schema_context
 
 from shared_apps.accounts.models import Membership, Role
+from shared_apps.accounts.services import organization_provision
 from tenant_apps.projects.models import Project
 from tenants.models import Domain, SpareSchema, Tenant
 from tenants.naming import SCHEMA_RE, generate_schema_name, validate_slug
 from tenants.selectors import schema_exists
-from tenants.services import tenant_provision
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +37,7 @@ pytestmark = pytest.mark.django_db
 def test_bad_slugs_are_refused_and_nothing_is_written(slug, code):
     tenants_before, spares_before = Tenant.objects.count(), SpareSchema.objects.count()
     with pytest.raises(ValidationError) as exc:
-        tenant_provision(slug=slug, name="X", owner_email="x@example.test")
+        organization_provision(slug=slug, name="X", owner_email="x@example.test")
     assert exc.value.code == code
     assert (Tenant.objects.count(), SpareSchema.objects.count()) == (tenants_before, spares_before)
 
@@ -57,7 +57,9 @@ def test_provisioning_takes_a_spare_schema_and_sets_up_owner_and_domain():
     assert spare is not None, "the session keeps spare schemas in the pool"
     spares_before = SpareSchema.objects.count()
 
-    tenant = tenant_provision(slug="newco", name="New Co", owner_email="Boss@NewCo.test", owner_password="pw-123456789")
+    tenant = organization_provision(
+        slug="newco", name="New Co", owner_email="Boss@NewCo.test", owner_password="pw-123456789"
+    )
 
     assert tenant.schema_name == spare.schema_name  # the pre-migrated schema, not user input
     assert tenant.schema_name != "newco"
@@ -72,7 +74,7 @@ def test_provisioning_takes_a_spare_schema_and_sets_up_owner_and_domain():
 
 def test_duplicate_slug_is_refused(tenant_a):
     with pytest.raises(ValidationError) as exc:
-        tenant_provision(slug="alpha", name="Again", owner_email="x@example.test")
+        organization_provision(slug="alpha", name="Again", owner_email="x@example.test")
     assert exc.value.code == "slug_taken"
     assert Tenant.objects.filter(slug="alpha").count() == 1
 

@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 
 from tenants.models import Domain, TenantStatus
 from tenants.resolution import resolution_cache_invalidate
-from tests.conftest import tenant_client
+from tests.support.clients import tenant_client
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from django.test import Client
 
 from billing.models import Subscription
 from billing.services import plans_sync
-from tenants.observability import metric_values
+from tenants.base.observability import metric_values
 from tests.billing.support import customer_for, deliver, events_for, subscribe
 from webhooks.models import EventStatus, WebhookEvent
 from webhooks.services import webhook_event_process, webhook_events_replay

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from shared_apps.accounts.models import Membership, Role
+from shared_apps.accounts.permissions import IsTenantAdmin, OnTenantHost
 from shared_apps.accounts.selectors import (
     membership_for_user_id,
     membership_for_user_id_locked,
@@ -19,13 +20,12 @@ from shared_apps.accounts.selectors import (
     user_exists,
 )
 from shared_apps.accounts.services import user_authenticate
-from tenant_apps.api.context import actor_of, tenant_of
-from tenant_apps.api.docs import error_responses
-from tenant_apps.api.permissions import IsTenantAdmin, OnTenantHost
-from tenant_apps.api.views import ApiGenericView, ApiView
 from tenant_apps.invitations import selectors, services
 from tenant_apps.invitations.api.serializers import InvitationOutput, MemberOutput
 from tenant_apps.invitations.models import Invitation, InvitationStatus
+from tenants.base.api.context import actor_of, tenant_of
+from tenants.base.api.docs import error_responses
+from tenants.base.api.views import ApiGenericView, ApiView
 
 
 class MemberUpdateInput(serializers.Serializer):

@@ -8,10 +8,7 @@ from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from tenant_apps.api.context import actor_of
-from tenant_apps.api.docs import error_responses
-from tenant_apps.api.permissions import IsTenantAdmin
-from tenant_apps.api.views import ApiGenericView, ApiView
+from shared_apps.accounts.permissions import IsTenantAdmin
 from tenant_apps.outgoing import selectors, services
 from tenant_apps.outgoing.api.serializers import (
     DeliveryDetailOutput,
@@ -25,6 +22,9 @@ from tenant_apps.outgoing.api.serializers import (
 )
 from tenant_apps.outgoing.events import EVENT_TYPES
 from tenant_apps.outgoing.models import Delivery, WebhookEndpoint
+from tenants.base.api.context import actor_of
+from tenants.base.api.docs import error_responses
+from tenants.base.api.views import ApiGenericView, ApiView
 
 
 def _endpoint(endpoint_id: int) -> WebhookEndpoint:

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from shared_apps.accounts import pending
 from shared_apps.accounts.models import UserSession
+from shared_apps.accounts.policies import ADMIN_ROLES
 from shared_apps.accounts.selectors import (
     recovery_codes_remaining,
     two_factor_enabled,
@@ -28,7 +29,7 @@ from shared_apps.accounts.selectors import (
 )
 from shared_apps.accounts.services import LoginThrottledError, OtpInvalidError, second_factor_verify, totp_device_start
 from tenant_apps.portal import account
-from tenant_apps.portal.access import ADMIN_ROLES, portal_login, portal_view
+from tenant_apps.portal.access import portal_login, portal_view
 from tenant_apps.portal.account_forms import (
     DisableTwoFactorForm,
     EmailChangeForm,

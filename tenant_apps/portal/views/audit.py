@@ -7,8 +7,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from shared_apps.accounts.policies import ADMIN_ROLES
 from tenant_apps.audit.selectors import audit_event_list
-from tenant_apps.portal.access import ADMIN_ROLES, portal_view
+from tenant_apps.portal.access import portal_view
 from tenant_apps.portal.filters import PortalAuditFilter
 
 

@@ -16,9 +16,9 @@ from shared_apps.accounts import pending
 from shared_apps.accounts.forms import SignInForm
 from shared_apps.accounts.selectors import membership_get
 from shared_apps.accounts.services import handoff_token_issue, handoff_token_redeem
-from tenant_apps.api.context import actor_of, tenant_of
 from tenant_apps.portal.access import portal_login, portal_view, signed_in_member
 from tenant_apps.portal.account import sign_in_record
+from tenants.base.api.context import actor_of, tenant_of
 from tenants.models import TenantStatus
 from tenants.selectors import tenant_by_slug, tenant_origin
 

@@ -11,8 +11,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from billing import gateway, plan_change, selectors, services
-from billing.usage import usage_current_hour
-from tenant_apps.portal.access import BILLING_ROLES, portal_view
+from shared_apps.accounts.policies import BILLING_ROLES
+from tenant_apps.portal.access import portal_view
 from tenant_apps.portal.forms import PlanForm
 from tenant_apps.portal.views.common import first_message, meter, tenant_of
 
@@ -24,8 +24,9 @@ UNAVAILABLE = "Billing is temporarily unavailable. Try again in a moment."
 def billing_view(request: HttpRequest) -> HttpResponse:
     tenant = tenant_of(request)
     ent = request.entitlements  # type: ignore[attr-defined]
+    overview = selectors.billing_overview(tenant=tenant, entitlements=ent)
     catalog = selectors.plan_catalog()
-    subscription = selectors.subscription_for_tenant(tenant=tenant)
+    subscription = overview.subscription
     checkout = request.GET.get("checkout")
     # Paid once the mirror has a live subscription on a paid plan. The subscription row can reach the
     # mirror a moment before its price does (Checkout's events arrive in any order), so a subscription
@@ -63,12 +64,12 @@ def billing_view(request: HttpRequest) -> HttpResponse:
     context = {
         "wait_for": wait_for,
         "show_status": subscription is not None or tenant.status not in ("trialing", "active"),
-        "plan": catalog.get(ent.plan, {}),
+        "plan": overview.plan,
         "plan_code": ent.plan,
         "plans": plans,
         "subscription": subscription,
-        "seats": meter(services.seat_count(tenant_id=tenant.pk), ent.seats),
-        "api_requests_this_hour": usage_current_hour(tenant.pk),
+        "seats": meter(overview.seats_used, ent.seats),
+        "api_requests_this_hour": overview.api_requests_this_hour,
         "api_rpm": ent.api_rpm,
         "invoices": selectors.invoices_for_tenant(tenant=tenant)[:50],
         "notices": selectors.billing_notices_for_tenant(tenant=tenant),

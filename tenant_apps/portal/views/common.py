@@ -6,8 +6,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-from tenant_apps.api.context import actor_of as actor
-from tenant_apps.api.context import tenant_of
+from tenants.base.api.context import actor_of as actor
+from tenants.base.api.context import tenant_of
 
 __all__ = ["actor", "apply_errors", "first_message", "meter", "origin", "tenant_of"]
 

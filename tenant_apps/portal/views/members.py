@@ -10,7 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from shared_apps.accounts.policies import member_manageable, role_choices_grantable
+from shared_apps.accounts.policies import ADMIN_ROLES, member_manageable, role_choices_grantable
 from shared_apps.accounts.selectors import membership_for_user_id, membership_list, user_exists
 from shared_apps.accounts.services import (
     InvalidCredentialsError,
@@ -21,7 +21,7 @@ from shared_apps.accounts.services import (
 )
 from tenant_apps.invitations import selectors, services
 from tenant_apps.invitations.models import InvitationStatus
-from tenant_apps.portal.access import ADMIN_ROLES, portal_login, portal_view, signed_in_member
+from tenant_apps.portal.access import portal_login, portal_view, signed_in_member
 from tenant_apps.portal.forms import AcceptInvitationForm, InviteForm, RoleForm
 from tenant_apps.portal.views.common import actor, apply_errors, first_message, origin, tenant_of
 

@@ -8,12 +8,13 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
+from shared_apps.accounts.policies import ADMIN_ROLES
 from shared_apps.accounts.selectors import two_factor_required
-from tenant_apps.api.cors import cors_origins_list, cors_origins_set
-from tenant_apps.portal.access import ADMIN_ROLES, portal_view
+from tenant_apps.portal.access import portal_view
 from tenant_apps.portal.forms import CorsOriginsForm, OrganizationForm
 from tenant_apps.portal.services import organization_rename
 from tenant_apps.portal.views.common import actor, apply_errors, tenant_of
+from tenants.base.api.cors import cors_origins_list, cors_origins_set
 
 
 @require_http_methods(["GET", "POST"])

@@ -12,10 +12,11 @@ from django.shortcuts import render
 from django.urls import path
 from django.views.decorators.http import require_http_methods, require_POST
 
+from shared_apps.accounts.policies import ADMIN_ROLES
 from tenant_apps.outgoing import selectors, services
 from tenant_apps.outgoing.events import ALL_TYPES, EVENT_TYPES
 from tenant_apps.outgoing.models import WebhookEndpoint
-from tenant_apps.portal.access import ADMIN_ROLES, portal_view
+from tenant_apps.portal.access import portal_view
 from tenant_apps.portal.views.common import actor, apply_errors, first_message
 
 EVENT_CHOICES = [(ALL_TYPES, "All events"), *[(t, t) for t in EVENT_TYPES]]

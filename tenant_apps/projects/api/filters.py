@@ -2,9 +2,9 @@
 
 import django_filters
 
-from tenant_apps.api.fields import MAX_ID
-from tenant_apps.api.filters import UtcIsoDateTimeFilter
 from tenant_apps.projects.models import Project, Task, TaskStatus
+from tenants.base.api.fields import MAX_ID
+from tenants.base.api.filters import UtcIsoDateTimeFilter
 
 
 class ProjectFilter(django_filters.FilterSet):

@@ -13,14 +13,14 @@ from rest_framework import exceptions, filters, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from tenant_apps.api.context import actor_of, tenant_of, user_of
-from tenant_apps.api.docs import error_responses
-from tenant_apps.api.views import ApiGenericView
 from tenant_apps.projects import policies, selectors, services
 from tenant_apps.projects.api import serializers as s
 from tenant_apps.projects.api.filters import ProjectFilter, TaskFilter
 from tenant_apps.projects.models import Project, Task
 from tenant_apps.projects.policies import PROJECT_PERMISSIONS
+from tenants.base.api.context import actor_of, tenant_of, user_of
+from tenants.base.api.docs import error_responses
+from tenants.base.api.views import ApiGenericView
 
 CODENAME_TO_NAME = {v: k for k, v in PROJECT_PERMISSIONS.items()}
 

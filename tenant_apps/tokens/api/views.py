@@ -8,16 +8,16 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from shared_apps.accounts.permissions import OnTenantHost
 from shared_apps.accounts.services import user_authenticate
-from tenant_apps.api.context import actor_of, client_ip_of, tenant_of, user_of
-from tenant_apps.api.docs import error_responses
-from tenant_apps.api.permissions import OnTenantHost
-from tenant_apps.api.views import ApiGenericView, ApiView
-from tenant_apps.audit.services import Actor
 from tenant_apps.tokens.models import ApiToken
 from tenant_apps.tokens.scopes import SCOPE_CHOICES
 from tenant_apps.tokens.selectors import api_token_list
 from tenant_apps.tokens.services import MAX_EXPIRY_DAYS, api_token_create, api_token_revoke
+from tenants.base.actor import Actor
+from tenants.base.api.context import actor_of, client_ip_of, tenant_of, user_of
+from tenants.base.api.docs import error_responses
+from tenants.base.api.views import ApiGenericView, ApiView
 
 
 class TokenOutput(serializers.ModelSerializer):

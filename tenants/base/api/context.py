@@ -1,0 +1,59 @@
+"""Per-request facts the API computes once: request id, client IP, the acting user, entitlements."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from tenants.base.actor import Actor
+from tenants.base.api.tenant_policies import entitlements_for
+from tenants.base.network import client_ip
+from tenants.base.observability import REQUEST_ID_HEADER, valid_request_id
+
+
+def _raw(request: Any) -> HttpRequest:
+    """The Django request under a DRF request (or the request itself)."""
+    return getattr(request, "_request", request)
+
+
+def tenant_of(request: Any) -> Any:
+    return _raw(request).tenant  # type: ignore[attr-defined]
+
+
+def user_of(request: Any) -> Any:
+    """The authenticated user (views behind the membership gate only)."""
+    return request.user
+
+
+def request_id_of(request: object) -> str:
+    """The caller's X-Request-ID when it is well formed, else a generated one; stable per request."""
+    raw = _raw(request)
+    rid = getattr(raw, "request_id", None)
+    if rid is None:
+        rid = valid_request_id(raw.headers.get(REQUEST_ID_HEADER))
+        raw.request_id = rid  # type: ignore[attr-defined]
+    return rid
+
+
+def client_ip_of(request: object) -> str | None:
+    """REMOTE_ADDR, or X-Forwarded-For's entry from our own proxy when TRUSTED_PROXY_COUNT is set (D46)."""
+    return client_ip(_raw(request))
+
+
+def actor_of(request: object) -> Actor:
+    user = getattr(request, "user", None)
+    return Actor(
+        user=user if user is not None and user.is_authenticated else None,
+        ip=client_ip_of(request),
+        request_id=request_id_of(request),
+    )
+
+
+def entitlements_of(request: object) -> Any:
+    raw = _raw(request)
+    cached = getattr(raw, "entitlements", None)
+    if cached is None:
+        cached = entitlements_for(tenant=raw.tenant)  # type: ignore[attr-defined]
+        raw.entitlements = cached  # type: ignore[attr-defined]
+    return cached
