@@ -1,8 +1,8 @@
 """Local Stripe stand-in: an HTTP server speaking the slice of Stripe's v1 API Tenantry uses.
 
-Pure standard library. Start it with ``python -m billing.standin`` or programmatically::
+Pure standard library. Start it with ``python -m deploy.stripe_standin`` or programmatically::
 
-    from billing.standin.server import StandinServer
+    from deploy.stripe_standin.server import StandinServer
 
     srv = StandinServer(port=0, webhook_url="http://127.0.0.1:8000/webhooks/stripe/",
                         webhook_secret="whsec_test").start()
@@ -10,6 +10,6 @@ Pure standard library. Start it with ``python -m billing.standin`` or programmat
     srv.stop()
 """
 
-from billing.standin.constants import API_VERSION
+from deploy.stripe_standin.constants import API_VERSION
 
 __all__ = ["API_VERSION"]

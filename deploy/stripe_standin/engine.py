@@ -12,7 +12,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from billing.standin.constants import (
+from deploy.stripe_standin.constants import (
     API_VERSION,
     DAY,
     MAX_EXPAND_DEPTH,
@@ -20,9 +20,9 @@ from billing.standin.constants import (
     METER_MAX_AGE,
     METER_MAX_FUTURE,
 )
-from billing.standin.errors import StripeError, invalid_param, missing_param, no_such
-from billing.standin.store import Store, random_token
-from billing.standin.util import (
+from deploy.stripe_standin.errors import StripeError, invalid_param, missing_param, no_such
+from deploy.stripe_standin.store import Store, random_token
+from deploy.stripe_standin.util import (
     INTERVALS,
     Obj,
     add_interval,

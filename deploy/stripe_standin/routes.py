@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from billing.standin.engine import Engine
-from billing.standin.util import Obj
+from deploy.stripe_standin.engine import Engine
+from deploy.stripe_standin.util import Obj
 
 Handler = Callable[[Engine, Obj, tuple[str, ...]], Obj]
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from billing.standin.errors import StripeError, invalid_param, missing_param
+from deploy.stripe_standin.errors import StripeError, invalid_param, missing_param
 
 Obj = dict[str, Any]
 
