@@ -1,6 +1,8 @@
 """Local Stripe stand-in: an HTTP server speaking the slice of Stripe's v1 API Tenantry uses.
 
-Pure standard library. Start it with ``python -m deploy.stripe_standin`` or programmatically::
+A development tool for `make run`, the tests and the benchmarks: no product package imports it and
+the production image does not contain it (docs/decisions.md D91). Pure standard library.
+Start it with ``python -m deploy.stripe_standin`` or programmatically::
 
     from deploy.stripe_standin.server import StandinServer
 
