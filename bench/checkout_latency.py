@@ -217,7 +217,7 @@ def _stack(env: dict[str, str], tmp: Path) -> Iterator[dict[str, Any]]:
             [
                 sys.executable,
                 "-m",
-                "billing.standin",
+                "deploy.stripe_standin",
                 "--port",
                 str(standin_port),
                 "--webhook-url",

@@ -1,7 +1,7 @@
 """Webhook ingest: signed Stripe events over real HTTP at a steady rate, with duplicates, processed by a
 real Celery worker into the billing mirror.
 
-Processes (all started here, stopped by pid): the Stripe stand-in (`python -m billing.standin`, events
+Processes (all started here, stopped by pid): the Stripe stand-in (`python -m deploy.stripe_standin`, events
 recorded only, so the load is exactly ours), gunicorn serving the project with `deploy/gunicorn.conf.py`
 (BENCH_WEBHOOK_WEB_WORKERS sync workers, access log with the server-side request time `%(D)s`), a
 Celery worker on the real broker, and a load client (`python -m bench.webhook_ingest client ...`) that
@@ -223,7 +223,7 @@ def _subscribe_tenants(count: int, tag: str) -> list[dict[str, Any]]:
 
 
 def _event(event_id: str, event_type: str, obj: dict[str, Any]) -> dict[str, Any]:
-    from billing.standin.constants import API_VERSION
+    from deploy.stripe_standin.constants import API_VERSION
 
     return {
         "id": event_id,
@@ -468,7 +468,7 @@ def _stack(env: dict[str, str], tmp: Path, web_workers: int) -> Iterator[dict]:
     try:
         standin = procs.start(
             "standin",
-            [sys.executable, "-m", "billing.standin", "--port", str(standin_port), "--quiet"],
+            [sys.executable, "-m", "deploy.stripe_standin", "--port", str(standin_port), "--quiet"],
             env={k: v for k, v in child_env.items() if k != "STRIPE_WEBHOOK_SECRET"},
             log_file=tmp / "standin.log",
         )

@@ -697,7 +697,7 @@ def app_commands(*, port: int, standin_port: int, data_dir: Path, webhook_secret
         "stripe": [
             PY,
             "-m",
-            "billing.standin",
+            "deploy.stripe_standin",
             "--host",
             "127.0.0.1",
             "--port",

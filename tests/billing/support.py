@@ -38,7 +38,7 @@ def standin_server() -> Any:
     address and the webhook secrets go into os.environ, so a Celery worker started afterwards (the
     `celery_worker_process` fixture starts it first) reaches it."""
     if not _STANDIN:
-        from billing.standin.server import StandinServer
+        from deploy.stripe_standin.server import StandinServer
 
         srv = StandinServer(port=int(os.environ.get("TEST_STANDIN_PORT") or 0), webhook_secret=SECRET).start()
         os.environ["STRIPE_API_BASE"] = srv.url

@@ -113,7 +113,7 @@ class Stack:
         env = {k: v for k, v in self.env.items() if k != "STRIPE_WEBHOOK_SECRET"}  # events recorded, not sent
         proc = self.sup.start(
             "standin",
-            [PY, "-m", "billing.standin", "--port", str(self.standin_port), "--quiet"],
+            [PY, "-m", "deploy.stripe_standin", "--port", str(self.standin_port), "--quiet"],
             env=env,
             log_file=self.tmp / "standin.log",
         )

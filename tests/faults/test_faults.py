@@ -66,7 +66,7 @@ def faults() -> Iterator[Faults]:
         stack.start_worker()
         stack.start_beat()
         stack.wait_worker()
-        from billing.standin.constants import API_VERSION
+        from deploy.stripe_standin.constants import API_VERSION
 
         stream = Streamer(port=stack.web_port, tenants=data["tenants"][:-1], api_version=API_VERSION, rate=BASE_RATE)
         stream.start()

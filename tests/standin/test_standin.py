@@ -16,9 +16,9 @@ import httpx
 import pytest
 import stripe
 
-from billing.standin.constants import API_VERSION
-from billing.standin.server import StandinServer
-from billing.standin.webhooks import sign_payload
+from deploy.stripe_standin.constants import API_VERSION
+from deploy.stripe_standin.server import StandinServer
+from deploy.stripe_standin.webhooks import sign_payload
 
 pytestmark: list[Any] = []
 

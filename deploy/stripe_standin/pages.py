@@ -5,10 +5,10 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING
 
-from billing.standin.util import Obj, fmt_date, money
+from deploy.stripe_standin.util import Obj, fmt_date, money
 
 if TYPE_CHECKING:
-    from billing.standin.engine import Engine
+    from deploy.stripe_standin.engine import Engine
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:760px;margin:2rem auto;

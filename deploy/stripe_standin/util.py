@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from billing.standin.errors import StripeError, invalid_param, missing_param
+from deploy.stripe_standin.errors import invalid_param, missing_param
 
 Obj = dict[str, Any]
 
@@ -16,12 +16,20 @@ INTERVALS = ("day", "week", "month", "year")
 
 
 # -- parameter coercion -----------------------------------------------------------------------------
-def get_str(params: Obj, name: str, *, required: bool = False, param: str | None = None) -> str | None:
+def _given(params: Obj, name: str, label: str, *, required: bool) -> Any:
+    """The parameter's value, or None when it is absent or empty (a 400 when ``required``)."""
     value = params.get(name)
-    label = param or name
     if value is None or value == "":
         if required:
             raise missing_param(label)
+        return None
+    return value
+
+
+def get_str(params: Obj, name: str, *, required: bool = False, param: str | None = None) -> str | None:
+    label = param or name
+    value = _given(params, name, label, required=required)
+    if value is None:
         return None
     if not isinstance(value, str):
         raise invalid_param(label, f"Invalid string: {label} must be a string.", "parameter_invalid_string")
@@ -36,11 +44,9 @@ def get_int(
     minimum: int | None = None,
     param: str | None = None,
 ) -> int | None:
-    value = params.get(name)
     label = param or name
-    if value is None or value == "":
-        if required:
-            raise missing_param(label)
+    value = _given(params, name, label, required=required)
+    if value is None:
         return None
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
@@ -209,4 +215,26 @@ def diff_previous(old: Obj, new: Obj) -> Obj:
 
 def require_one_of(params: Obj, names: tuple[str, ...]) -> None:
     if not any(params.get(n) not in (None, "") for n in names):
-        raise StripeError(f"You must pass one of: {', '.join(names)}.", code="parameter_missing", param=names[0])
+        raise missing_param(names[0], f"You must pass one of: {', '.join(names)}.")
+
+
+# -- Stripe object helpers --------------------------------------------------------------------------
+def metered(price: Obj) -> bool:
+    return bool(price.get("recurring")) and price["recurring"].get("usage_type") == "metered"
+
+
+def interval_label(price: Obj) -> str:
+    rec = price.get("recurring") or {}
+    count = rec.get("interval_count", 1)
+    interval = rec.get("interval", "month")
+    return interval if count == 1 else f"{count} {interval}s"
+
+
+def invoice_subscription(invoice: Obj) -> str | None:
+    parent = invoice.get("parent") or {}
+    details = parent.get("subscription_details") or {}
+    return details.get("subscription")
+
+
+def decimal_str(value: Decimal) -> str:
+    return format(value.normalize(), "f")

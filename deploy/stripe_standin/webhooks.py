@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-log = logging.getLogger("billing.standin.webhooks")
+log = logging.getLogger("deploy.stripe_standin.webhooks")
 
 DEFAULT_RETRY_DELAYS: tuple[float, ...] = (0.2, 0.5, 1.0)
 

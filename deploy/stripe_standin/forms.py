@@ -10,7 +10,7 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl
 
-from billing.standin.errors import StripeError
+from deploy.stripe_standin.errors import StripeError
 
 _SEGMENT = re.compile(r"\[([^\[\]]*)\]")
 _APPEND = object()

@@ -38,8 +38,8 @@ class StripeError(Exception):
         return {"error": err}
 
 
-def missing_param(param: str) -> StripeError:
-    return StripeError(f"Missing required param: {param}.", code="parameter_missing", param=param)
+def missing_param(param: str, message: str | None = None) -> StripeError:
+    return StripeError(message or f"Missing required param: {param}.", code="parameter_missing", param=param)
 
 
 def invalid_param(param: str, message: str, code: str = "parameter_invalid") -> StripeError:

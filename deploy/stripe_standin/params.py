@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from billing.standin.errors import StripeError
+from deploy.stripe_standin.errors import StripeError
 
 
 def _s(text: str) -> frozenset[str]:

@@ -27,17 +27,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from billing.standin import pages, routes
-from billing.standin.constants import API_VERSION, IDEMPOTENCY_TTL
-from billing.standin.engine import Engine
-from billing.standin.errors import StripeError
-from billing.standin.forms import parse_form
-from billing.standin.params import check_params
-from billing.standin.store import Store, random_token
-from billing.standin.util import Obj, expand_paths, get_int, get_str
-from billing.standin.webhooks import DEFAULT_RETRY_DELAYS, WebhookDispatcher
+from deploy.stripe_standin import pages, routes
+from deploy.stripe_standin.constants import API_VERSION, IDEMPOTENCY_TTL
+from deploy.stripe_standin.engine import Engine
+from deploy.stripe_standin.errors import StripeError
+from deploy.stripe_standin.forms import parse_form
+from deploy.stripe_standin.params import check_params
+from deploy.stripe_standin.store import Store, random_token
+from deploy.stripe_standin.util import Obj, expand_paths, get_int, get_str
+from deploy.stripe_standin.webhooks import DEFAULT_RETRY_DELAYS, WebhookDispatcher
 
-log = logging.getLogger("billing.standin")
+log = logging.getLogger("deploy.stripe_standin")
 
 T = TypeVar("T")
 

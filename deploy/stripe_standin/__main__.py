@@ -1,4 +1,4 @@
-"""``python -m billing.standin``: run the Stripe stand-in in the foreground until SIGINT/SIGTERM."""
+"""``python -m deploy.stripe_standin``: run the Stripe stand-in in the foreground until SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ import sys
 import threading
 from types import FrameType
 
-from billing.standin.constants import API_VERSION
-from billing.standin.server import StandinServer
+from deploy.stripe_standin.constants import API_VERSION
+from deploy.stripe_standin.server import StandinServer
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m billing.standin", description="Local Stripe stand-in server.")
+    parser = argparse.ArgumentParser(
+        prog="python -m deploy.stripe_standin", description="Local Stripe stand-in server."
+    )
     parser.add_argument("--host", default=os.environ.get("STRIPE_STANDIN_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("STRIPE_STANDIN_PORT", "12111")))
     parser.add_argument(
