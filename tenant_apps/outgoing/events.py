@@ -36,7 +36,7 @@ def render_object(*, event_type: str, obj: Any) -> dict[str, Any]:
 
         return dict(TaskOutput(obj).data)
     if family == "member":
-        from tenant_apps.invitations.api.serializers import MemberOutput
+        from tenant_apps.members.api.serializers import MemberOutput
 
         return dict(MemberOutput(obj).data)
     if family == "invitation":

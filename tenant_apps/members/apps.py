@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class MembersConfig(AppConfig):
+    name = "tenant_apps.members"
+    label = "members"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from tenant_apps.members import receivers  # noqa: F401  (membership removal -> team cleanup)
