@@ -195,7 +195,7 @@ SEES = {VIEWER, EDITOR, VIA_TEAM, MANAGER, ADMIN, OWNER_P}  # may see the projec
 CHANGES = {EDITOR, VIA_TEAM, ADMIN, OWNER_P}  # hold change_project (tasks follow it)
 SHARES = {MANAGER, ADMIN, OWNER_P}  # hold manage_project
 DELETES = {ADMIN, OWNER_P}  # hold delete_project
-CREATES = {MEMBER, VIEWER, EDITOR, MANAGER, ADMIN, OWNER_P}  # project_create_allowed: every role but billing
+CREATES = {MEMBER, VIEWER, EDITOR, VIA_TEAM, MANAGER, ADMIN, OWNER_P}  # project_create_allowed: every role but billing
 
 
 @dataclass
