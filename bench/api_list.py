@@ -536,7 +536,9 @@ def _teams_case(
     with override_settings(**bench_plan_settings()):
         counts = {}
         for size in (1, 50, 100):
-            n, sql, body = _count_queries(host, token, size)
+            # Twice, keeping the lower count: a per-minute bookkeeping write (the token's last use) or an
+            # expiring cache entry landing in the measured request is not the list's cost.
+            n, sql, body = min((_count_queries(host, token, size) for _ in range(2)), key=lambda r: r[0])
             assert body["count"] == visible, body["count"]
             counts[size] = n
             if size == 50:

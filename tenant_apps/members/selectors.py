@@ -5,11 +5,23 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Count, QuerySet
 
 from shared_apps.accounts.models import Membership
 from shared_apps.accounts.selectors import membership_for_user_id, membership_list
 from tenant_apps.members.models import Team, TeamMember
+from tenants.observability import degraded
+from tenants.redis import VALKEY_ERRORS
+
+# "Is this member in any team here?", cached per organization (the key carries the schema) and user.
+# Only the list query's shape depends on it (D104): a stale "no" can hide team grants until the entry
+# is dropped (every team place change drops it) or expires; a stale "yes" costs nothing but speed.
+IN_TEAMS_TTL_SECONDS = 60
+
+
+def in_teams_key(*, user_id: int) -> str:
+    return f"members-in-teams:{user_id}"
 
 
 def member_list(*, tenant_id: int) -> QuerySet[Membership]:
@@ -52,3 +64,23 @@ def team_group_ids_of(*, user_id: int) -> QuerySet[TeamMember, Any]:
 def team_places() -> QuerySet[TeamMember]:
     """Every team place with its person (the members page shows all teams at once)."""
     return TeamMember.objects.select_related("user").order_by("team_id", "user__email")
+
+
+def user_in_teams(*, user_id: int) -> bool:
+    """Whether `user_id` is in a team of this organization: Valkey first (no query on a warm request),
+    else one query whose answer is cached. Valkey unavailable: True (the query that also reads team
+    grants is right either way)."""
+    key = in_teams_key(user_id=user_id)
+    try:
+        cached = cache.get(key)
+    except VALKEY_ERRORS as exc:
+        degraded(component="cache", feature="members_in_teams", exc=exc)
+        return True
+    if cached is not None:
+        return bool(cached)
+    value = TeamMember.objects.filter(user_id=user_id).exists()
+    try:
+        cache.set(key, int(value), IN_TEAMS_TTL_SECONDS)
+    except VALKEY_ERRORS as exc:
+        degraded(component="cache", feature="members_in_teams", exc=exc)
+    return value

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -17,10 +18,30 @@ from shared_apps.accounts.services import membership_change_role, membership_rem
 from tenant_apps.audit.services import Actor, audit_event_record
 from tenant_apps.members.models import Team, TeamMember
 from tenant_apps.members.policies import team_member_allowed
+from tenant_apps.members.selectors import in_teams_key
 from tenant_apps.outgoing.services import outbox_record
 from tenant_apps.projects.models import ProjectUserObjectPermission
 from tenant_apps.tokens.models import ApiToken
 from tenants.models import Tenant
+from tenants.observability import degraded
+from tenants.redis import VALKEY_ERRORS
+
+
+def in_teams_forget(*, user_ids: list[int]) -> None:
+    """Drop the cached "in a team?" answers of these people, now and again after the commit (a request
+    that read the old rows meanwhile may have cached them again)."""
+    if not user_ids:
+        return
+    keys = [in_teams_key(user_id=u) for u in user_ids]
+
+    def forget() -> None:
+        try:
+            cache.delete_many(keys)
+        except VALKEY_ERRORS as exc:
+            degraded(component="cache", feature="members_in_teams", exc=exc)
+
+    forget()
+    transaction.on_commit(forget)
 
 
 def role_not_grantable_error(role: str, *, verb: str) -> ValidationError:
@@ -45,6 +66,7 @@ def member_change_role(*, actor: Actor, actor_role: str, membership: Membership,
     if not team_member_allowed(role=role):
         # A billing member sees billing only: they leave their teams (and the teams' grants with them).
         TeamMember.objects.filter(user_id=membership.user_id).delete()
+        in_teams_forget(user_ids=[membership.user_id])
     audit_event_record(
         actor=actor,
         action="member.role_changed",
@@ -64,6 +86,7 @@ def member_remove(*, actor: Actor, actor_role: str, membership: Membership) -> N
     membership_remove(membership=membership)  # its post_delete receiver also empties their team places
     ProjectUserObjectPermission.objects.filter(user_id=user_id).delete()
     TeamMember.objects.filter(user_id=user_id).delete()
+    in_teams_forget(user_ids=[user_id])
     ApiToken.objects.filter(user_id=user_id, revoked_at__isnull=True).update(revoked_at=timezone.now())
     audit_event_record(actor=actor, action="member.removed", target_type="user", target_id=user_id, data={"role": role})
     outbox_record(event_type="member.removed", obj=membership)
@@ -125,6 +148,7 @@ def team_update(*, actor: Actor, team: Team, name: str | None = None, descriptio
 def team_delete(*, actor: Actor, team: Team) -> None:
     """The team, its places and its group; the group's project grants go with it (cascade)."""
     team_id, name, group = team.pk, team.name, team.group
+    in_teams_forget(user_ids=list(TeamMember.objects.filter(team=team).values_list("user_id", flat=True)))
     team.delete()
     group.delete()
     audit_event_record(actor=actor, action="team.deleted", target_type="team", target_id=team_id, data={"name": name})
@@ -140,6 +164,7 @@ def team_member_add(*, actor: Actor, tenant: Tenant, team: Team, user_id: int) -
             {"user_id": ValidationError("Billing members cannot join teams.", code="invalid_team_member")}
         )
     place, created = TeamMember.objects.get_or_create(team=team, user_id=user_id)
+    in_teams_forget(user_ids=[user_id])
     if created:
         audit_event_record(
             actor=actor,
@@ -156,6 +181,7 @@ def team_member_add(*, actor: Actor, tenant: Tenant, team: Team, user_id: int) -
 def team_member_remove(*, actor: Actor, team: Team, user_id: int) -> bool:
     """Takes effect on the caller's next request: visibility reads team places in SQL, never cached."""
     deleted, _ = TeamMember.objects.filter(team=team, user_id=user_id).delete()
+    in_teams_forget(user_ids=[user_id])
     if deleted:
         audit_event_record(
             actor=actor,

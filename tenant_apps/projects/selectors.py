@@ -9,7 +9,7 @@ from django.contrib.auth.models import Permission
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 
 from shared_apps.accounts.models import User
-from tenant_apps.members.selectors import team_group_ids_of
+from tenant_apps.members.selectors import team_group_ids_of, user_in_teams
 from tenant_apps.projects.models import Project, ProjectGroupObjectPermission, ProjectUserObjectPermission, Task
 from tenant_apps.projects.policies import (
     ALL_PROJECT_CODENAMES,
@@ -39,6 +39,8 @@ def project_list_visible(*, user: User, role: str) -> QuerySet[Project]:
     can_view = ProjectUserObjectPermission.objects.filter(
         content_object=OuterRef("pk"), user_id=user.pk, permission_id=Subquery(view_permission)
     )
+    if not user_in_teams(user_id=user.pk):
+        return Project.objects.filter(Exists(can_view))  # no team: the plan above, unchanged (D104)
     can_view_via_team = ProjectGroupObjectPermission.objects.filter(
         content_object=OuterRef("pk"),
         permission_id=Subquery(view_permission),
