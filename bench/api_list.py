@@ -360,7 +360,7 @@ def _cursor_timings(schema_name: str, member: Any, iterations: int, page_size: i
     from rest_framework.request import Request
     from rest_framework.test import APIRequestFactory
 
-    from tenant_apps.api.pagination import ApiPagination
+    from tenants.base.api.pagination import ApiPagination
     from tenant_apps.projects.selectors import project_list_visible
 
     factory = APIRequestFactory()
@@ -433,7 +433,7 @@ def _cursor_explain(schema_name: str, member: Any, token: str) -> list[str]:
     from rest_framework.request import Request
     from rest_framework.test import APIRequestFactory
 
-    from tenant_apps.api.pagination import ApiPagination
+    from tenants.base.api.pagination import ApiPagination
     from tenant_apps.projects.selectors import project_list_visible
 
     with schema_context(schema_name):

@@ -9,9 +9,9 @@ from rest_framework.response import Response
 
 from billing import gateway, selectors, services, usage
 from shared_apps.accounts.models import Role
-from tenant_apps.api.docs import ErrorEnvelope, error_responses
-from tenant_apps.api.permissions import IsTenantMember
-from tenant_apps.api.viewsets import TenantViewSet
+from tenants.base.api.docs import ErrorEnvelope, error_responses
+from shared_apps.accounts.permissions import IsTenantMember
+from shared_apps.accounts.viewsets import TenantViewSet
 
 BILLING_ROLES = (Role.OWNER, Role.BILLING)
 _BILLING_ERRORS = {

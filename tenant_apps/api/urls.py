@@ -6,17 +6,17 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
-import tenant_apps.api.converters  # noqa: F401  (registers the <id:…> converter)
+import tenants.base.api.converters  # noqa: F401  (registers the <id:…> converter)
 from tenant_apps.api.me import MeApi
 from tenant_apps.api.organization import CorsOriginsApi
-from tenant_apps.api.viewsets import TenantRouter
+from shared_apps.accounts.viewsets import TenantRouter
 from tenant_apps.audit.api.views import AuditEventViewSet
 from tenant_apps.invitations.api.views import InvitationViewSet
 from tenant_apps.members.api.views import MemberViewSet, TeamViewSet
 from tenant_apps.outgoing.api import urls as outgoing_urls
 from tenant_apps.projects.api.views import ProjectViewSet, TaskViewSet
 from tenant_apps.tokens.api.views import TokenViewSet, token_obtain_view
-from tenants.errors import error_response
+from tenants.base.errors import error_response
 
 # Every tenant resource is a viewset on this router (issue #18); paths and names are the API's own.
 router = TenantRouter()

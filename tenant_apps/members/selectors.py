@@ -11,8 +11,8 @@ from django.db.models import Count, QuerySet
 from shared_apps.accounts.models import Membership
 from shared_apps.accounts.selectors import membership_for_user_id, membership_list
 from tenant_apps.members.models import Team, TeamMember
-from tenants.observability import degraded
-from tenants.redis import VALKEY_ERRORS
+from tenants.base.observability import degraded
+from tenants.base.redis import VALKEY_ERRORS
 
 # "Is this member in any team here?", cached per organization (the key carries the schema) and user.
 # Only the list query's shape depends on it (D104): a stale "no" can hide team grants until the entry

@@ -23,8 +23,8 @@ from tenant_apps.outgoing.services import outbox_record
 from tenant_apps.projects.models import ProjectUserObjectPermission
 from tenant_apps.tokens.models import ApiToken
 from tenants.models import Tenant
-from tenants.observability import degraded
-from tenants.redis import VALKEY_ERRORS
+from tenants.base.observability import degraded
+from tenants.base.redis import VALKEY_ERRORS
 
 
 def in_teams_forget(*, user_ids: list[int]) -> None:

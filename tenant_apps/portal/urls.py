@@ -2,8 +2,8 @@
 
 from django.urls import path
 
-import tenant_apps.api.converters  # noqa: F401  (registers the <id:…> converter)
-from tenant_apps.portal.password_urls import password_reset_urls
+import tenants.base.api.converters  # noqa: F401  (registers the <id:…> converter)
+from shared_apps.accounts.password_urls import password_reset_urls
 from tenant_apps.portal.views import (
     account,
     audit,

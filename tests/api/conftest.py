@@ -12,7 +12,7 @@ from django.test import Client
 from django_tenants.utils import schema_context
 
 from shared_apps.accounts.models import Membership, User
-from tenant_apps.api.models import CorsOrigin
+from tenants.base.api.models import CorsOrigin
 from tenant_apps.audit.models import AuditEvent
 from tenant_apps.audit.services import Actor
 from tenant_apps.invitations.models import Invitation
@@ -71,7 +71,7 @@ def _generous_plan(settings: Any) -> None:
 
 @pytest.fixture(autouse=True)
 def _clear_throttles() -> Iterator[None]:
-    from tenants.redis import redis_client
+    from tenants.base.redis import redis_client
 
     yield
     for pattern in ("api-throttle", "api-cors"):

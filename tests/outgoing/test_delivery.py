@@ -484,8 +484,8 @@ def test_member_and_invitation_events_carry_the_api_representation(tenant_a, own
 def test_metrics_count_deliveries_failures_and_queue_depth(tenant_a, owner_a, receiver_factory, settings):
     from django.test import Client
 
-    from tenants.observability import _metrics_key
-    from tenants.redis import redis_client
+    from tenants.base.observability import _metrics_key
+    from tenants.base.redis import redis_client
 
     settings.METRICS_TOKEN = "outgoing-metrics-token-0123456789"
     for name in ("outgoing_webhook_deliveries", "outgoing_webhook_queue_depth"):

@@ -10,11 +10,11 @@ from rest_framework import filters, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from tenant_apps.api.docs import error_responses
-from tenant_apps.api.fields import MAX_ID
-from tenant_apps.api.filters import UtcIsoDateTimeFilter
-from tenant_apps.api.permissions import IsTenantAdmin
-from tenant_apps.api.viewsets import TenantViewSet
+from tenants.base.api.docs import error_responses
+from tenants.base.api.fields import MAX_ID
+from tenants.base.api.filters import UtcIsoDateTimeFilter
+from shared_apps.accounts.permissions import IsTenantAdmin
+from shared_apps.accounts.viewsets import TenantViewSet
 from tenant_apps.audit.models import AuditEvent
 from tenant_apps.audit.selectors import audit_event_list
 

@@ -15,10 +15,10 @@ from rest_framework.response import Response
 from shared_apps.accounts.models import Role
 from shared_apps.accounts.selectors import user_exists
 from shared_apps.accounts.services import user_authenticate
-from tenant_apps.api.context import actor_of
-from tenant_apps.api.docs import error_responses
-from tenant_apps.api.permissions import IsTenantAdmin, OnTenantHost
-from tenant_apps.api.viewsets import TenantViewSet
+from tenants.base.api.context import actor_of
+from tenants.base.api.docs import error_responses
+from shared_apps.accounts.permissions import IsTenantAdmin, OnTenantHost
+from shared_apps.accounts.viewsets import TenantViewSet
 from tenant_apps.invitations import selectors, services
 from tenant_apps.invitations.api.serializers import InvitationOutput, MemberOutput
 from tenant_apps.invitations.models import Invitation, InvitationStatus

@@ -6,7 +6,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from shared_apps.accounts.models import Role
-from tenant_apps.api.fields import IdField
+from tenants.base.api.fields import IdField
 
 
 class MemberOutput(serializers.Serializer):

@@ -17,10 +17,10 @@ from rest_framework.response import Response
 
 from shared_apps.accounts.models import Membership, Role
 from shared_apps.accounts.selectors import membership_for_user_id_locked
-from tenant_apps.api.context import actor_of
-from tenant_apps.api.docs import error_responses
-from tenant_apps.api.permissions import IsTenantAdmin, IsTenantMember
-from tenant_apps.api.viewsets import TenantViewSet
+from tenants.base.api.context import actor_of
+from tenants.base.api.docs import error_responses
+from shared_apps.accounts.permissions import IsTenantAdmin, IsTenantMember
+from shared_apps.accounts.viewsets import TenantViewSet
 from tenant_apps.members import policies, selectors, services
 from tenant_apps.members.api.serializers import (
     MemberOutput,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from tenant_apps.api.fields import IdField
+from tenants.base.api.fields import IdField
 from tenant_apps.projects.models import Project, Task, TaskStatus
 from tenant_apps.projects.policies import PROJECT_PERMISSIONS
 

@@ -16,10 +16,10 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from tenant_apps.api.context import actor_of, user_of
-from tenant_apps.api.docs import error_responses
-from tenant_apps.api.permissions import IsTenantMember
-from tenant_apps.api.viewsets import TenantViewSet
+from tenants.base.api.context import actor_of, user_of
+from tenants.base.api.docs import error_responses
+from shared_apps.accounts.permissions import IsTenantMember
+from shared_apps.accounts.viewsets import TenantViewSet
 from tenant_apps.projects import policies, selectors, services
 from tenant_apps.projects.api import serializers as s
 from tenant_apps.projects.api.filters import ProjectFilter, TaskFilter

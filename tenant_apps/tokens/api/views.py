@@ -11,10 +11,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from shared_apps.accounts.services import user_authenticate
-from tenant_apps.api.context import actor_of, client_ip_of, tenant_of, user_of
-from tenant_apps.api.docs import error_responses
-from tenant_apps.api.permissions import OnTenantHost
-from tenant_apps.api.viewsets import TenantViewSet
+from tenants.base.api.context import actor_of, client_ip_of, tenant_of, user_of
+from tenants.base.api.docs import error_responses
+from shared_apps.accounts.permissions import OnTenantHost
+from shared_apps.accounts.viewsets import TenantViewSet
 from tenant_apps.audit.services import Actor
 from tenant_apps.tokens.models import ApiToken
 from tenant_apps.tokens.scopes import SCOPE_CHOICES

@@ -21,9 +21,9 @@ from rest_framework.routers import SimpleRouter
 from rest_framework.viewsets import GenericViewSet
 
 from shared_apps.accounts.models import Membership
-from tenant_apps.api.context import tenant_of
-from tenant_apps.api.permissions import IsTenantMember
-from tenant_apps.api.views import _ApiBaseMixin
+from tenants.base.api.context import tenant_of
+from shared_apps.accounts.permissions import IsTenantMember
+from tenants.base.api.views import _ApiBaseMixin
 from tenants.models import Tenant
 
 
