@@ -472,6 +472,138 @@ def _cursor_queries(host: str, token: str, cursor: str) -> int:
     return len(ctx.captured_queries)
 
 
+# --- Teams case (issue #18): half of a member's grants come through her 5 teams ----------------------
+
+
+def _teams_case(
+    schema_name: str, *, tenant: Any, host: str, visible: int, iterations: int, direct_member: Any
+) -> dict[str, Any]:
+    """A second member sees `visible` projects: half through her own grants, half through the groups
+    of the 5 teams she is in (guardian group object permissions, `ProjectGroupObjectPermission`); each
+    team also has a by-stander member. Same measurements as the direct case, keys prefixed `teams_`."""
+    from django.db import transaction
+    from django.test.utils import override_settings
+    from django_tenants.utils import schema_context
+
+    from shared_apps.accounts.models import Role
+    from shared_apps.accounts.services import membership_add, user_create
+    from tenant_apps.members.services import team_create, team_member_add
+    from tenant_apps.projects.selectors import project_list_visible
+    from tenant_apps.tokens.services import api_token_create
+    from tenants.base.actor import Actor
+    from tenants.conn import connection
+
+    rng = random.Random(5)
+    slug = tenant.slug
+    member = user_create(email=f"teammate@{slug}.test", password=None)
+    membership_add(user=member, tenant_id=tenant.pk, role=Role.MEMBER)
+    other = user_create(email=f"teammate2@{slug}.test", password=None)
+    membership_add(user=other, tenant_id=tenant.pk, role=Role.MEMBER)
+    with schema_context(schema_name):
+        with transaction.atomic():
+            teams = [team_create(actor=Actor(user=None), name=f"Bench team {i}") for i in range(5)]
+            for team in teams:
+                team_member_add(actor=Actor(user=None), tenant=tenant, team=team, user_id=member.pk)
+                team_member_add(actor=Actor(user=None), tenant=tenant, team=team, user_id=other.pk)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT id FROM projects_project ORDER BY id")
+            ids = [row[0] for row in cursor.fetchall()]
+            seen = rng.sample(ids, visible)
+            own, via_teams = sorted(seen[: visible // 2]), seen[visible // 2 :]
+            cursor.execute(
+                "SELECT p.id FROM auth_permission p JOIN django_content_type c ON c.id = p.content_type_id "
+                "WHERE c.app_label = 'projects' AND c.model = 'project' AND p.codename = 'view_project'"
+            )
+            view = cursor.fetchone()[0]
+            cursor.execute(
+                "INSERT INTO projects_projectuserobjectpermission (user_id, permission_id, content_object_id) "
+                "SELECT %s, %s, unnest(%s::bigint[])",
+                [member.pk, view, own],
+            )
+            share = len(via_teams) // len(teams)
+            for i, team in enumerate(teams):
+                cursor.execute(
+                    "INSERT INTO projects_projectgroupobjectpermission (group_id, permission_id, content_object_id) "
+                    "SELECT %s, %s, unnest(%s::bigint[])",
+                    [team.group_id, view, sorted(via_teams[i * share : (i + 1) * share])],
+                )
+            cursor.execute("VACUUM ANALYZE projects_projectuserobjectpermission")
+            cursor.execute("VACUUM ANALYZE projects_projectgroupobjectpermission")
+            cursor.execute("VACUUM ANALYZE members_teammember")
+        _, token = api_token_create(actor=Actor(user=member), user=member, name="bench-teams")
+    connection.set_schema_to_public()
+    out: dict[str, Any] = {"teams_member_teams": len(teams), "teams_grants_via_teams": share * len(teams)}
+    with override_settings(**bench_plan_settings()):
+        counts = {}
+        for size in (1, 50, 100):
+            # Twice, keeping the lower count: a per-minute bookkeeping write (the token's last use) or an
+            # expiring cache entry landing in the measured request is not the list's cost.
+            n, sql, body = min((_count_queries(host, token, size) for _ in range(2)), key=lambda r: r[0])
+            assert body["count"] == visible, body["count"]
+            counts[size] = n
+            if size == 50:
+                out["teams_queries_sql"] = sql
+    connection.set_schema_to_public()
+    out["teams_queries_per_request"] = counts[50]
+    out["teams_queries_page_size_1"] = counts[1]
+    out["teams_queries_page_size_100"] = counts[100]
+    out["teams_queries_flat"] = counts[1] == counts[50] == counts[100]
+    with schema_context(schema_name):
+        timed = _time_queryset(lambda: project_list_visible(user=member, role="member"), iterations)
+        out["teams_filtered_query_ms_p50"] = ms(percentile(timed["total"], 50))
+        out["teams_filtered_query_ms_p99"] = ms(percentile(timed["total"], 99))
+        out["teams_filtered_count_ms_p50"] = ms(percentile(timed["count"], 50))
+        out["teams_filtered_page_ms_p50"] = ms(percentile(timed["page"], 50))
+        count_sql, page_sql = _list_sql(project_list_visible(user=member, role="member"))
+        out["teams_explain_count"] = _explain(*count_sql)
+        out["teams_explain_page"] = _explain(*page_sql)
+        # Side by side, same data, same moment: the direct-grant member through today's selector, the
+        # selector's shape before teams (one EXISTS), and guardian's get_objects_for_user (D97, D98).
+        direct = direct_member
+        shapes = {
+            "reference_direct_member_current": lambda: project_list_visible(user=direct, role="member"),
+            "reference_direct_member_before_teams": lambda: _before_teams_shape(direct),
+            "reference_direct_member_guardian_get_objects_for_user": lambda: _guardian_shape(direct),
+        }
+        for key, make in shapes.items():
+            timed = _time_queryset(make, max(30, iterations // 3))
+            out[f"{key}_query_ms_p50"] = ms(percentile(timed["total"], 50))
+        count_sql, page_sql = _list_sql(_guardian_shape(direct))
+        out["reference_guardian_explain_page"] = _explain(*page_sql)
+    connection.set_schema_to_public()
+    return out
+
+
+def _before_teams_shape(user: Any) -> Any:
+    from django.contrib.auth.models import Permission
+    from django.db.models import Exists, OuterRef, Subquery
+
+    from tenant_apps.projects.models import Project, ProjectUserObjectPermission
+
+    view = Permission.objects.filter(
+        content_type__app_label="projects", content_type__model="project", codename="view_project"
+    ).values("pk")[:1]
+    can_view = ProjectUserObjectPermission.objects.filter(
+        content_object=OuterRef("pk"), user_id=user.pk, permission_id=Subquery(view)
+    )
+    return Project.objects.filter(Exists(can_view))
+
+
+def _guardian_shape(user: Any) -> Any:
+    from guardian.shortcuts import get_objects_for_user
+
+    from tenant_apps.projects.models import Project
+
+    return get_objects_for_user(
+        user,
+        "projects.view_project",
+        Project.objects.all(),
+        with_superuser=False,
+        accept_global_perms=False,
+        use_groups=False,
+    )
+
+
 # --- The benchmark --------------------------------------------------------------------------------
 
 
@@ -553,6 +685,19 @@ def run(env: dict[str, str]) -> dict[str, Any]:
             result["queries_cursor_page_200"] = _cursor_queries(host, token, tokens["200"])
         connection.set_schema_to_public()
         result["queries_cursor_flat"] = result["queries_cursor_page_1"] == result["queries_cursor_page_200"]
+
+    if os.environ.get("BENCH_API_TEAMS", "1") == "1":  # the teams case, in the same run (issue #18)
+        result.update(
+            _teams_case(
+                tenant.schema_name,
+                tenant=tenant,
+                host=host,
+                visible=visible,
+                iterations=iterations,
+                direct_member=member,
+            )
+        )
+        result["goal_teams_filtered_query_ms_p50"] = 5
 
     requests = [[host, token, PATH]]
     with gunicorn(env) as (port, worker_pid):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
@@ -12,8 +10,8 @@ from rest_framework.response import Response
 from billing import gateway, selectors, services
 from shared_apps.accounts.permissions import IsTenantMember
 from shared_apps.accounts.policies import BILLING_ROLES
+from shared_apps.accounts.viewsets import TenantViewSet
 from tenants.base.api.docs import ErrorEnvelope, error_responses
-from tenants.base.api.views import ApiView
 
 _BILLING_ERRORS = {
     **error_responses(),
@@ -29,14 +27,6 @@ class IsBillingManager(IsTenantMember):
     def has_permission(self, request: Request, view: object) -> bool:
         super().has_permission(request, view)
         return request.membership.role in BILLING_ROLES  # type: ignore[attr-defined]
-
-
-class BillingApiView(ApiView):
-    permission_classes = [IsBillingManager]
-
-    @property
-    def tenant(self) -> Any:
-        return self.request._request.tenant  # type: ignore[attr-defined]
 
 
 def _gateway_unavailable(exc: gateway.GatewayError) -> exceptions.APIException:
@@ -91,9 +81,35 @@ class UrlOutput(serializers.Serializer):
     url = serializers.URLField()
 
 
-class BillingOverviewApi(BillingApiView):
+class InvoiceSerializer(serializers.Serializer):
+    id = serializers.CharField(source="stripe_invoice_id")
+    number = serializers.CharField()
+    status = serializers.CharField()
+    currency = serializers.CharField()
+    total = serializers.IntegerField()
+    amount_due = serializers.IntegerField()
+    amount_paid = serializers.IntegerField()
+    amount_refunded = serializers.IntegerField()
+    period_start = serializers.DateTimeField()
+    period_end = serializers.DateTimeField()
+    created = serializers.DateTimeField(source="stripe_created")
+    hosted_invoice_url = serializers.CharField()
+    invoice_pdf = serializers.CharField()
+
+
+class CheckoutInput(serializers.Serializer):
+    plan = serializers.CharField(max_length=40)
+
+
+class BillingViewSet(TenantViewSet):
+    """Billing of this organization: viewset actions bound in billing/api/urls.py (overview, invoices,
+    checkout, portal: one resource, no list of objects)."""
+
+    permission_classes = [IsBillingManager]
+    writable_when_read_only = False  # checkout and portal: True (a read-only organization must still pay)
+
     @extend_schema(operation_id="billing_overview", responses={200: BillingOverviewOutput, **_BILLING_ERRORS})
-    def get(self, request: Request) -> Response:
+    def overview(self, request: Request) -> Response:
         tenant = self.tenant
         overview = selectors.billing_overview(tenant=tenant)
         ent, sub = overview.entitlements, overview.subscription
@@ -127,24 +143,6 @@ class BillingOverviewApi(BillingApiView):
             }
         )
 
-
-class InvoiceSerializer(serializers.Serializer):
-    id = serializers.CharField(source="stripe_invoice_id")
-    number = serializers.CharField()
-    status = serializers.CharField()
-    currency = serializers.CharField()
-    total = serializers.IntegerField()
-    amount_due = serializers.IntegerField()
-    amount_paid = serializers.IntegerField()
-    amount_refunded = serializers.IntegerField()
-    period_start = serializers.DateTimeField()
-    period_end = serializers.DateTimeField()
-    created = serializers.DateTimeField(source="stripe_created")
-    hosted_invoice_url = serializers.CharField()
-    invoice_pdf = serializers.CharField()
-
-
-class InvoiceListApi(BillingApiView):
     @extend_schema(
         operation_id="billing_invoices",
         responses={
@@ -152,23 +150,14 @@ class InvoiceListApi(BillingApiView):
             **error_responses(),
         },
     )
-    def get(self, request: Request) -> Response:
+    def invoices(self, request: Request) -> Response:
         invoices = selectors.invoices_for_tenant(tenant=self.tenant)[:100]
         return Response({"results": InvoiceSerializer(invoices, many=True).data})
-
-
-class CheckoutInput(serializers.Serializer):
-    plan = serializers.CharField(max_length=40)
-
-
-class CheckoutApi(BillingApiView):
-    scope_area = "admin"  # starting a payment flow needs an admin-scoped token (D64)
-    writable_when_read_only = True  # a read-only organization must still be able to pay
 
     @extend_schema(
         operation_id="billing_checkout", request=CheckoutInput, responses={201: UrlOutput, **_BILLING_ERRORS}
     )
-    def post(self, request: Request) -> Response:
+    def checkout(self, request: Request) -> Response:
         data = CheckoutInput(data=request.data)
         data.is_valid(raise_exception=True)
         try:
@@ -179,13 +168,8 @@ class CheckoutApi(BillingApiView):
             raise _gateway_unavailable(exc) from exc
         return Response({"url": url}, status=201)
 
-
-class PortalApi(BillingApiView):
-    scope_area = "admin"  # starting a payment flow needs an admin-scoped token (D64)
-    writable_when_read_only = True
-
     @extend_schema(operation_id="billing_portal", request=None, responses={201: UrlOutput, **_BILLING_ERRORS})
-    def post(self, request: Request) -> Response:
+    def portal(self, request: Request) -> Response:
         try:
             url = services.portal_start(tenant=self.tenant, host=request.get_host())
         except gateway.GatewayError as exc:

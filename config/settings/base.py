@@ -52,6 +52,7 @@ TENANT_APPS = [
     "tenant_apps.projects",
     "tenant_apps.tokens",
     "tenant_apps.invitations",
+    "tenant_apps.members",
     "tenant_apps.audit",
     "tenant_apps.portal",
     "tenant_apps.outgoing",

@@ -7,35 +7,31 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 import tenants.base.api.converters  # noqa: F401  (registers the <id:…> converter)
+from shared_apps.accounts.viewsets import TenantRouter
 from tenant_apps.api.me import MeApi
 from tenant_apps.api.organization import CorsOriginsApi
-from tenant_apps.audit.api.views import AuditEventListApi
-from tenant_apps.invitations.api import views as members
+from tenant_apps.audit.api.views import AuditEventViewSet
+from tenant_apps.invitations.api.views import InvitationViewSet
+from tenant_apps.members.api.views import MemberViewSet, TeamViewSet
 from tenant_apps.outgoing.api import urls as outgoing_urls
-from tenant_apps.projects.api import views as projects
-from tenant_apps.tokens.api import views as tokens
+from tenant_apps.projects.api.views import ProjectViewSet, TaskViewSet
+from tenant_apps.tokens.api.views import TokenViewSet, token_obtain_view
 from tenants.base.errors import error_response
 
+# Every tenant resource is a viewset on this router (issue #18); paths and names are the API's own.
+router = TenantRouter()
+router.register("auth/tokens", TokenViewSet, basename="auth-token")
+router.register("projects", ProjectViewSet, basename="project")
+router.register("projects/<id:project_id>/tasks", TaskViewSet, basename="task")
+router.register("members", MemberViewSet, basename="member")
+router.register("teams", TeamViewSet, basename="team")
+router.register("invitations", InvitationViewSet, basename="invitation")
+router.register("audit-events", AuditEventViewSet, basename="audit-event")
+
 v1 = [
-    path("auth/token/", tokens.TokenObtainApi.as_view(), name="auth-token"),
-    path("auth/tokens/", tokens.TokenListApi.as_view(), name="auth-tokens"),
-    path("auth/tokens/<id:token_id>/", tokens.TokenRevokeApi.as_view(), name="auth-token-detail"),
+    path("auth/token/", token_obtain_view, name="auth-token"),
     path("me/", MeApi.as_view(), name="me"),
-    path("projects/", projects.ProjectListCreateApi.as_view(), name="projects"),
-    path("projects/<id:project_id>/", projects.ProjectDetailApi.as_view(), name="project-detail"),
-    path("projects/<id:project_id>/tasks/", projects.TaskListCreateApi.as_view(), name="tasks"),
-    path("projects/<id:project_id>/tasks/<id:task_id>/", projects.TaskDetailApi.as_view(), name="task-detail"),
-    path(
-        "projects/<id:project_id>/permissions/",
-        projects.ProjectPermissionsApi.as_view(),
-        name="project-permissions",
-    ),
-    path("members/", members.MemberListApi.as_view(), name="members"),
-    path("members/<id:user_id>/", members.MemberDetailApi.as_view(), name="member-detail"),
-    path("invitations/", members.InvitationListCreateApi.as_view(), name="invitations"),
-    path("invitations/accept/", members.InvitationAcceptApi.as_view(), name="invitation-accept"),
-    path("invitations/<id:invitation_id>/", members.InvitationRevokeApi.as_view(), name="invitation-detail"),
-    path("audit-events/", AuditEventListApi.as_view(), name="audit-events"),
+    *router.urls,
     *outgoing_urls.urlpatterns,
     path("organization/cors-origins/", CorsOriginsApi.as_view(), name="cors-origins"),
 ]

@@ -7,8 +7,7 @@ class InvitationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from tenant_apps.invitations.api.serializers import InvitationOutput, MemberOutput
+        from tenant_apps.invitations.api.serializers import InvitationOutput
         from tenant_apps.outgoing.events import renderer_register
 
-        renderer_register("member", MemberOutput)
         renderer_register("invitation", InvitationOutput)

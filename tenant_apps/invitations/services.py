@@ -1,5 +1,5 @@
-"""Members and invitations: writes. Membership rows live in `public`, audit rows in the tenant's
-schema; both are on the same connection, so one transaction covers them."""
+"""Invitations: writes (member writes: tenant_apps/members/services.py). Membership rows live in
+`public`, audit rows in the tenant's schema; both are on the same connection, so one transaction covers them."""
 
 from __future__ import annotations
 
@@ -14,16 +14,15 @@ from billing.policies import tenant_ensure_writable
 from billing.selectors import entitlements_for_tenant
 from shared_apps.accounts.emails import email_send_on_commit
 from shared_apps.accounts.models import Membership, Role, User
-from shared_apps.accounts.policies import member_manageable, role_grantable
+from shared_apps.accounts.policies import role_grantable
 from shared_apps.accounts.selectors import membership_count
-from shared_apps.accounts.services import membership_add, membership_change_role, membership_remove, user_create
+from shared_apps.accounts.services import membership_add, user_create
 from tenant_apps.audit.services import audit_event_record
 from tenant_apps.invitations.models import Invitation, InvitationStatus
 from tenant_apps.invitations.selectors import invitation_pending_count
+from tenant_apps.members.services import role_not_grantable_error
 from tenant_apps.outgoing.services import outbox_record
-from tenant_apps.projects.models import ProjectUserObjectPermission
 from tenant_apps.tokens.crypto import INVITATION_SCHEME, secret_hash, secret_new
-from tenant_apps.tokens.models import ApiToken
 from tenants.base.actor import Actor
 from tenants.models import Tenant
 from tenants.selectors import tenant_origin
@@ -74,7 +73,7 @@ def invitation_create(
     if role not in Role.values:
         raise ValidationError({"role": ValidationError("Unknown role.", code="invalid_role")})
     if not role_grantable(by=actor_role, role=role):
-        raise _not_grantable(role, verb="invite")
+        raise role_not_grantable_error(role, verb="invite")
     _lock_seats(tenant)
     if Membership.objects.filter(tenant_id=tenant.pk, user__email__iexact=email).exists():
         raise ValidationError("This person is already a member.", code="already_member")
@@ -213,45 +212,3 @@ def invitation_accept(
     outbox_record(event_type="invitation.accepted", obj=invitation)
     outbox_record(event_type="member.joined", obj=membership)
     return membership
-
-
-def _not_grantable(role: str, *, verb: str) -> ValidationError:
-    if role == Role.OWNER:
-        return ValidationError(f"Only an owner can {verb} an owner.", code="forbidden")
-    return ValidationError(f"Your role may not {verb} {role}.", code="forbidden")
-
-
-def _owner_rule(*, actor_role: str, target_role: str, new_role: str | None = None) -> None:
-    """Only owners touch owners or make new ones (accounts.policies, the one rule for every surface)."""
-    if not member_manageable(by=actor_role, target_role=target_role):
-        raise ValidationError("Only an owner can change owners.", code="forbidden")
-    if new_role is not None and not role_grantable(by=actor_role, role=new_role):
-        raise _not_grantable(new_role, verb="make someone")
-
-
-@transaction.atomic
-def member_change_role(*, actor: Actor, actor_role: str, membership: Membership, role: str) -> Membership:
-    _owner_rule(actor_role=actor_role, target_role=membership.role, new_role=role)
-    old = membership.role
-    membership = membership_change_role(membership=membership, role=role)
-    audit_event_record(
-        actor=actor,
-        action="member.role_changed",
-        target_type="user",
-        target_id=membership.user_id,
-        data={"from": old, "to": role},
-    )
-    outbox_record(event_type="member.role_changed", obj=membership)
-    return membership
-
-
-@transaction.atomic
-def member_remove(*, actor: Actor, actor_role: str, membership: Membership) -> None:
-    """Remove a member: their object permissions and API tokens in this tenant go with them."""
-    _owner_rule(actor_role=actor_role, target_role=membership.role)
-    user_id, role = membership.user_id, membership.role
-    membership_remove(membership=membership)
-    ProjectUserObjectPermission.objects.filter(user_id=user_id).delete()
-    ApiToken.objects.filter(user_id=user_id, revoked_at__isnull=True).update(revoked_at=timezone.now())
-    audit_event_record(actor=actor, action="member.removed", target_type="user", target_id=user_id, data={"role": role})
-    outbox_record(event_type="member.removed", obj=membership)

@@ -8,6 +8,7 @@ class ProjectsConfig(AppConfig):
 
     def ready(self) -> None:
         from tenant_apps.outgoing.events import renderer_register
+        from tenant_apps.projects import receivers  # noqa: F401  (membership removal -> grants cleared)
         from tenant_apps.projects.api.serializers import ProjectOutput, TaskOutput
 
         renderer_register("project", ProjectOutput)

@@ -9,7 +9,8 @@ from django.contrib.auth.models import Permission
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 
 from shared_apps.accounts.models import User
-from tenant_apps.projects.models import Project, ProjectUserObjectPermission, Task
+from tenant_apps.members.selectors import team_group_ids_of, user_in_teams
+from tenant_apps.projects.models import Project, ProjectGroupObjectPermission, ProjectUserObjectPermission, Task
 from tenant_apps.projects.policies import (
     ALL_PROJECT_CODENAMES,
     project_can_view,
@@ -30,24 +31,36 @@ def project_list_visible(*, user: User, role: str) -> QuerySet[Project]:
     # with the id known at run time it probes the (user, permission, content_object) unique index
     # once per project while walking projects in list order (see migration 0002 and
     # docs/benchmarks.md, api_list).
+    # Teams (D97): the same probe on the group grant table, for the groups of the caller's teams (a
+    # second InitPlan, read once per statement: removing someone from a team shows on the next request).
     view_permission = Permission.objects.filter(
         content_type__app_label="projects", content_type__model="project", codename="view_project"
     ).values("pk")[:1]
     can_view = ProjectUserObjectPermission.objects.filter(
         content_object=OuterRef("pk"), user_id=user.pk, permission_id=Subquery(view_permission)
     )
-    return Project.objects.filter(Exists(can_view))
+    if not user_in_teams(user_id=user.pk):
+        return Project.objects.filter(Exists(can_view))  # no team: the plan above, unchanged (D104)
+    can_view_via_team = ProjectGroupObjectPermission.objects.filter(
+        content_object=OuterRef("pk"),
+        permission_id=Subquery(view_permission),
+        group_id__in=team_group_ids_of(user_id=user.pk),
+    )
+    return Project.objects.filter(Exists(can_view) | Exists(can_view_via_team))
 
 
 def project_codenames(*, user: User, role: str, project_id: int) -> frozenset[str]:
-    """Effective permissions of `user` on one project (one query for plain members, none for admins)."""
+    """Effective permissions of `user` on one project: their own grants and their teams' (one query for
+    plain members, none for admins)."""
     if not role_uses_projects(role=role) or role_sees_all_projects(role=role):
         return project_codenames_for(role=role, granted=set())
-    granted = set(
-        ProjectUserObjectPermission.objects.filter(user_id=user.pk, content_object_id=project_id).values_list(
-            "permission__codename", flat=True
-        )
+    own = ProjectUserObjectPermission.objects.filter(user_id=user.pk, content_object_id=project_id).values_list(
+        "permission__codename", flat=True
     )
+    via_teams = ProjectGroupObjectPermission.objects.filter(
+        content_object_id=project_id, group_id__in=team_group_ids_of(user_id=user.pk)
+    ).values_list("permission__codename", flat=True)
+    granted = set(own.union(via_teams))  # one statement: the union of their own and their teams' grants
     return project_codenames_for(role=role, granted=granted)
 
 
@@ -128,3 +141,29 @@ def project_get_locked(*, project_id: int) -> Project | None:
 
 def task_get_locked(*, project: Project, task_id: int) -> Task | None:
     return Task.objects.select_for_update().filter(project=project, pk=task_id).first()
+
+
+def project_team_grants(*, project: Project) -> list[tuple[int, str, list[str]]]:
+    """(team id, team name, [codenames]) of the teams a project is shared with, in one query."""
+    rows = (
+        ProjectGroupObjectPermission.objects.filter(content_object=project, group__team__isnull=False)
+        .values_list("group__team__id", "group__team__name", "permission__codename")
+        .order_by("group__team__name", "group__team__id", "permission__codename")
+    )
+    grants: dict[int, tuple[int, str, list[str]]] = {}
+    for team_id, name, codename in rows:
+        grants.setdefault(team_id, (team_id, name, []))[2].append(codename)
+    return list(grants.values())
+
+
+def project_team_sharing_for(*, project_ids: list[int]) -> dict[int, dict[str, list[str]]]:
+    """project id -> {team name -> [codenames]} for the given projects, in one query (the portal list)."""
+    sharing: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    rows = (
+        ProjectGroupObjectPermission.objects.filter(content_object_id__in=project_ids, group__team__isnull=False)
+        .values_list("content_object_id", "group__team__name", "permission__codename")
+        .order_by("group__team__name", "permission__codename")
+    )
+    for project_id, name, codename in rows:
+        sharing[project_id][name].append(codename)
+    return {pid: dict(teams) for pid, teams in sharing.items()}

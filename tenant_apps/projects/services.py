@@ -7,14 +7,22 @@ import datetime as dt
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
+from guardian.shortcuts import assign_perm, remove_perm
 
 from billing.policies import tenant_ensure_writable
 from billing.selectors import entitlements_for_tenant
 from shared_apps.accounts.models import User
 from shared_apps.accounts.selectors import membership_for_user_id
 from tenant_apps.audit.services import audit_event_record
+from tenant_apps.members.models import Team
 from tenant_apps.outgoing.services import outbox_record
-from tenant_apps.projects.models import Project, ProjectUserObjectPermission, Task, TaskStatus
+from tenant_apps.projects.models import (
+    Project,
+    ProjectGroupObjectPermission,
+    ProjectUserObjectPermission,
+    Task,
+    TaskStatus,
+)
 from tenant_apps.projects.policies import (
     ALL_PROJECT_CODENAMES,
     project_grantee_allowed,
@@ -49,10 +57,8 @@ def project_create(*, actor: Actor, tenant: Tenant, name: str, description: str 
     user = actor.user
     project = Project.objects.create(name=name, description=description, created_by=user)
     if user is not None:
-        ProjectUserObjectPermission.objects.bulk_create(
-            ProjectUserObjectPermission(user=user, permission=perm, content_object=project)
-            for perm in project_permission_objects(codenames=ALL_PROJECT_CODENAMES)
-        )
+        for perm in project_permission_objects(codenames=ALL_PROJECT_CODENAMES):
+            assign_perm(perm, [user], project)  # guardian's bulk form: one INSERT per permission (D98)
     audit_event_record(
         actor=actor, action="project.created", target_type="project", target_id=project.pk, data={"name": name}
     )
@@ -127,10 +133,8 @@ def project_permission_grant(
         )
     )
     new = [p for p in project_permission_objects(codenames=codenames) if p.codename not in existing]
-    ProjectUserObjectPermission.objects.bulk_create(
-        (ProjectUserObjectPermission(user=user, permission=p, content_object=project) for p in new),
-        ignore_conflicts=True,
-    )
+    for perm in new:
+        assign_perm(perm, [user], project)  # guardian's bulk form (ignores a concurrent duplicate)
     granted = {p.codename for p in new}
     audit_event_record(
         actor=actor,
@@ -144,15 +148,64 @@ def project_permission_grant(
 
 @transaction.atomic
 def project_permission_revoke(*, actor: Actor, project: Project, user_id: int, codenames: set[str]) -> int:
-    deleted, _ = ProjectUserObjectPermission.objects.filter(
-        user_id=user_id, content_object=project, permission__codename__in=codenames & ALL_PROJECT_CODENAMES
-    ).delete()
+    deleted = 0
+    for perm in project_permission_objects(codenames=codenames):
+        removed = remove_perm(perm, User(pk=user_id), project)
+        deleted += removed[0] if removed else 0
     audit_event_record(
         actor=actor,
         action="project.permissions_revoked",
         target_type="project",
         target_id=project.pk,
         data={"user_id": user_id, "permissions": sorted(codenames), "removed": deleted},
+    )
+    return deleted
+
+
+def _team(*, team_id: int) -> Team:
+    team = Team.objects.select_related("group").filter(pk=team_id).first()
+    if team is None:
+        raise ValidationError({"team_id": ValidationError("No team with this id.", code="not_a_team")})
+    return team
+
+
+@transaction.atomic
+def project_team_permission_grant(*, actor: Actor, project: Project, team_id: int, codenames: set[str]) -> set[str]:
+    """Share a project with a team: guardian group object permissions on the team's group. Every member
+    of the team holds them, in addition to their own; returns the codenames newly granted."""
+    team = _team(team_id=team_id)
+    existing = set(
+        ProjectGroupObjectPermission.objects.filter(group_id=team.group_id, content_object=project).values_list(
+            "permission__codename", flat=True
+        )
+    )
+    new = [p for p in project_permission_objects(codenames=codenames) if p.codename not in existing]
+    for perm in new:
+        assign_perm(perm, [team.group], project)
+    granted = {p.codename for p in new}
+    audit_event_record(
+        actor=actor,
+        action="project.team_permissions_granted",
+        target_type="project",
+        target_id=project.pk,
+        data={"team_id": team.pk, "team": team.name, "permissions": sorted(granted)},
+    )
+    return granted
+
+
+@transaction.atomic
+def project_team_permission_revoke(*, actor: Actor, project: Project, team_id: int, codenames: set[str]) -> int:
+    team = _team(team_id=team_id)
+    deleted = 0
+    for perm in project_permission_objects(codenames=codenames):
+        removed = remove_perm(perm, team.group, project)
+        deleted += removed[0] if removed else 0
+    audit_event_record(
+        actor=actor,
+        action="project.team_permissions_revoked",
+        target_type="project",
+        target_id=project.pk,
+        data={"team_id": team.pk, "team": team.name, "permissions": sorted(codenames), "removed": deleted},
     )
     return deleted
 

@@ -1,5 +1,5 @@
 """Every endpoint x {anonymous, another tenant's member, member without the permission, member with it,
-admin}. Denied cases assert that nothing changed, audit log included."""
+member with it through a team, admin}. Denied cases assert that nothing changed, audit log included."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from tenant_apps.invitations.services import invitation_create
 from tenant_apps.projects.services import task_create
 from tenant_apps.tokens.services import api_token_create
 from tenants.base.actor import Actor
-from tests.support.api import Api, grant, make_project, snapshot
+from tests.support.api import Api, grant, grant_team, make_project, make_team, snapshot
 
 pytestmark = pytest.mark.django_db
 
-ACTORS = ("anon", "other_tenant", "without", "with", "admin")
+ACTORS = ("anon", "other_tenant", "without", "with", "via_team", "admin")
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class Case:
     with_role: str = Role.MEMBER
     with_perms: tuple[str, ...] = ()
     admin: int | None = None  # when the admin's answer differs from `ok`
+    via_team: int | None = None  # when the answer to `with_perms` held through a team differs from `ok`
     overrides: dict[str, int] = field(default_factory=dict)
 
 
@@ -140,7 +141,52 @@ CASES = [
     ),
     Case("me", "get", "/api/v1/me/", 200, denied=200),
     Case("tokens_list", "get", "/api/v1/auth/tokens/", 200, denied=200),
-    Case("token_revoke", "delete", "/api/v1/auth/tokens/{tokid}/", 204, 404, admin=404),
+    Case("token_revoke", "delete", "/api/v1/auth/tokens/{tokid}/", 204, 404, admin=404, via_team=404),
+    # Teams (issue #18): every member but billing sees them; owners and admins manage them.
+    Case("teams_list", "get", "/api/v1/teams/", 200, denied=404, without_role=Role.BILLING),
+    Case("team_get", "get", "/api/v1/teams/{team}/", 200, denied=200),
+    Case("team_create", "post", "/api/v1/teams/", 201, 403, {"name": "Design"}, with_role=Role.ADMIN),
+    Case("team_patch", "patch", "/api/v1/teams/{team}/", 200, 403, {"name": "Renamed"}, with_role=Role.OWNER),
+    Case("team_delete", "delete", "/api/v1/teams/{team}/", 204, 403, with_role=Role.OWNER),
+    Case("team_members_list", "get", "/api/v1/teams/{team}/members/", 200, denied=200),
+    Case(
+        "team_member_add",
+        "post",
+        "/api/v1/teams/{team}/members/",
+        201,
+        403,
+        {"user_id": "{owner}"},
+        with_role=Role.ADMIN,
+    ),
+    Case("team_member_remove", "delete", "/api/v1/teams/{team}/members/{carol}/", 204, 403, with_role=Role.OWNER),
+    Case(
+        "team_perms_list",
+        "get",
+        P + "team-permissions/",
+        200,
+        403,
+        without_perms=("view", "change"),
+        with_perms=("view", "manage"),
+    ),
+    Case(
+        "team_perms_grant",
+        "post",
+        P + "team-permissions/",
+        200,
+        403,
+        {"team_id": "{team}", "permissions": ["change"]},
+        without_perms=("view", "change"),
+        with_perms=("view", "manage"),
+    ),
+    Case(
+        "team_perms_revoke",
+        "delete",
+        P + "team-permissions/?team_id={team}&permissions=view",
+        200,
+        403,
+        without_perms=("view", "change"),
+        with_perms=("view", "manage"),
+    ),
 ]
 
 
@@ -166,6 +212,13 @@ def test_matrix(case: Case, actor: str, tenant_a, tenant_b, owner_a, member_fact
     for user, perms in ((without, case.without_perms), (with_, case.with_perms)):
         if perms:
             grant(tenant_a, project, user, *perms)
+    # "via_team": the same role as "with", holding `with_perms` only through a team (guardian group grants).
+    via_team = member_factory(tenant_a, case.with_role)
+    shared = make_team(tenant_a, "Shared", via_team)
+    if case.with_perms:
+        grant_team(tenant_a, project, shared, *case.with_perms)
+    team = make_team(tenant_a, "Core", carol)
+    grant_team(tenant_a, project, team, "view")
     admin = member_factory(tenant_a, Role.ADMIN)
     other = member_factory(tenant_b, Role.OWNER)
     with schema_context(tenant_a.schema_name):
@@ -174,13 +227,22 @@ def test_matrix(case: Case, actor: str, tenant_a, tenant_b, owner_a, member_fact
             actor=Actor(user=owner_a), actor_role=Role.OWNER, tenant=tenant_a, email="inv@x.test", role="member"
         )
         token, _ = api_token_create(actor=Actor(user=with_), user=with_)
-    ids = {"pid": project.pk, "tid": task.pk, "carol": carol.pk, "iid": invitation.pk, "tokid": token.pk}
+    ids = {
+        "pid": project.pk,
+        "tid": task.pk,
+        "carol": carol.pk,
+        "iid": invitation.pk,
+        "tokid": token.pk,
+        "team": team.pk,
+        "owner": owner_a.pk,
+    }
 
     clients = {
         "anon": Api(tenant_a),
         "other_tenant": Api(tenant_a, user=other),
         "without": Api(tenant_a, user=without),
         "with": Api(tenant_a, user=with_),
+        "via_team": Api(tenant_a, user=via_team),
         "admin": Api(tenant_a, user=admin),
     }
     expected = {
@@ -188,6 +250,7 @@ def test_matrix(case: Case, actor: str, tenant_a, tenant_b, owner_a, member_fact
         "other_tenant": 404,
         "without": case.denied,
         "with": case.ok,
+        "via_team": case.via_team if case.via_team is not None else case.ok,
         "admin": case.admin if case.admin is not None else case.ok,
     }[actor]
 
@@ -222,6 +285,14 @@ ADMIN_SCOPE_CASES = {
     "audit_list",
     "cors_origins_get",
     "cors_origins_put",
+    "team_create",
+    "team_patch",
+    "team_delete",
+    "team_member_add",
+    "team_member_remove",
+    "team_perms_list",
+    "team_perms_grant",
+    "team_perms_revoke",
 }
 SCOPE_LEVELS = {"read": 0, "write": 1, "admin": 2}
 
@@ -248,7 +319,17 @@ def test_scope_matrix(case: Case, scope: str, tenant_a, owner_a, member_factory)
         )
         token, _ = api_token_create(actor=Actor(user=with_), user=with_)
         _, raw = api_token_create(actor=Actor(user=with_), user=with_, scopes=[scope])
-    ids = {"pid": project.pk, "tid": task.pk, "carol": carol.pk, "iid": invitation.pk, "tokid": token.pk}
+    team = make_team(tenant_a, "Core", carol)
+    grant_team(tenant_a, project, team, "view")
+    ids = {
+        "pid": project.pk,
+        "tid": task.pk,
+        "carol": carol.pk,
+        "iid": invitation.pk,
+        "tokid": token.pk,
+        "team": team.pk,
+        "owner": owner_a.pk,
+    }
     allowed = SCOPE_LEVELS[scope] >= SCOPE_LEVELS[_needed(case)]
 
     before = snapshot(tenant_a)
@@ -264,7 +345,8 @@ def test_scope_matrix(case: Case, scope: str, tenant_a, owner_a, member_factory)
     else:
         assert response.status_code == 403, response.content
         assert response.json()["error"]["code"] == "insufficient_scope"
-        for key in ("projects", "tasks", "perms", "invitations", "audit", "members", "cors"):
+        kept = ("projects", "tasks", "perms", "team_perms", "teams", "team_members", "invitations", "audit")
+        for key in (*kept, "members", "cors"):
             assert after[key] == before[key], f"a request outside the token's scope changed {key}"
 
         def tokens(snap: dict) -> list:  # the calling token's last_used_at may move: bookkeeping

@@ -445,6 +445,7 @@ def test_the_snippet_in_docs_api_md_verifies_a_real_delivery(tenant_a, owner_a, 
 
 def test_member_and_invitation_events_carry_the_api_representation(tenant_a, owner_a, receiver_factory):
     from tenant_apps.invitations import services as invitations
+    from tenant_apps.members import services as members
     from tests.factories import TEST_PASSWORD
 
     receiver = receiver_factory()
@@ -462,8 +463,8 @@ def test_member_and_invitation_events_carry_the_api_representation(tenant_a, own
         membership = invitations.invitation_accept(
             actor=Actor(user=None), tenant=tenant_a, invitation=invitation, password=TEST_PASSWORD
         )
-        invitations.member_change_role(actor=actor, actor_role="owner", membership=membership, role="admin")
-        invitations.member_remove(actor=actor, actor_role="owner", membership=membership)
+        members.member_change_role(actor=actor, actor_role="owner", membership=membership, role="admin")
+        members.member_remove(actor=actor, actor_role="owner", membership=membership)
         events = [json.loads(body) for body in OutboxEvent.objects.order_by("pk").values_list("body", flat=True)]
     assert [e["type"] for e in events] == [
         "invitation.created",

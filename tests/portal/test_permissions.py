@@ -189,12 +189,13 @@ def test_action_access(
 # --- Projects and tasks: the API's guardian rules ---------------------------------------------------
 
 VIEWER, EDITOR, MANAGER, OWNER_P = "viewer", "editor", "manager", "owner"
-PROJECT_ACTORS = [ANONYMOUS, OUTSIDER, MEMBER, BILLING, VIEWER, EDITOR, MANAGER, ADMIN, OWNER_P]
-SEES = {VIEWER, EDITOR, MANAGER, ADMIN, OWNER_P}  # may see the project
-CHANGES = {EDITOR, ADMIN, OWNER_P}  # hold change_project (tasks follow it)
+VIA_TEAM = "via_team"  # holds view + change on the project only through a team (issue #18)
+PROJECT_ACTORS = [ANONYMOUS, OUTSIDER, MEMBER, BILLING, VIEWER, EDITOR, VIA_TEAM, MANAGER, ADMIN, OWNER_P]
+SEES = {VIEWER, EDITOR, VIA_TEAM, MANAGER, ADMIN, OWNER_P}  # may see the project
+CHANGES = {EDITOR, VIA_TEAM, ADMIN, OWNER_P}  # hold change_project (tasks follow it)
 SHARES = {MANAGER, ADMIN, OWNER_P}  # hold manage_project
 DELETES = {ADMIN, OWNER_P}  # hold delete_project
-CREATES = {MEMBER, VIEWER, EDITOR, MANAGER, ADMIN, OWNER_P}  # project_create_allowed: every role but billing
+CREATES = {MEMBER, VIEWER, EDITOR, VIA_TEAM, MANAGER, ADMIN, OWNER_P}  # project_create_allowed: every role but billing
 
 
 @dataclass
@@ -205,12 +206,14 @@ class ProjectWorld:
     task_id: int
     other_task_id: int  # a task of another project: never reachable through this one
     target: User
+    crew_id: int  # the team through which VIA_TEAM holds its grants
+    guests_id: int  # a team with no grants yet
 
 
 @pytest.fixture
 def pworld(tenant_a: Tenant, tenant_b: Tenant, owner_a: User, member_factory) -> ProjectWorld:  # type: ignore[no-untyped-def]
     from tenant_apps.projects.services import task_create
-    from tests.support.api import grant
+    from tests.support.api import grant, grant_team, make_team
 
     users: dict[str, User | None] = {
         ANONYMOUS: None,
@@ -220,6 +223,7 @@ def pworld(tenant_a: Tenant, tenant_b: Tenant, owner_a: User, member_factory) ->
         VIEWER: member_factory(tenant_a, Role.MEMBER),
         EDITOR: member_factory(tenant_a, Role.MEMBER),
         MANAGER: member_factory(tenant_a, Role.MEMBER),
+        VIA_TEAM: member_factory(tenant_a, Role.MEMBER),
         ADMIN: member_factory(tenant_a, Role.ADMIN),
         OWNER_P: owner_a,
     }
@@ -229,14 +233,24 @@ def pworld(tenant_a: Tenant, tenant_b: Tenant, owner_a: User, member_factory) ->
     grant(tenant_a, project, users[VIEWER], "view")  # type: ignore[arg-type]
     grant(tenant_a, project, users[EDITOR], "view", "change")  # type: ignore[arg-type]
     grant(tenant_a, project, users[MANAGER], "view", "manage")  # type: ignore[arg-type]
+    crew = make_team(tenant_a, "Crew", users[VIA_TEAM])  # type: ignore[arg-type]
+    grant_team(tenant_a, project, crew, "view", "change")
+    guests = make_team(tenant_a, "Guests")
     with schema_context(tenant_a.schema_name):
         task = task_create(actor=Actor(user=owner_a), tenant=tenant_a, project=project, title="Launch")
         other_task = task_create(actor=Actor(user=owner_a), tenant=tenant_a, project=other, title="Orbit")
-    return ProjectWorld(tenant_a, users, project, task.pk, other_task.pk, target)
+    return ProjectWorld(tenant_a, users, project, task.pk, other_task.pk, target, crew.pk, guests.pk)
 
 
 def _pfill(pw: ProjectWorld, value: Any) -> Any:
-    ids = {"project": pw.project.pk, "task": pw.task_id, "target": pw.target.pk, "other_task": pw.other_task_id}
+    ids = {
+        "project": pw.project.pk,
+        "task": pw.task_id,
+        "target": pw.target.pk,
+        "other_task": pw.other_task_id,
+        "crew": pw.crew_id,
+        "guests": pw.guests_id,
+    }
     if isinstance(value, str):
         return value.format(**ids)
     if isinstance(value, list):
@@ -298,6 +312,14 @@ PROJECT_ACTIONS: list[tuple[str, str, dict[str, Any], set[str], set[str]]] = [
         SHARES,
     ),
     ("revoke project", "/projects/{project}/revoke/", {"user_id": "{target}"}, SEES, SHARES),
+    (
+        "share project with a team",
+        "/projects/{project}/share-team/",
+        {"team_id": "{guests}", "permissions": ["view_project"]},
+        SEES,
+        SHARES,
+    ),
+    ("revoke a team", "/projects/{project}/revoke-team/", {"team_id": "{crew}"}, SEES, SHARES),
     ("create task", "/projects/{project}/tasks/", {"title": "Test", "status": "todo"}, SEES, CHANGES),
     ("edit task", "/projects/{project}/tasks/{task}/", {"title": "Liftoff", "status": "in_progress"}, SEES, CHANGES),
     (

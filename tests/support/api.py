@@ -16,8 +16,10 @@ from django_tenants.utils import schema_context
 from shared_apps.accounts.models import Membership, User
 from tenant_apps.audit.models import AuditEvent
 from tenant_apps.invitations.models import Invitation
+from tenant_apps.members import services as member_services
+from tenant_apps.members.models import Team, TeamMember
 from tenant_apps.projects import services as project_services
-from tenant_apps.projects.models import Project, ProjectUserObjectPermission, Task
+from tenant_apps.projects.models import Project, ProjectGroupObjectPermission, ProjectUserObjectPermission, Task
 from tenant_apps.tokens.models import ApiToken
 from tenants.base.actor import Actor
 from tenants.base.api.models import CorsOrigin
@@ -100,6 +102,21 @@ def grant(tenant: Tenant, project: Project, user: User, *names: str) -> None:
         )
 
 
+def make_team(tenant: Tenant, name: str, *members: User) -> Team:
+    with schema_context(tenant.schema_name):
+        team = member_services.team_create(actor=Actor(user=None), name=name)
+        for user in members:
+            member_services.team_member_add(actor=Actor(user=None), tenant=tenant, team=team, user_id=user.pk)
+        return team
+
+
+def grant_team(tenant: Tenant, project: Project, team: Team, *names: str) -> None:
+    with schema_context(tenant.schema_name):
+        project_services.project_team_permission_grant(
+            actor=Actor(user=None), project=project, team_id=team.pk, codenames={f"{n}_project" for n in names}
+        )
+
+
 def audit_count(tenant: Tenant) -> int:
     with schema_context(tenant.schema_name):
         return AuditEvent.objects.count()
@@ -112,6 +129,9 @@ def snapshot(tenant: Tenant) -> dict[str, list]:
             "projects": list(Project.objects.order_by("pk").values()),
             "tasks": list(Task.objects.order_by("pk").values()),
             "perms": list(ProjectUserObjectPermission.objects.order_by("pk").values()),
+            "team_perms": list(ProjectGroupObjectPermission.objects.order_by("pk").values()),
+            "teams": list(Team.objects.order_by("pk").values()),
+            "team_members": list(TeamMember.objects.order_by("pk").values()),
             "tokens": list(ApiToken.objects.order_by("pk").values()),
             "invitations": list(Invitation.objects.order_by("pk").values()),
             "audit": list(AuditEvent.objects.order_by("pk").values_list("pk", flat=True)),

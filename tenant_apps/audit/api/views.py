@@ -11,12 +11,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from shared_apps.accounts.permissions import IsTenantAdmin
+from shared_apps.accounts.viewsets import TenantViewSet
 from tenant_apps.audit.models import AuditEvent
 from tenant_apps.audit.selectors import audit_event_list
 from tenants.base.api.docs import error_responses
 from tenants.base.api.fields import MAX_ID
 from tenants.base.api.filters import UtcIsoDateTimeFilter
-from tenants.base.api.views import ApiGenericView
 
 
 class AuditEventOutput(serializers.ModelSerializer):
@@ -52,7 +52,7 @@ class AuditEventFilter(django_filters.FilterSet):
         fields = ["actor_id", "action", "target_type", "created_after", "created_before", "date"]
 
 
-class AuditEventListApi(ApiGenericView):
+class AuditEventViewSet(TenantViewSet):
     scope_area = "admin"  # tokens need the admin scope (D64)
     permission_classes = [IsTenantAdmin]
     serializer_class = AuditEventOutput
@@ -60,10 +60,12 @@ class AuditEventListApi(ApiGenericView):
     filterset_class = AuditEventFilter
     ordering_fields = ["created_at", "id"]
 
-    def get_queryset(self) -> QuerySet[AuditEvent]:
-        return audit_event_list()
+    queryset = AuditEvent.objects.none()
+
+    def visible_queryset(self) -> QuerySet[AuditEvent]:
+        return audit_event_list()  # owners and admins see the whole organization's log
 
     @extend_schema(operation_id="audit_events_list", responses={200: AuditEventOutput(many=True), **error_responses()})
-    def get(self, request: Request) -> Response:
+    def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(AuditEventOutput(page, many=True).data)

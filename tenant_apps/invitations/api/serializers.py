@@ -1,21 +1,15 @@
-"""Output serializers of members and invitations: how the API (and the outgoing webhooks, which render
-objects exactly as the API does) show them. Kept apart from the views so that rendering an event does
-not import the views, which import the services that emit the events."""
+"""Output serializers of invitations (members: tenant_apps/members/api/serializers.py): how the API
+(and the outgoing webhooks, which render objects exactly as the API does) show them. Kept apart from the
+views so that rendering an event does not import the views, which import the services that emit the events."""
 
 from __future__ import annotations
 
 from rest_framework import serializers
 
-from shared_apps.accounts.models import Role
 from tenant_apps.invitations.models import Invitation
+from tenant_apps.members.api.serializers import MemberOutput
 
-
-class MemberOutput(serializers.Serializer):
-    user_id = serializers.IntegerField()
-    email = serializers.EmailField(source="user.email")
-    full_name = serializers.CharField(source="user.full_name")
-    role = serializers.ChoiceField(choices=Role.choices)
-    joined_at = serializers.DateTimeField(source="created_at")
+__all__ = ["InvitationOutput", "MemberOutput"]  # MemberOutput: tenant_apps/members (re-exported)
 
 
 class InvitationOutput(serializers.ModelSerializer):

@@ -21,9 +21,11 @@ from shared_apps.accounts.services import (
 )
 from tenant_apps.invitations import selectors, services
 from tenant_apps.invitations.models import InvitationStatus
+from tenant_apps.members import services as member_services
 from tenant_apps.portal.access import portal_login, portal_view, signed_in_member
 from tenant_apps.portal.forms import AcceptInvitationForm, InviteForm, RoleForm
 from tenant_apps.portal.views.common import actor, apply_errors, first_message, origin, tenant_of
+from tenant_apps.portal.views.teams import teams_context
 
 
 def _actor_role(request: HttpRequest) -> str:
@@ -40,6 +42,7 @@ def _members_page(request: HttpRequest, invite_form: InviteForm, status: int = 2
         "invitations": selectors.invitation_list().filter(status=InvitationStatus.PENDING),
         "invite_form": invite_form,
         "role_choices": role_choices_grantable(by=_actor_role(request)),
+        **teams_context(request),
     }
     return render(request, "portal/members.html", context, status=status)
 
@@ -89,7 +92,7 @@ def member_role_view(request: HttpRequest, user_id: int) -> HttpResponse:
         messages.error(request, "Choose one of the listed roles.")
         return HttpResponseRedirect("/members/")
     try:
-        services.member_change_role(
+        member_services.member_change_role(
             actor=actor(request),
             actor_role=request.membership.role,  # type: ignore[attr-defined]
             membership=membership,
@@ -107,7 +110,7 @@ def member_role_view(request: HttpRequest, user_id: int) -> HttpResponse:
 def member_remove_view(request: HttpRequest, user_id: int) -> HttpResponse:
     membership = _member_or_404(request, user_id)
     try:
-        services.member_remove(
+        member_services.member_remove(
             actor=actor(request),
             actor_role=request.membership.role,  # type: ignore[attr-defined]
             membership=membership,

@@ -21,6 +21,7 @@ from tenant_apps.portal.access import portal_view
 from tenant_apps.portal.forms import PERMISSION_CHOICES, ShareForm
 from tenant_apps.portal.project_forms import ProjectForm, ProjectListForm, TaskForm, TaskStatusForm
 from tenant_apps.portal.views.common import actor, apply_errors, first_message, tenant_of
+from tenant_apps.portal.views.teams import team_share_context
 from tenant_apps.projects import policies, selectors, services
 from tenant_apps.projects.api.filters import ProjectFilter, TaskFilter
 from tenant_apps.projects.models import Project, Task, TaskStatus
@@ -181,6 +182,7 @@ def _project_page(
         "task_form": task_form or TaskForm(members=members),
         "grants": list(grants.values()),
         "form": share_form or (_share_form(request) if can["share"] else None),
+        **(team_share_context(project) if can["share"] else {}),
     }
     return render(request, "portal/project_detail.html", context, status=status)
 

@@ -91,3 +91,23 @@ class ProjectGrantOutput(serializers.Serializer):
 
 class PermissionRevokeOutput(serializers.Serializer):
     removed = serializers.IntegerField()
+
+
+class TeamPermissionGrantInput(serializers.Serializer):
+    team_id = IdField()
+    permissions = serializers.ListField(
+        child=serializers.ChoiceField(choices=PERMISSION_CHOICES), min_length=1, max_length=4
+    )
+
+
+class TeamPermissionRevokeQuery(serializers.Serializer):
+    team_id = IdField()
+    permissions = serializers.ListField(
+        child=serializers.ChoiceField(choices=PERMISSION_CHOICES), required=False, max_length=4
+    )
+
+
+class ProjectTeamGrantOutput(serializers.Serializer):
+    team_id = serializers.IntegerField()
+    name = serializers.CharField()
+    permissions = serializers.ListField(child=serializers.ChoiceField(choices=PERMISSION_CHOICES))

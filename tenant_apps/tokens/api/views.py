@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from shared_apps.accounts.permissions import OnTenantHost
 from shared_apps.accounts.services import user_authenticate
+from shared_apps.accounts.viewsets import TenantViewSet
 from tenant_apps.tokens.models import ApiToken
 from tenant_apps.tokens.scopes import SCOPE_CHOICES
 from tenant_apps.tokens.selectors import api_token_list
@@ -17,7 +20,6 @@ from tenant_apps.tokens.services import MAX_EXPIRY_DAYS, api_token_create, api_t
 from tenants.base.actor import Actor
 from tenants.base.api.context import actor_of, client_ip_of, tenant_of, user_of
 from tenants.base.api.docs import error_responses
-from tenants.base.api.views import ApiGenericView, ApiView
 
 
 class TokenOutput(serializers.ModelSerializer):
@@ -56,9 +58,19 @@ class TokenCreateInput(serializers.Serializer):
     )
 
 
-class TokenObtainApi(ApiView):
-    authentication_classes: list = []
-    permission_classes = [OnTenantHost]
+class TokenViewSet(TenantViewSet):
+    """The caller's own API tokens in this organization (nobody sees another person's tokens)."""
+
+    queryset = ApiToken.objects.none()
+    serializer_class = TokenOutput
+    lookup_url_kwarg = "token_id"
+    filter_backends: list = []
+
+    def visible_queryset(self) -> QuerySet[ApiToken]:
+        return api_token_list(user=user_of(self.request))
+
+    def get_object(self) -> ApiToken:
+        return cast(ApiToken, super().get_object())
 
     @extend_schema(
         operation_id="auth_token_create",
@@ -66,7 +78,8 @@ class TokenObtainApi(ApiView):
         responses={201: TokenCreatedOutput, **error_responses()},
         auth=[],
     )
-    def post(self, request: Request) -> Response:
+    def obtain(self, request: Request) -> Response:
+        """Bound at `auth/token/` with no authentication (tenant_apps/api/urls.py)."""
         data = TokenCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
@@ -88,26 +101,18 @@ class TokenObtainApi(ApiView):
         token.token = raw  # type: ignore[attr-defined]  # shown this once, never stored
         return Response(TokenCreatedOutput(token).data, status=status.HTTP_201_CREATED)
 
-
-class TokenListApi(ApiGenericView):
-    serializer_class = TokenOutput
-
-    def get_queryset(self) -> QuerySet[ApiToken]:
-        if getattr(self, "swagger_fake_view", False):
-            return ApiToken.objects.none()
-        return api_token_list(user=user_of(self.request))
-
     @extend_schema(operation_id="auth_tokens_list", responses={200: TokenOutput(many=True), **error_responses()})
-    def get(self, request: Request) -> Response:
+    def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(TokenOutput(page, many=True).data)
 
-
-class TokenRevokeApi(ApiView):
     @extend_schema(operation_id="auth_tokens_revoke", responses={204: None, **error_responses()})
-    def delete(self, request: Request, token_id: int) -> Response:
-        token = api_token_list(user=user_of(request)).filter(pk=token_id).first()
-        if token is None:
-            raise exceptions.NotFound()
-        api_token_revoke(actor=actor_of(request), token=token)
+    def destroy(self, request: Request, token_id: int) -> Response:
+        api_token_revoke(actor=actor_of(request), token=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# `POST auth/token/`: the exchange needs no credential, only a tenant host.
+token_obtain_view = TokenViewSet.as_view(
+    {"post": "obtain"}, authentication_classes=[], permission_classes=[OnTenantHost]
+)
