@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import uuid
 from typing import Any
@@ -12,7 +13,8 @@ from billing.selectors import Entitlements, entitlements_for_tenant
 from shared_apps.accounts.models import User
 from shared_apps.accounts.network import client_ip
 from tenant_apps.audit.services import Actor
-from tenants.models import Tenant
+from tenants.models import Tenant, TenantStatus
+from tenants.request_cache import request_cache_for
 
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -57,9 +59,16 @@ def actor_of(request: object) -> Actor:
 
 
 def entitlements_of(request: object) -> Entitlements:
+    """The tenant's entitlements, once per request, and across requests from this process's request
+    cache (a subscription or tenant status change bumps the tenant's generation, D120)."""
     raw = _raw(request)
     cached = getattr(raw, "entitlements", None)
     if cached is None:
-        cached = entitlements_for_tenant(tenant=raw.tenant)  # type: ignore[attr-defined]
+        tenant = raw.tenant  # type: ignore[attr-defined]
+        cached = request_cache_for(raw).get_or_load(("entitlements",), lambda: entitlements_for_tenant(tenant=tenant))
+        # read_only follows this request's tenant row (resolution's snapshot), never a cached one.
+        read_only = tenant.status == TenantStatus.SUSPENDED
+        if cached.read_only != read_only:
+            cached = dataclasses.replace(cached, read_only=read_only)
         raw.entitlements = cached  # type: ignore[attr-defined]
     return cached
