@@ -16,13 +16,13 @@ works; other processes see the change within TENANT_RESOLUTION_FALLBACK_SECONDS.
 
 from __future__ import annotations
 
-import copy
 import threading
 import time
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models.base import ModelState
 from django_tenants.utils import schema_context
 
 from tenants.models import Domain, Tenant
@@ -94,7 +94,7 @@ class _ResolutionCache:
         if entry.value is _UNKNOWN:
             return None
         # A copy per request: nothing a request does to its tenant object leaks into the cache.
-        return copy.copy(entry.value)  # type: ignore[return-value]
+        return _copy(entry.value)  # type: ignore[arg-type]
 
     def invalidate_local(self) -> None:
         with self._lock:
@@ -103,6 +103,21 @@ class _ResolutionCache:
 
 
 _cache = _ResolutionCache()
+
+
+def _copy(tenant: Tenant) -> Tenant:
+    """What `copy.copy` gives for a model (its attributes, its own model state and related-object
+    cache), built directly instead of through the pickle protocol (`__reduce_ex__`, `__getstate__`,
+    `model_unpickle`): a few microseconds instead of 20-35 on every tenant request (issue 17)."""
+    attrs = tenant.__dict__.copy()
+    old = attrs["_state"]
+    state = ModelState()
+    state.db, state.adding = old.db, old.adding
+    state.fields_cache = dict(old.fields_cache)
+    attrs["_state"] = state
+    clone = tenant.__class__.__new__(tenant.__class__)
+    clone.__dict__.update(attrs)
+    return clone
 
 
 def _load_tenant(host: str) -> Tenant | None:
