@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench._cpu import proc_cpu_s, worker_pid
+from bench._cpu import proc_cpu_or_none, proc_cpu_s, worker_pid
 
 NAME = "tenancy_overhead"
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,31 +144,34 @@ def run(env: dict[str, str]) -> dict[str, Any]:
         workers = {"tenant": tenant_worker, "plain": plain_worker}
         for port, h in servers.values():
             _load(port, h, 2.0)  # warm-up
-        backends = {name: _backend_pid(port, h) for name, (port, h) in servers.items()}
         rates: dict[str, list[float]] = {"tenant": [], "plain": []}
         answered = {"tenant": 0, "plain": 0}
         cpu_s = {"tenant": 0.0, "plain": 0.0}
         pg_cpu_s = {"tenant": 0.0, "plain": 0.0}
+        pg_answered = {"tenant": 0, "plain": 0}
         cpu_rounds: dict[str, list[float]] = {"tenant": [], "plain": []}
         errors = 0
         for i in range(rounds):
             order = ["tenant", "plain"] if i % 2 == 0 else ["plain", "tenant"]
             for name in order:
                 port, h = servers[name]
-                before, pg_before = proc_cpu_s(workers[name]), proc_cpu_s(backends[name])
+                # The backend pid is asked every round: CONN_MAX_AGE (60 s) replaces the connection.
+                backend = _backend_pid(port, h)
+                before, pg_before = proc_cpu_s(workers[name]), proc_cpu_or_none(backend)
                 measured = _load(port, h, seconds)
-                used, pg_used = proc_cpu_s(workers[name]) - before, proc_cpu_s(backends[name]) - pg_before
+                used, pg_after = proc_cpu_s(workers[name]) - before, proc_cpu_or_none(backend)
                 n = int(measured["ok"]) + int(measured["errors"])
                 errors += int(measured["errors"])
                 rates[name].append(measured["ok"] / measured["seconds"])
                 answered[name] += n
                 cpu_s[name] += used
-                pg_cpu_s[name] += pg_used
+                if pg_before is not None and pg_after is not None:  # same backend all round long
+                    pg_cpu_s[name] += pg_after - pg_before
+                    pg_answered[name] += n
                 cpu_rounds[name].append(used / max(1, n) * 1e6)
-        same_backends = all(_backend_pid(port, h) == backends[name] for name, (port, h) in servers.items())
     per_round = [t / p for t, p in zip(rates["tenant"], rates["plain"], strict=True)]
     cpu_us = {name: cpu_s[name] / answered[name] * 1e6 for name in cpu_s}
-    pg_us = {name: pg_cpu_s[name] / answered[name] * 1e6 for name in pg_cpu_s}
+    pg_us = {name: pg_cpu_s[name] / pg_answered[name] * 1e6 if pg_answered[name] else None for name in pg_cpu_s}
     cpu_ratio_rounds = [t / p for t, p in zip(cpu_rounds["tenant"], cpu_rounds["plain"], strict=True)]
     return {
         "tenant_cpu_us_per_request": round(cpu_us["tenant"], 1),
@@ -176,8 +179,8 @@ def run(env: dict[str, str]) -> dict[str, Any]:
         "cpu_overhead_pct": round((cpu_us["tenant"] / cpu_us["plain"] - 1) * 100, 2),
         "cpu_overhead_pct_rounds": [round((r - 1) * 100, 1) for r in cpu_ratio_rounds],
         "cpu_overhead_pct_rounds_median": round((statistics.median(cpu_ratio_rounds) - 1) * 100, 2),
-        "tenant_pg_backend_cpu_us_per_request": round(pg_us["tenant"], 1) if same_backends else None,
-        "plain_pg_backend_cpu_us_per_request": round(pg_us["plain"], 1) if same_backends else None,
+        "tenant_pg_backend_cpu_us_per_request": None if pg_us["tenant"] is None else round(pg_us["tenant"], 1),
+        "plain_pg_backend_cpu_us_per_request": None if pg_us["plain"] is None else round(pg_us["plain"], 1),
         "requests": answered,
         "tenant_rps": round(statistics.median(rates["tenant"]), 1),
         "plain_rps": round(statistics.median(rates["plain"]), 1),
