@@ -122,3 +122,26 @@ def test_a_change_announced_by_another_process_is_seen_on_the_next_request(tenan
     # … and the other process's new generation makes it re-read at once.
     redis_client().set(_key(tenant_a.pk), "another-process")
     assert _role(api) == Role.MEMBER
+
+
+def test_with_valkey_down_requests_read_the_database_and_a_revocation_still_counts(tenant_a, member_factory):
+    from tests.tenancy.test_degraded_cache import _closed_port, valkey_at
+
+    member = member_factory(tenant_a, Role.MEMBER)
+    raw_revoked, raw_kept = _token(tenant_a, member), _token(tenant_a, member)
+    revoked_api, kept_api = Api(tenant_a, token=raw_revoked), Api(tenant_a, token=raw_kept)
+    _warm(revoked_api)
+    _warm(kept_api)
+    with valkey_at(f"redis://127.0.0.1:{_closed_port()}/0"):
+        with schema_context(tenant_a.schema_name):
+            token = ApiToken.objects.get(prefix=raw_revoked.split("_")[1])
+            api_token_revoke(actor=Actor(user=member), token=token)
+        assert revoked_api.get(LIST).status_code == 401
+        with CaptureQueriesContext(connection) as ctx:
+            assert kept_api.get(LIST).status_code == 200
+        # No cache without Valkey: the token and the membership come from PostgreSQL.
+        sql = " ".join(q["sql"] for q in ctx.captured_queries)
+        assert "tokens_apitoken" in sql and "accounts_membership" in sql
+    # Valkey is back: the revocation that could not be announced is announced now.
+    assert revoked_api.get(LIST).status_code == 401
+    assert kept_api.get(LIST).status_code == 200
