@@ -51,7 +51,7 @@ def _key(tenant_id: int) -> str:
 
 
 def _max_age() -> float:
-    return float(getattr(settings, "API_REQUEST_CACHE_SECONDS", 60.0))
+    return float(settings.API_REQUEST_CACHE_SECONDS)
 
 
 class _TenantEntries:
