@@ -374,7 +374,7 @@ def _cursor_timings(schema_name: str, member: Any, iterations: int, page_size: i
     from rest_framework.request import Request
     from rest_framework.test import APIRequestFactory
 
-    from tenant_apps.api.pagination import ApiPagination
+    from tenants.base.api.pagination import ApiPagination
     from tenant_apps.projects.selectors import project_list_visible
 
     factory = APIRequestFactory()
@@ -447,7 +447,7 @@ def _cursor_explain(schema_name: str, member: Any, token: str) -> list[str]:
     from rest_framework.request import Request
     from rest_framework.test import APIRequestFactory
 
-    from tenant_apps.api.pagination import ApiPagination
+    from tenants.base.api.pagination import ApiPagination
     from tenant_apps.projects.selectors import project_list_visible
 
     with schema_context(schema_name):

@@ -3,7 +3,7 @@
 Two gunicorn servers with the same configuration (1 sync worker, persistent DB connection) serve
 the same view (bench.views.one_query) over the same tenant table: one with the full tenant stack
 (bench.settings_http: TenantResolutionMiddleware, django-tenants backend), one without tenancy
-(config.settings.bench_plain: no resolution middleware, Django's PostgreSQL backend, search path
+(bench.settings_plain: no resolution middleware, Django's PostgreSQL backend, search path
 fixed to that tenant's schema). A separate client process (bench.loadgen) sends requests back to
 back; rounds alternate between the two servers (A B, then B A, ...) so drift hits both alike.
 
@@ -133,7 +133,7 @@ def run(env: dict[str, str]) -> dict[str, Any]:
 
     with (
         _gunicorn(env, "bench.settings_http", {}) as (tenant_port, tenant_worker),
-        _gunicorn(env, "config.settings.bench_plain", {"BENCH_SCHEMA": tenant.schema_name}) as (
+        _gunicorn(env, "bench.settings_plain", {"BENCH_SCHEMA": tenant.schema_name}) as (
             plain_port,
             plain_worker,
         ),

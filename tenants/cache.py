@@ -1,9 +1,9 @@
 """The Django cache backend: Valkey with schema-scoped keys, short timeouts and a circuit breaker.
 
 * Cache keys carry the active schema, so one tenant can never read another tenant's cached values.
-* `ValkeyCache` is Django's RedisCache with the request-path connection options of tenants.redis
+* `ValkeyCache` is Django's RedisCache with the request-path connection options of tenants.base.redis
   (tens of milliseconds, no retries) and the "cache" circuit breaker: while Valkey is down, every
-  cache call raises `tenants.redis.ValkeyUnavailable` at once. It does not swallow errors: each
+  cache call raises `tenants.base.redis.ValkeyUnavailable` at once. It does not swallow errors: each
   caller decides its own fallback (resolution keeps its map, throttles let the request through).
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from django.db import connection
 
-from tenants.redis import GuardedRedis, connection_options
+from tenants.base.redis import GuardedRedis, connection_options
 
 
 def make_key(key: str, key_prefix: str, version: int | str) -> str:

@@ -37,7 +37,7 @@ from django.core.signals import setting_changed
 from django.db import transaction
 from django.dispatch import receiver
 
-from tenants.redis import VALKEY_ERRORS, redis_client
+from tenants.base.redis import VALKEY_ERRORS, redis_client
 
 T = TypeVar("T")
 
@@ -93,7 +93,7 @@ def generation_read(*, tenant_id: int) -> str | None:
         fresh = _new_generation()
         old = client.set(_key(tenant_id), fresh, nx=True, get=True, ex=GENERATION_TTL_SECONDS)
     except VALKEY_ERRORS as exc:
-        from tenants.observability import degraded
+        from tenants.base.observability import degraded
 
         degraded(component="redis", feature="request_cache", exc=exc)
         return None
@@ -108,7 +108,7 @@ def _bump_now(tenant_id: int) -> None:
     try:
         redis_client().set(_key(tenant_id), _new_generation(), ex=GENERATION_TTL_SECONDS)
     except VALKEY_ERRORS as exc:
-        from tenants.observability import degraded
+        from tenants.base.observability import degraded
 
         with _lock:
             _pending_bumps.add(tenant_id)

@@ -6,7 +6,7 @@ kept in the cache backend (one Redis GET, no database query). Any change to a Te
 bumps that counter (see tenants.cache_invalidation), so every process drops its map on its next
 check, and the process that made the change drops it at once.
 
-When Valkey is unavailable (tenants.redis: fails in tens of milliseconds, then a circuit breaker
+When Valkey is unavailable (tenants.base.redis: fails in tens of milliseconds, then a circuit breaker
 skips it), resolution keeps serving from its map and falls back to the database: an entry is then
 trusted for TENANT_RESOLUTION_FALLBACK_SECONDS and re-read from PostgreSQL after that, an unknown
 host is read from PostgreSQL, and the whole map is dropped once Valkey answers again (changes made
@@ -27,7 +27,7 @@ from django_tenants.utils import schema_context
 
 from tenants.cache import public_key
 from tenants.models import Domain, Tenant
-from tenants.redis import VALKEY_ERRORS
+from tenants.base.redis import VALKEY_ERRORS
 
 GENERATION_KEY = "tenants:resolution:generation"
 _UNKNOWN = object()
@@ -58,7 +58,7 @@ class _ResolutionCache:
                 # ContentType cache (issue 17: one such request a second per process).
                 generation = cache._cache.get(public_key(GENERATION_KEY), None)  # type: ignore[attr-defined]
             except VALKEY_ERRORS as exc:
-                from tenants.observability import degraded
+                from tenants.base.observability import degraded
 
                 degraded(component="cache", feature="tenant_resolution", exc=exc)
                 with self._lock:
@@ -146,6 +146,6 @@ def resolution_cache_invalidate() -> None:
     except VALKEY_ERRORS as exc:
         # The change is saved; other processes pick it up from the database within
         # TENANT_RESOLUTION_FALLBACK_SECONDS, or all at once when Valkey answers again.
-        from tenants.observability import degraded
+        from tenants.base.observability import degraded
 
         degraded(component="cache", feature="tenant_resolution", exc=exc)

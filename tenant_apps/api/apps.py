@@ -9,7 +9,6 @@ class ApiConfig(AppConfig):
     def ready(self) -> None:
         from corsheaders.signals import check_request_enabled
 
-        from tenant_apps.api import cache_invalidation  # noqa: F401  (request cache invalidation receivers)
-        from tenant_apps.api.cors import cors_request_allowed
+        from tenants.base.api.cors import cors_request_allowed
 
-        check_request_enabled.connect(cors_request_allowed, dispatch_uid="tenant_apps.api.cors")
+        check_request_enabled.connect(cors_request_allowed, dispatch_uid="tenants.base.api.cors")

@@ -72,7 +72,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "tenant_apps.api.authentication.BearerTokenAuthentication"
+    target_class = "tenant_apps.tokens.authentication.BearerTokenAuthentication"
     name = "bearerAuth"
 
     def get_security_definition(self, auto_schema: object) -> dict:

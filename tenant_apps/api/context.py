@@ -11,7 +11,7 @@ from django.http import HttpRequest
 
 from billing.selectors import Entitlements, entitlements_for_tenant
 from shared_apps.accounts.models import User
-from shared_apps.accounts.network import client_ip
+from tenants.base.network import client_ip
 from tenant_apps.audit.services import Actor
 from tenants.models import Tenant, TenantStatus
 from tenants.request_cache import request_cache_for

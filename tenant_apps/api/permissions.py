@@ -8,8 +8,8 @@ from rest_framework.request import Request
 
 from shared_apps.accounts.models import Membership, Role
 from shared_apps.accounts.selectors import membership_get
-from tenant_apps.api.context import entitlements_of
-from tenant_apps.api.exceptions import PaymentRequired
+from tenants.base.api.context import entitlements_of
+from tenants.base.api.exceptions import PaymentRequired
 from tenants.request_cache import request_cache_for
 
 _MISSING = object()

@@ -20,9 +20,9 @@ from django.core.cache import cache
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
-from tenant_apps.api.context import client_ip_of, entitlements_of
-from tenants.observability import degraded
-from tenants.redis import VALKEY_ERRORS, guarded
+from tenants.base.api.context import client_ip_of, entitlements_of
+from tenants.base.observability import degraded
+from tenants.base.redis import VALKEY_ERRORS, guarded
 
 WINDOW_SECONDS = 60
 

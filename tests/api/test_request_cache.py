@@ -16,7 +16,7 @@ from tenant_apps.audit.services import Actor
 from tenant_apps.invitations.services import member_remove
 from tenant_apps.tokens.models import ApiToken
 from tenant_apps.tokens.services import api_token_create, api_token_revoke
-from tenants.redis import redis_client
+from tenants.base.redis import redis_client
 from tenants.request_cache import _key
 from tests.api.conftest import Api, grant, make_project
 
