@@ -45,6 +45,7 @@ NAME = "api_list"
 ORDER = 40
 ROOT = Path(__file__).resolve().parent.parent
 PATH = "/api/v1/projects/?page_size=50"
+CURSOR_PATH = "/api/v1/projects/?page_size=50&cursor="
 BENCH_PLAN = {
     "name": "Bench (unlimited)",
     "limits": {"seats": None, "projects": None, "api_rpm": 1_000_000_000},
@@ -73,7 +74,12 @@ def wsgi_application() -> Any:
         setattr(settings, key, value)
     from django.core.wsgi import get_wsgi_application
 
-    return get_wsgi_application()
+    from bench._stages import instrument, stages_app
+
+    stages = os.environ.get("BENCH_STAGES") == "1"
+    if stages:
+        instrument()
+    return stages_app(get_wsgi_application(), stages=stages)
 
 
 @contextlib.contextmanager
@@ -112,13 +118,21 @@ def gunicorn(env: dict[str, str], extra_env: dict[str, str] | None = None) -> It
 
 
 def _worker_pid(master_pid: int) -> int:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
-        if children:
-            return int(children[0])
-        time.sleep(0.1)
-    raise TimeoutError("gunicorn started no worker")
+    from bench._cpu import worker_pid
+
+    return worker_pid(master_pid)
+
+
+def bench_get(port: int, path: str) -> dict[str, Any]:
+    """GET one of the bench endpoints of bench._stages (`/__bench__/info`, `/__bench__/stages`)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", path, headers={"Host": "localhost"})
+        response = conn.getresponse()
+        assert response.status == 200, response.status
+        return json.loads(response.read())
+    finally:
+        conn.close()
 
 
 def proc_status_kb(pid: int, field: str) -> int:
@@ -671,20 +685,22 @@ def run(env: dict[str, str]) -> dict[str, Any]:
     result["queries_page_size_100"] = counts[100]
     result["queries_flat"] = counts[1] == counts[50] == counts[100]
 
-    result.update(_filtered_query_timings(tenant.schema_name, member, iterations))
-    connection.set_schema_to_public()
-    cursor_result = _cursor_timings(tenant.schema_name, member, iterations)
-    tokens = cursor_result.pop("cursor_tokens")
-    result.update(cursor_result)
-    connection.set_schema_to_public()
-    if "200" in tokens:
-        result["explain_cursor_page_200"] = _cursor_explain(tenant.schema_name, member, tokens["200"])
+    # BENCH_API_HTTP_ONLY=1 skips the in-process query timings (a quicker loop while profiling).
+    if os.environ.get("BENCH_API_HTTP_ONLY") != "1":
+        result.update(_filtered_query_timings(tenant.schema_name, member, iterations))
         connection.set_schema_to_public()
-        with override_settings(**bench_plan_settings()):
-            result["queries_cursor_page_1"] = _cursor_queries(host, token, tokens["1"])
-            result["queries_cursor_page_200"] = _cursor_queries(host, token, tokens["200"])
+        cursor_result = _cursor_timings(tenant.schema_name, member, iterations)
+        tokens = cursor_result.pop("cursor_tokens")
+        result.update(cursor_result)
         connection.set_schema_to_public()
-        result["queries_cursor_flat"] = result["queries_cursor_page_1"] == result["queries_cursor_page_200"]
+        if "200" in tokens:
+            result["explain_cursor_page_200"] = _cursor_explain(tenant.schema_name, member, tokens["200"])
+            connection.set_schema_to_public()
+            with override_settings(**bench_plan_settings()):
+                result["queries_cursor_page_1"] = _cursor_queries(host, token, tokens["1"])
+                result["queries_cursor_page_200"] = _cursor_queries(host, token, tokens["200"])
+            connection.set_schema_to_public()
+            result["queries_cursor_flat"] = result["queries_cursor_page_1"] == result["queries_cursor_page_200"]
 
     if os.environ.get("BENCH_API_TEAMS", "1") == "1":  # the teams case, in the same run (issue #18)
         result.update(
@@ -700,14 +716,47 @@ def run(env: dict[str, str]) -> dict[str, Any]:
         result["goal_teams_filtered_query_ms_p50"] = 5
 
     requests = [[host, token, PATH]]
+    result.update(http_case(env, requests, rounds=rounds, seconds=seconds))
+    result["stages"] = stage_case(env, requests, seconds=float(os.environ.get("BENCH_API_STAGE_SECONDS", "8")))
+    # The same first page with keyset pagination (`?cursor=`): no COUNT over the 10,000 visible rows,
+    # so the difference to list_ms_p50 is what the page-number COUNT costs over HTTP.
+    cursor_case = http_case(env, [[host, token, CURSOR_PATH]], rounds=max(1, rounds // 2), seconds=seconds)
+    result["cursor_first_page"] = {
+        k: cursor_case[k]
+        for k in ("list_ms_p50", "list_ms_p90", "list_ms_p99", "rps", "requests", "cpu_us_per_request")
+    }
+    result.update(
+        {
+            "server": "gunicorn 1 sync worker (config.settings.test, DEBUG off, log level WARNING), "
+            "bearer token; client: http.client in a separate process, one request at a time",
+            "goal_filtered_query_ms_p50": 5,
+            "goal_cursor_page_ms_p50": 1.5,
+            "goal_list_ms_p50": 5,
+            "goal_queries_flat": True,
+        }
+    )
+    return result
+
+
+# --- Over HTTP: latency, CPU per request by process, CPU per request by stage -----------------------
+
+
+def http_case(env: dict[str, str], requests: list[list[str]], *, rounds: int, seconds: float) -> dict[str, Any]:
+    """Latency over HTTP against an uninstrumented server, and the CPU each request costs the web
+    worker, its PostgreSQL backend and Valkey (process CPU time over all rounds / requests served).
+    A second case (another user, another grant shape) calls this with its own `requests`."""
+    from bench._cpu import proc_cpu_or_none, valkey_cpu_s
+
     with gunicorn(env) as (port, worker_pid):
         warm = run_client(port, requests, 2.0)
         assert warm["statuses"].get("200"), warm["statuses"]
+        backend_pid = bench_get(port, "/__bench__/info")["pg_backend_pid"]
         latencies: list[float] = []
         round_p50: list[float] = []
         ok = 0
         elapsed = 0.0
         statuses: dict[str, int] = {}
+        cpu_before = (proc_cpu_or_none(worker_pid), proc_cpu_or_none(backend_pid), valkey_cpu_s(env["REDIS_URL"]))
         for _ in range(rounds):
             measured = run_client(port, requests, seconds)
             latencies.extend(measured["latencies_ms"])
@@ -716,28 +765,68 @@ def run(env: dict[str, str]) -> dict[str, Any]:
             elapsed += measured["seconds"]
             for status, n in measured["statuses"].items():
                 statuses[status] = statuses.get(status, 0) + n
+        cpu_after = (proc_cpu_or_none(worker_pid), proc_cpu_or_none(backend_pid), valkey_cpu_s(env["REDIS_URL"]))
+        same_backend = bench_get(port, "/__bench__/info")["pg_backend_pid"] == backend_pid
         worker_rss_mb = round(proc_status_kb(worker_pid, "VmHWM") / 1024, 1)
+    sent = sum(statuses.values())
 
-    result.update(
-        {
-            "list_ms_p50": round(percentile(latencies, 50), 2),
-            "list_ms_p90": round(percentile(latencies, 90), 2),
-            "list_ms_p99": round(percentile(latencies, 99), 2),
-            "list_ms_p50_rounds": round_p50,
-            "rps": round(ok / elapsed, 1),
-            "requests": ok,
-            "statuses": statuses,
-            "rounds": rounds,
-            "seconds_per_round": seconds,
-            "worker_rss_mb": worker_rss_mb,
-            "server": "gunicorn 1 sync worker (config.settings.test, DEBUG off, log level WARNING), "
-            "bearer token; client: http.client in a separate process, one request at a time",
-            "goal_filtered_query_ms_p50": 5,
-            "goal_cursor_page_ms_p50": 1.5,
-            "goal_queries_flat": True,
-        }
-    )
-    return result
+    def per_request(i: int) -> float | None:
+        before, after = cpu_before[i], cpu_after[i]
+        if before is None or after is None or not sent or (i == 1 and not same_backend):
+            return None
+        return round((after - before) / sent * 1e6, 1)
+
+    cpu = {"web_worker": per_request(0), "postgres_backend": per_request(1), "valkey": per_request(2)}
+    known = [v for v in cpu.values() if v is not None]
+    return {
+        "list_ms_p50": round(percentile(latencies, 50), 2),
+        "list_ms_p90": round(percentile(latencies, 90), 2),
+        "list_ms_p99": round(percentile(latencies, 99), 2),
+        "list_ms_p50_rounds": round_p50,
+        "rps": round(ok / elapsed, 1),
+        "requests": ok,
+        "statuses": statuses,
+        "rounds": rounds,
+        "seconds_per_round": seconds,
+        "worker_rss_mb": worker_rss_mb,
+        "cpu_us_per_request": {**cpu, "total": round(sum(known), 1) if len(known) == len(cpu) else None},
+    }
+
+
+def stage_case(env: dict[str, str], requests: list[list[str]], *, seconds: float) -> dict[str, Any]:
+    """CPU and wall time per request by stage, from a second server whose request path is wrapped by
+    bench._stages (exclusive time of the innermost stage; `framework` is what remains of the WSGI
+    call: Django's middleware chain, URL routing, DRF's dispatch). `outside_wsgi` is the worker's
+    process CPU not spent inside the WSGI call (gunicorn's HTTP parsing and socket work)."""
+    from bench._cpu import proc_cpu_or_none
+
+    with gunicorn(env, {"BENCH_STAGES": "1"}) as (port, worker_pid):
+        warm = run_client(port, requests, 1.0)
+        assert warm["statuses"].get("200"), warm["statuses"]
+        bench_get(port, "/__bench__/stages?reset=1")
+        cpu_before = proc_cpu_or_none(worker_pid)
+        measured = run_client(port, requests, seconds)
+        cpu_after = proc_cpu_or_none(worker_pid)
+        snap = bench_get(port, "/__bench__/stages?reset=1")
+    n = snap["requests"]
+    assert n and measured["statuses"].get("200") == n, (measured["statuses"], n)
+    cpu_us = {k: round(v / n * 1e6, 1) for k, v in sorted(snap["cpu_s"].items(), key=lambda kv: -kv[1])}
+    wall_us = {k: round(v / n * 1e6, 1) for k, v in sorted(snap["wall_s"].items(), key=lambda kv: -kv[1])}
+    inside = sum(snap["cpu_s"].values())
+    out: dict[str, Any] = {
+        "requests": n,
+        "cpu_us_per_request": cpu_us,
+        "wall_us_per_request": wall_us,
+        "cpu_us_inside_wsgi": round(inside / n * 1e6, 1),
+        "wall_us_inside_wsgi": round(sum(snap["wall_s"].values()) / n * 1e6, 1),
+        "calls_per_request": {k: round(v / n, 2) for k, v in sorted(snap["calls"].items())},
+        "latency_ms_p50_instrumented": round(percentile(measured["latencies_ms"], 50), 2),
+    }
+    if cpu_before is not None and cpu_after is not None:
+        process_us = (cpu_after - cpu_before) / n * 1e6
+        out["cpu_us_process"] = round(process_us, 1)
+        out["cpu_us_outside_wsgi"] = round(process_us - inside / n * 1e6, 1)
+    return out
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["client"]:

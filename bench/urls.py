@@ -2,6 +2,9 @@
 
 from django.urls import path
 
-from bench.views import one_query
+from bench.views import backend_pid, one_query
 
-urlpatterns = [path("bench/one-query/", one_query, name="bench-one-query")]
+urlpatterns = [
+    path("bench/one-query/", one_query, name="bench-one-query"),
+    path("bench/backend-pid/", backend_pid, name="bench-backend-pid"),
+]

@@ -6,7 +6,7 @@ class BillingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from billing import receivers
+        from billing import cache_invalidation, receivers  # noqa: F401  (cache_invalidation: request cache receivers)
         from billing.policies import tenant_ensure_writable
         from billing.selectors import entitlements_for_tenant
         from shared_apps.accounts.signals import membership_changed

@@ -22,6 +22,14 @@ def make_key(key: str, key_prefix: str, version: int | str) -> str:
     return f"{key_prefix}:{version}:{schema}:{key}"
 
 
+def public_key(key: str) -> str:
+    """The full key `key` has in the public schema (what `make_key` gives there), whatever the
+    connection's schema: for the Django cache backend's raw client (`cache._cache.get(full_key)`)."""
+    from django.core.cache import cache
+
+    return f"{cache.key_prefix}:{cache.version}:public:{key}"  # make_key's format, schema "public"
+
+
 class _CacheRedis(GuardedRedis):
     breaker_name = "cache"
 

@@ -68,8 +68,9 @@ class TenantResolutionMiddleware:
         tenant.domain_url = hostname
         request.tenant = tenant  # type: ignore[attr-defined]
         _activate(tenant)
+        # Django's handler already did set_urlconf(ROOT_URLCONF) for this request and does it again
+        # for request.urlconf before resolving: no third call here (issue 17, tenancy_overhead).
         request.urlconf = settings.ROOT_URLCONF
-        set_urlconf(request.urlconf)
 
         blocked = _lifecycle_gate(request, tenant.status)
         if blocked is not None:

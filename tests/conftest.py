@@ -44,13 +44,16 @@ def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-unty
 
 @pytest.fixture(autouse=True)
 def _public_schema_between_tests() -> Iterator[None]:
+    from tenants.base.request_cache import request_cache_clear_local
     from tenants.resolution import resolution_cache_invalidate
 
     connection.set_schema_to_public()
     yield
     connection.set_schema_to_public()
-    # A test's rolled-back transaction may have changed tenants the resolution cache already saw.
+    # A test's rolled-back transaction may have changed tenants the resolution cache already saw,
+    # and rows (memberships, tokens, subscriptions) the API's request cache already holds.
     resolution_cache_invalidate()
+    request_cache_clear_local()
 
 
 @pytest.fixture

@@ -152,6 +152,9 @@ VALKEY_BREAKER_SECONDS = env.float("VALKEY_BREAKER_SECONDS", default=1.0)
 VALKEY_DEGRADED_LOG_INTERVAL_SECONDS = env.float("VALKEY_DEGRADED_LOG_INTERVAL_SECONDS", default=60.0)
 # While Valkey is unavailable, a host -> tenant entry is re-read from PostgreSQL after this long.
 TENANT_RESOLUTION_FALLBACK_SECONDS = env.float("TENANT_RESOLUTION_FALLBACK_SECONDS", default=10.0)
+# The longest an API token, membership or entitlements are served from a process's memory (D120);
+# changes take effect on the next request through a per-organization generation in Valkey.
+API_REQUEST_CACHE_SECONDS = env.float("API_REQUEST_CACHE_SECONDS", default=60.0)
 # Usage counts a process keeps in memory while Valkey is unavailable (tenant-hours).
 BILLING_USAGE_PENDING_MAX = env.int("BILLING_USAGE_PENDING_MAX", default=10_000)
 

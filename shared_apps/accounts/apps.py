@@ -9,6 +9,8 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in, user_logged_out
 
+        from shared_apps.accounts import cache_invalidation  # noqa: F401  (request cache receivers)
+
         def _record_session(sender: object, request: object, user: object, **kwargs: object) -> None:
             from shared_apps.accounts.services import user_session_record
 

@@ -11,12 +11,14 @@ from shared_apps.accounts.policies import ADMIN_ROLES
 from shared_apps.accounts.selectors import membership_get
 from tenants.base.api.context import entitlements_of
 from tenants.base.api.tenant_policies import ensure_writable
+from tenants.base.request_cache import request_cache_for
 
 _MISSING = object()
 
 
 def membership_of(request: Request) -> Membership | None:
-    """The caller's membership in this tenant, loaded at most once per request."""
+    """The caller's membership in this tenant, loaded at most once per request, and across requests
+    from this process's request cache (a change to the membership bumps the tenant's generation, D120)."""
     raw = request._request
     cached = getattr(raw, "membership", _MISSING)
     if cached is _MISSING:
@@ -24,7 +26,11 @@ def membership_of(request: Request) -> Membership | None:
         user = request.user
         cached = None
         if tenant is not None and user is not None and user.is_authenticated:
-            cached = membership_get(user=user, tenant_id=tenant.pk)  # type: ignore[arg-type]
+            cached = request_cache_for(raw).get_or_load(
+                ("membership", user.pk),
+                lambda: membership_get(user=user, tenant_id=tenant.pk),  # type: ignore[arg-type]
+                copy=True,
+            )
         raw.membership = cached  # type: ignore[attr-defined]
     return cached  # type: ignore[return-value]
 

@@ -2,14 +2,43 @@
 
 from __future__ import annotations
 
+import copy
+
+from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from tenant_apps.tokens.crypto import API_TOKEN_SCHEME, secret_matches, secret_prefix
 from tenant_apps.tokens.models import ApiToken
 from tenant_apps.tokens.scopes import SCOPE_CHOICES
 from tenant_apps.tokens.selectors import api_token_authenticate
 from tenant_apps.tokens.services import api_token_touch
+from tenants.base.request_cache import request_cache_for
+
+
+def _token_for(request: Request, raw: str) -> tuple[ApiToken, ApiToken] | None:
+    """The live token for `raw`: from this process's request cache (checked again here: the secret,
+    the expiry, the user's active flag), else from the database (D120). Revocation, deletion and a
+    user's deactivation bump the tenant's cache generation, so they take effect on the next request.
+    Returns (the cached instance, this request's copy)."""
+    prefix = secret_prefix(raw, scheme=API_TOKEN_SCHEME)
+    if prefix is None:
+        return None
+    cached = request_cache_for(request).get_or_load(("api_token", prefix), lambda: api_token_authenticate(raw=raw))
+    if cached is None:
+        return None
+    if (
+        not secret_matches(stored_hash=cached.secret_hash, raw=raw)
+        or cached.revoked_at is not None
+        or (cached.expires_at is not None and cached.expires_at <= timezone.now())
+        or not cached.user.is_active
+    ):
+        return None
+    # A copy per request (with its own user): nothing a request caches on them leaks into the next.
+    token = copy.copy(cached)
+    token.user = copy.copy(cached.user)
+    return cached, token
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -30,10 +59,12 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raw = header[1].decode()
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("Malformed Authorization header.") from None
-        token = api_token_authenticate(raw=raw)
-        if token is None:
+        found = _token_for(request, raw)
+        if found is None:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
+        cached, token = found
         api_token_touch(token=token)
+        cached.last_used_at = token.last_used_at  # the cached copy knows the use was recorded
         return token.user, token
 
     def authenticate_header(self, request: Request) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from django.http import HttpRequest
@@ -10,6 +11,9 @@ from tenants.base.actor import Actor
 from tenants.base.api.tenant_policies import entitlements_for
 from tenants.base.network import client_ip
 from tenants.base.observability import REQUEST_ID_HEADER, valid_request_id
+from tenants.base.request_cache import request_cache_for
+
+SUSPENDED = "suspended"  # tenants.models.TenantStatus.SUSPENDED (the base package imports no app)
 
 
 def _raw(request: Any) -> HttpRequest:
@@ -51,9 +55,16 @@ def actor_of(request: object) -> Actor:
 
 
 def entitlements_of(request: object) -> Any:
+    """The tenant's entitlements, once per request, and across requests from this process's request
+    cache (a subscription or tenant status change bumps the tenant's generation, D120)."""
     raw = _raw(request)
     cached = getattr(raw, "entitlements", None)
     if cached is None:
-        cached = entitlements_for(tenant=raw.tenant)  # type: ignore[attr-defined]
+        tenant = raw.tenant  # type: ignore[attr-defined]
+        cached = request_cache_for(raw).get_or_load(("entitlements",), lambda: entitlements_for(tenant=tenant))
+        # read_only follows this request's tenant row (resolution's snapshot), never a cached one.
+        read_only = tenant.status == SUSPENDED
+        if cached.read_only != read_only:
+            cached = dataclasses.replace(cached, read_only=read_only)
         raw.entitlements = cached  # type: ignore[attr-defined]
     return cached

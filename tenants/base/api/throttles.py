@@ -22,7 +22,7 @@ from rest_framework.throttling import BaseThrottle
 
 from tenants.base.api.context import client_ip_of, entitlements_of
 from tenants.base.observability import degraded
-from tenants.base.redis import VALKEY_ERRORS
+from tenants.base.redis import VALKEY_ERRORS, guarded
 
 WINDOW_SECONDS = 60
 
@@ -39,6 +39,9 @@ class _PlanRateThrottle(BaseThrottle):
     def ident(self, request: Request) -> str:
         raise NotImplementedError
 
+    def key(self, request: Request, now: float) -> str:
+        return f"api-throttle:{self.scope}:{self.ident(request)}:{int(now // WINDOW_SECONDS)}"
+
     def allow_request(self, request: Request, view: object) -> bool:
         if getattr(request._request, "tenant", None) is None:
             return True
@@ -46,10 +49,11 @@ class _PlanRateThrottle(BaseThrottle):
         if api_rpm is None:
             return True
         now = time.time()
-        window = int(now // WINDOW_SECONDS)
-        key = f"api-throttle:{self.scope}:{self.ident(request)}:{window}"
+        key = self.key(request, now)
         try:
-            count = _count(key)
+            count = _counts(request, view).get(key)
+            if count is None:  # not one of the view's own throttles: counted alone
+                count = _count_all([key])[key]
         except VALKEY_ERRORS as exc:
             degraded(component="cache", feature="api_throttle", exc=exc)
             return True
@@ -69,7 +73,7 @@ class _PlanRateThrottle(BaseThrottle):
         if api_rpm is None:
             return
         now = time.time()
-        key = f"api-throttle:{self.scope}:{self.ident(request)}:{int(now // WINDOW_SECONDS)}"
+        key = self.key(request, now)
         try:
             count = int(cache.get(key) or 0)
         except VALKEY_ERRORS as exc:
@@ -106,13 +110,33 @@ def ratelimit_headers(request: Request, view: object) -> dict[str, str]:
     return {"RateLimit-Limit": str(limit), "RateLimit-Remaining": str(remaining), "RateLimit-Reset": str(reset)}
 
 
-def _count(key: str) -> int:
-    cache.add(key, 0, timeout=WINDOW_SECONDS * 2)
-    try:
-        return cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=WINDOW_SECONDS * 2)
-        return 1
+def _counts(request: Request, view: object) -> dict[str, int]:
+    """Count this request against every plan budget of the view in one Valkey round trip (the first
+    throttle that runs counts for all of them; the others read the result). Keys are the Django
+    cache's (schema-scoped), and the values plain integers, so `cache.get` reads them (`peek`)."""
+    raw = request._request
+    counted = getattr(raw, "_throttle_counts", None)
+    if counted is None:
+        now = time.time()
+        throttles = view.get_throttles() if hasattr(view, "get_throttles") else []
+        keys = [t.key(request, now) for t in throttles if isinstance(t, _PlanRateThrottle)]
+        counted = _count_all(keys)
+        raw._throttle_counts = counted  # type: ignore[attr-defined]
+    return counted  # type: ignore[no-any-return]
+
+
+def _count_all(keys: list[str]) -> dict[str, int]:
+    """INCR + EXPIRE NX for each key, pipelined: one round trip for all the request's budgets."""
+    if not keys:
+        return {}
+    full = [cache.make_key(key) for key in keys]
+    pipe = cache._cache.get_client(write=True).pipeline(transaction=False)  # type: ignore[attr-defined]
+    for name in full:
+        pipe.incr(name)
+        pipe.expire(name, WINDOW_SECONDS * 2, nx=True)
+    with guarded("cache"):
+        replies = pipe.execute()
+    return {key: int(replies[2 * i]) for i, key in enumerate(keys)}
 
 
 class CredentialRateThrottle(_PlanRateThrottle):
