@@ -83,6 +83,10 @@ class SharedReads:
         self.fetches = 0
         self.fetch_cpu_ns = 0  # this thread's CPU time spent in the fetches (bench/webhook_ingest)
 
+    def subscription(self, subscription_id: str) -> dict[str, Any] | None:
+        """The subscription as read in this block (on its own or expanded in an invoice), if it was."""
+        return self.objects.get((_path("subscriptions", subscription_id), ()))
+
 
 _SHARED: ContextVar[SharedReads | None] = ContextVar("gateway_shared_reads", default=None)
 

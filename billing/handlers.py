@@ -137,6 +137,11 @@ COALESCED_TYPES = frozenset(
 )
 
 
+SUBSCRIPTION_TYPES = frozenset(t for t in HANDLERS if t.startswith("customer.subscription."))
+# Handlers that read the invoice with its subscription expanded and mirror both (services.invoice_sync).
+INVOICE_WITH_SUBSCRIPTION = frozenset({"invoice.paid", "invoice.payment_action_required"})
+
+
 @dataclass
 class BatchStats:
     """What `handle_events` did (bench/webhook_ingest reports it per stage): Stripe fetches made and
@@ -177,21 +182,38 @@ def handle_events(payloads: Sequence[dict[str, Any]], *, stats: BatchStats | Non
                 for index in indexes:
                     outcomes[index] = Outcome(UNMATCHED)
                 continue
+            # Coalesced events all apply the state read now, after the last of them: they are dated by
+            # the latest of them (Stripe's `created`), as applying them one by one would leave it.
+            markers = [
+                services.ts(payloads[i].get("created")) for i in indexes if payloads[i]["type"] in COALESCED_TYPES
+            ]
+            latest = max((m for m in markers if m is not None), default=None)
             runs: dict[tuple[str, str] | int, tuple[str, dict[str, Any], dt.datetime | None]] = {}
             for index in indexes:
                 payload = payloads[index]
                 event_type = str(payload["type"])
                 obj = payload["data"]["object"]
-                marker = services.ts(payload.get("created"))
-                key: tuple[str, str] | int = (event_type, str(obj["id"])) if event_type in COALESCED_TYPES else index
-                previous = runs.get(key)
-                if previous is None or (marker is not None and (previous[2] is None or marker >= previous[2])):
-                    runs[key] = (event_type, obj, marker)
+                if event_type in COALESCED_TYPES:
+                    runs[(event_type, str(obj["id"]))] = (event_type, obj, latest)
+                else:
+                    runs[index] = (event_type, obj, services.ts(payload.get("created")))
             started = time.thread_time_ns()
-            for event_type, obj, marker in runs.values():
+            # Invoices first: one whose subscription came expanded has mirrored that subscription with
+            # the very object a subscription event would read, so that event needs no second run.
+            mirrored: dict[str, int] = {}
+            for event_type, obj, marker in sorted(runs.values(), key=lambda run: run[0] in SUBSCRIPTION_TYPES):
+                if event_type in SUBSCRIPTION_TYPES and event_type in COALESCED_TYPES:
+                    seen = reads.subscription(str(obj["id"]))
+                    if seen is not None and mirrored.get(str(obj["id"])) == id(seen):
+                        continue
                 HANDLERS[event_type](customer, obj, marker)
+                stats.runs += 1
+                if event_type in INVOICE_WITH_SUBSCRIPTION:
+                    sub_id = services.invoice_subscription_id(obj)
+                    expanded = reads.subscription(sub_id) if sub_id else None
+                    if expanded is not None:
+                        mirrored[sub_id] = id(expanded)
             stats.apply_cpu_ns += time.thread_time_ns() - started
-            stats.runs += len(runs)
             for index in indexes:
                 outcomes[index] = Outcome(PROCESSED, customer.tenant_id)
         stats.fetches += reads.fetches

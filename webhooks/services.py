@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from tenants import jsonlimits
@@ -153,6 +153,31 @@ RETURNING id
 """
 
 
+def _insert(params: list[Any]) -> tuple[Any, ...] | None:
+    """Run _INSERT_SQL. On the request path (autocommit) Django's per-request connection health check
+    (a `SELECT 1` round trip before the first query) is skipped: if the kept connection turns out dead,
+    the statement, which is idempotent, runs once more on a new one (D113)."""
+    from django.db import connection
+
+    if connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute(_INSERT_SQL, params)
+            return cursor.fetchone()
+    if connection.connection is not None and connection.health_check_enabled:  # type: ignore[attr-defined]
+        connection.health_check_done = True  # type: ignore[attr-defined]
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(_INSERT_SQL, params)
+            return cursor.fetchone()
+    except DATABASE_UNAVAILABLE:
+        if connection.is_usable():
+            raise  # not a dead connection: the database refused (or is down); a 500, Stripe retries
+        connection.close()
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_SQL, params)
+        return cursor.fetchone()
+
+
 def webhook_event_ingest(*, body: bytes, event: ParsedEvent) -> IngestResult:
     """Store the event once (unique on the Stripe id) and get it applied: one INSERT (autocommit on the
     request path), then, after commit, a kick of the drain (`webhook_drain_kick`: one Valkey command,
@@ -162,8 +187,6 @@ def webhook_event_ingest(*, body: bytes, event: ParsedEvent) -> IngestResult:
     A parked event (see parse_event) is stored with status `parked` and not enqueued; an event whose
     payload had to be sanitised outside the routing fields is processed as usual. Either way the
     problems are kept in `parse_note`, logged and counted (`tenantry_webhook_intake_problems_total`)."""
-    from django.db import connection
-
     payload = event.payload
     text = body.decode("utf-8")  # parse_event checked: UTF-8 without NUL, so byte-exact as text
     now = timezone.now()
@@ -183,9 +206,8 @@ def webhook_event_ingest(*, body: bytes, event: ParsedEvent) -> IngestResult:
         None if event.parked else now,
         now,
     ]
-    with stages.stage("insert"), connection.cursor() as cursor:
-        cursor.execute(_INSERT_SQL, params)
-        inserted = cursor.fetchone()
+    with stages.stage("insert"):
+        inserted = _insert(params)
     if inserted is None:
         return IngestResult(WebhookEvent.objects.get(stripe_event_id=payload["id"]), created=False)
     row = WebhookEvent(
@@ -275,7 +297,11 @@ def webhook_drain_kick(*, force: bool = False, countdown: float | None = None) -
         client = None if (force or countdown) else _flag_client()
         if client is not None and not client.set(DRAIN_FLAG, b"1", nx=True, px=DRAIN_FLAG_MS):
             return True  # a queued drain will see the event
-        drain.apply_async(countdown=countdown, retry_policy={"max_retries": 2, "interval_start": 0.1})
+        drain.apply_async(
+            kwargs={"kicked_at": time.time()},
+            countdown=countdown,
+            retry_policy={"max_retries": 2, "interval_start": 0.1},
+        )
     except Exception:
         logger.warning("could not send a webhook drain; the sweeper will retry", exc_info=True)
         with contextlib.suppress(Exception):
@@ -314,10 +340,21 @@ DRAIN_GROUP_LIMIT = 200
 DRAIN_BUDGET_SECONDS = 2.0
 
 
-def webhook_events_drain(*, budget_seconds: float = DRAIN_BUDGET_SECONDS) -> int:
+def webhook_events_drain(*, kicked_at: float | None = None, budget_seconds: float = DRAIN_BUDGET_SECONDS) -> int:
     """Apply pending, due events, one customer's worth per transaction, until none is left or the budget
     is spent (then another drain is sent). Returns how many events got a final outcome or a failed
-    attempt. Several drains may run at once: each claims different rows (SKIP LOCKED)."""
+    attempt. Several drains may run at once: each claims different rows (SKIP LOCKED).
+
+    A drain sent by an ingest (`kicked_at`) first waits until WEBHOOK_DRAIN_WINDOW_MS have passed since
+    that ingest, with the flag still set: events arriving meanwhile send no message of their own and are
+    applied in the same batches, one Stripe read per object (D112)."""
+    from django.conf import settings
+
+    window = settings.WEBHOOK_DRAIN_WINDOW_MS / 1000
+    if kicked_at is not None and window > 0:
+        wait = min(window, kicked_at + window - time.time())
+        if wait > 0:
+            time.sleep(wait)
     client = _flag_client()
     if client is not None:
         with contextlib.suppress(Exception):  # a stale flag expires by itself
@@ -383,20 +420,28 @@ def _drain_one_group(*, limit: int) -> int | None:
     return len(ids)
 
 
+_RECORD_SQL = """
+UPDATE webhooks_webhookevent AS e
+SET status = u.status, attempts = e.attempts + 1, tenant_id = u.tenant_id, last_error = '',
+    processed_at = %(now)s, updated_at = %(now)s
+FROM unnest(%(ids)s::bigint[], %(statuses)s::text[], %(tenants)s::bigint[]) AS u(id, status, tenant_id)
+WHERE e.id = u.id
+"""
+
+
 def _record_outcomes(*, ids: list[int], outcomes: list[Any]) -> None:
-    """Each event's own outcome, in the batch's transaction: one UPDATE per distinct outcome."""
-    now = timezone.now()
-    by_outcome: dict[tuple[str, int | None], list[int]] = {}
-    for event_id, outcome in zip(ids, outcomes, strict=True):
-        by_outcome.setdefault((outcome.status, outcome.tenant_id), []).append(event_id)
-    for (status, tenant_id), event_ids in by_outcome.items():
-        WebhookEvent.objects.filter(pk__in=event_ids).update(
-            status=status,
-            attempts=F("attempts") + 1,
-            tenant_id=tenant_id,
-            last_error="",
-            processed_at=now,
-            updated_at=now,
+    """Each event's own outcome, in the batch's transaction, in one statement."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _RECORD_SQL,
+            {
+                "now": timezone.now(),
+                "ids": ids,
+                "statuses": [str(outcome.status) for outcome in outcomes],
+                "tenants": [outcome.tenant_id for outcome in outcomes],
+            },
         )
 
 

@@ -37,11 +37,11 @@ def process_event(self: Any, event_id: int) -> str:
 
 
 @shared_task(bind=True, name="webhooks.drain", ignore_result=True, max_retries=None)
-def drain(self: Any) -> int:
+def drain(self: Any, kicked_at: float | None = None) -> int:
     """Apply every pending, due event (webhooks.services.webhook_events_drain). Sent after an ingest
     when no drain is queued yet, by the sweeper, for a delayed retry, and by a drain out of budget."""
     try:
-        return services.webhook_events_drain()
+        return services.webhook_events_drain(kicked_at=kicked_at)
     except services.DATABASE_UNAVAILABLE as exc:
         # Nothing was applied (each batch is one transaction): retry within seconds; the sweeper
         # re-sends if this retry is lost too.
