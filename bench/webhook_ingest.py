@@ -512,6 +512,8 @@ def _stages_read(sent: int, events: int, cpu_ms: dict[str, float]) -> dict[str, 
             "calls": calls,
             "cpu_us_per_call": round(ns / calls / 1000, 1) if calls else None,
         }
+    # Counts only: drain messages sent (`publish`, their CPU is in enqueue) and drains run.
+    out["counts"] = {name: raw.get(f"{name}:n", 0) for name in ("publish", "drain")}
     web_sum = sum(out[n]["cpu_ms_per_event"] for n in WEB_STAGES)
     worker_sum = sum(out[n]["cpu_ms_per_event"] for n in WORKER_STAGES)
     out["web_other"] = {"cpu_ms_per_event": round(cpu_ms.get("web", 0.0) - web_sum, 3)}

@@ -18,7 +18,7 @@ from django.core.exceptions import DisallowedHost
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.urls import set_urlconf
-from django_tenants.utils import remove_www
+from django_tenants.utils import get_public_schema_name, remove_www
 
 from tenants.observability import RequestContextMiddleware
 
@@ -45,7 +45,10 @@ class StripeWebhookFastPathMiddleware:
     def _webhook(request: HttpRequest) -> HttpResponse:
         from webhooks.views import stripe_webhook
 
-        connection.set_schema_to_public()  # type: ignore[attr-defined]  # a tenant request before this one may have left its schema
+        # A tenant request before this one may have left its schema. Switching only when needed keeps
+        # django-tenants from sending `SET search_path` again on every request (TENANT_LIMIT_SET_CALLS).
+        if connection.schema_name != get_public_schema_name():  # type: ignore[attr-defined]
+            connection.set_schema_to_public()  # type: ignore[attr-defined]
         request.tenant = None  # type: ignore[attr-defined]
         request.urlconf = settings.PUBLIC_SCHEMA_URLCONF  # type: ignore[attr-defined]
         set_urlconf(request.urlconf)  # type: ignore[attr-defined]

@@ -141,19 +141,26 @@ def group_key(payload: dict[str, Any]) -> str:
     return customer[:255] if isinstance(customer, str) else ""
 
 
-# One statement, one round trip, no error on a duplicate (an IntegrityError would cost a rollback, a
-# server log line and a second query). The payload is the raw body, parsed by PostgreSQL, unless
-# parse_event had to change it (then the sanitised copy, as JSON text).
+# One statement, one round trip, new or duplicate (an IntegrityError would cost a rollback, a server log
+# line and a second query): (id, status, inserted). The payload is the raw body, parsed by PostgreSQL,
+# unless parse_event had to change it (then the sanitised copy, as JSON text).
 _INSERT_SQL = """
-INSERT INTO webhooks_webhookevent (stripe_event_id, type, livemode, api_version, stripe_created, body,
-    payload, parse_note, status, attempts, last_error, group_key, received_at, enqueued_at, updated_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, 0, '', %s, %s, %s, %s)
-ON CONFLICT (stripe_event_id) DO NOTHING
-RETURNING id
+WITH inserted AS (
+    INSERT INTO webhooks_webhookevent (stripe_event_id, type, livemode, api_version, stripe_created, body,
+        payload, parse_note, status, attempts, last_error, group_key, received_at, enqueued_at, updated_at)
+    VALUES (%(id)s, %(type)s, %(livemode)s, %(api_version)s, %(created)s, %(body)s, %(payload)s::jsonb,
+        %(note)s, %(status)s, 0, '', %(group_key)s, %(now)s, %(enqueued_at)s, %(now)s)
+    ON CONFLICT (stripe_event_id) DO NOTHING
+    RETURNING id, status
+)
+SELECT id, status, true FROM inserted
+UNION ALL
+SELECT id, status, false FROM webhooks_webhookevent
+WHERE stripe_event_id = %(id)s AND NOT EXISTS (SELECT 1 FROM inserted)
 """
 
 
-def _insert(params: list[Any]) -> tuple[Any, ...] | None:
+def _insert(params: dict[str, Any]) -> tuple[Any, ...] | None:
     """Run _INSERT_SQL. On the request path (autocommit) Django's per-request connection health check
     (a `SELECT 1` round trip before the first query) is skipped: if the kept connection turns out dead,
     the statement, which is idempotent, runs once more on a new one (D113)."""
@@ -191,34 +198,35 @@ def webhook_event_ingest(*, body: bytes, event: ParsedEvent) -> IngestResult:
     text = body.decode("utf-8")  # parse_event checked: UTF-8 without NUL, so byte-exact as text
     now = timezone.now()
     status = EventStatus.PARKED if event.parked else EventStatus.PENDING
-    params = [
-        payload["id"],
-        payload["type"],
-        bool(payload.get("livemode")),
-        str(payload.get("api_version") or "")[:64],
-        _created(payload),
-        text,
-        json.dumps(payload) if event.problems else text,
-        "; ".join(event.problems)[:2000],
-        status,
-        group_key(payload),
-        now,
-        None if event.parked else now,
-        now,
-    ]
+    params = {
+        "id": payload["id"],
+        "type": payload["type"],
+        "livemode": bool(payload.get("livemode")),
+        "api_version": str(payload.get("api_version") or "")[:64],
+        "created": _created(payload),
+        "body": text,
+        "payload": json.dumps(payload) if event.problems else text,
+        "note": "; ".join(event.problems)[:2000],
+        "status": status,
+        "group_key": group_key(payload),
+        "now": now,
+        "enqueued_at": None if event.parked else now,
+    }
     with stages.stage("insert"):
-        inserted = _insert(params)
-    if inserted is None:
-        return IngestResult(WebhookEvent.objects.get(stripe_event_id=payload["id"]), created=False)
+        found = _insert(params)
+    if found is None:  # a duplicate committed after this statement's snapshot was taken: read it now
+        found = (*WebhookEvent.objects.filter(stripe_event_id=payload["id"]).values_list("pk", "status").get(), False)
     row = WebhookEvent(
-        pk=inserted[0],
+        pk=found[0],
         stripe_event_id=payload["id"],
         type=payload["type"],
-        status=status,
-        parse_note=params[7],
+        status=found[1],
+        parse_note=params["note"],
         received_at=now,
-        enqueued_at=params[11],
+        enqueued_at=params["enqueued_at"],
     )
+    if not found[2]:
+        return IngestResult(row, created=False)
     if event.problems:
         _report_intake_problem(row=row)
     if not event.parked:
@@ -297,6 +305,7 @@ def webhook_drain_kick(*, force: bool = False, countdown: float | None = None) -
         client = None if (force or countdown) else _flag_client()
         if client is not None and not client.set(DRAIN_FLAG, b"1", nx=True, px=DRAIN_FLAG_MS):
             return True  # a queued drain will see the event
+        stages.add("publish", 0)  # how many kicks sent a message (their CPU is in `enqueue`)
         drain.apply_async(
             kwargs={"kicked_at": time.time()},
             countdown=countdown,
@@ -360,6 +369,7 @@ def webhook_events_drain(*, kicked_at: float | None = None, budget_seconds: floa
         with contextlib.suppress(Exception):  # a stale flag expires by itself
             client.delete(DRAIN_FLAG)
     handled = 0
+    stages.add("drain", 0)  # how many drains ran (their CPU is in the worker stages)
     deadline = time.monotonic() + budget_seconds
     try:
         while True:
