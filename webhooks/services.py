@@ -276,8 +276,9 @@ _flag_clients: dict[str, Any] = {}
 def _flag_client() -> Any:
     """A redis client on the broker (the flag and the message live and die together), or None when the
     broker is not Valkey/Redis (then every ingest sends a message)."""
-    from config.celery import app
+    from webhooks.tasks import drain
 
+    app = drain.app  # the project's Celery app (config/celery.py), without importing the config package
     url = str(app.conf.broker_url or "")
     if not url.startswith(("redis://", "rediss://", "unix://")):
         return None
