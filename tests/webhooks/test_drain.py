@@ -135,11 +135,13 @@ def test_an_organization_host_has_no_webhook_endpoint(tenant_a) -> None:  # type
 
 
 def test_a_queued_drain_makes_further_ingests_send_nothing() -> None:
-    client = _flag_client()
-    client.delete(DRAIN_FLAG)
-    assert webhook_drain_kick() is True  # sends a drain and sets the flag
-    assert client.get(DRAIN_FLAG) is not None
-    assert 0 < client.pttl(DRAIN_FLAG) <= 2000  # expires by itself if that message is lost
-    assert webhook_drain_kick() is True  # a drain is queued: nothing sent, the flag unchanged
+    client = _flag_client()  # the broker's Valkey: the flag lives with the messages
+    client.set(DRAIN_FLAG, b"1", px=2000)  # a drain is queued (an earlier ingest sent it)
+    queued = client.llen("webhooks")
+    assert webhook_drain_kick() is True  # the event will be seen by that drain: nothing sent
+    assert client.llen("webhooks") == queued
+    assert 0 < client.pttl(DRAIN_FLAG) <= 2000  # untouched; it expires by itself if the message is lost
     webhook_events_drain()  # a drain clears it before it looks for events
     assert client.get(DRAIN_FLAG) is None
+    # With no drain queued, the next kick sends one (and sets the flag again).
+    assert webhook_drain_kick() is True
