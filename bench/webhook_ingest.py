@@ -369,31 +369,23 @@ def _wait_drained(since: Any, expected: int, timeout: float) -> float:
     return time.monotonic() - started
 
 
-# What each variant runs: gunicorn's extra flags, the Celery worker's flags, and whether the worker keeps
-# its database connections. All use deploy/gunicorn.conf.py and the project's settings otherwise.
+# What each variant runs: gunicorn's extra flags and the Celery worker's flags. All use
+# deploy/gunicorn.conf.py and the project's settings otherwise.
 VARIANTS: dict[str, dict[str, Any]] = {
-    "k8s_prefork": {
+    "webhook_pool": {
+        "web_flags": [],
+        "worker_flags": ["-Q", "webhooks", "--pool", "threads", "--concurrency", "2"],
+        "about": "as deployed: the webhook worker pool of its own (deploy/k8s/worker-webhooks.yaml, "
+        "deploy/compose.yaml, make run): queue `webhooks`, one process with 2 threads",
+    },
+    "prefork_all_queues": {
         "web_flags": [],
         "worker_flags": ["--pool", "prefork", "--concurrency", "2", "--max-tasks-per-child", "500"],
-        "reuse_db": False,
-        "about": "as shipped: deploy/k8s/worker.yaml's flags (prefork, 2 processes recycled every 500 tasks)",
-    },
-    "threads": {
-        "web_flags": [],
-        "worker_flags": ["--pool", "threads", "--concurrency", "4"],
-        "reuse_db": False,
-        "about": "as shipped, worker in one process with 4 threads (no IPC between consumer and pool)",
-    },
-    "proposed": {
-        "web_flags": ["--preload"],
-        "worker_flags": ["--pool", "threads", "--concurrency", "4"],
-        "reuse_db": True,
-        "about": "threads + the changes proposed in docs/benchmarks.md, applied by this benchmark only: "
-        "gunicorn --preload (a recycled worker is a fork, not a re-import) and persistent worker database "
-        "connections (CELERY_DB_REUSE_MAX, close_old_connections before each task)",
+        "about": "one general worker for every queue, prefork with 2 processes (the fault suite's worker, "
+        "deploy/k8s/worker.yaml's pool flags without its -Q)",
     },
 }
-PRIMARY = "threads"  # the top-level keys: the project's settings and config files as committed
+PRIMARY = "webhook_pool"  # the top-level keys: the project's settings and config files as committed
 
 
 @contextlib.contextmanager
@@ -411,6 +403,7 @@ def _stack(env: dict[str, str], tmp: Path, web_workers: int) -> Iterator[dict]:
         "STRIPE_WEBHOOK_SECRET": SECRET,
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
+        "WEBHOOK_STAGE_TIMING": "1",  # webhooks/stages.py: CPU per stage, flushed to Valkey twice a second
     }
 
     def start_variant(variant: dict[str, Any]) -> None:
@@ -438,15 +431,15 @@ def _stack(env: dict[str, str], tmp: Path, web_workers: int) -> Iterator[dict]:
             log_file=tmp / "web.log",
         )
         _wait_http(f"http://127.0.0.1:{web_port}/healthz?live=1", 60, web, "gunicorn")
-        launcher = (
-            [sys.executable, "-m", "bench.webhook_ingest", "worker"]
-            if variant["reuse_db"]
-            else [sys.executable, "-m", "celery", "-A", "config", "worker"]
-        )
         worker = procs.start(
             "worker",
             [
-                *launcher,
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
                 *variant["worker_flags"],
                 "-l",
                 "warning",
@@ -486,6 +479,49 @@ def _stack(env: dict[str, str], tmp: Path, web_workers: int) -> Iterator[dict]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+WEB_STAGES = ("verify", "parse", "insert", "enqueue")  # in the gunicorn workers, per request (enqueue: per new event)
+WORKER_STAGES = ("claim", "fetch", "apply", "record", "commit")  # in the Celery worker, per batch
+
+
+def _stages_reset() -> None:
+    from tenants.base.redis import redis_client
+    from webhooks.stages import KEY
+
+    redis_client().delete(KEY)
+
+
+def _stages_read(sent: int, events: int, cpu_ms: dict[str, float]) -> dict[str, Any]:
+    """CPU per unique event of each stage (webhooks/stages.py: the CPU of the thread running it, the
+    client side of its round trips included), and what the stages leave unexplained in each process
+    (gunicorn + Django's request handling; Celery's consumer and task overhead)."""
+    from tenants.base.redis import redis_client
+    from webhooks.stages import KEY
+
+    raw = {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in redis_client().hgetall(KEY).items()}
+    out: dict[str, Any] = {}
+    for name in (*WEB_STAGES, *WORKER_STAGES):
+        ns, calls = raw.get(f"{name}:ns", 0), raw.get(f"{name}:n", 0)
+        if name in WEB_STAGES:
+            # The web flushes twice a second, so its last half second may be missing: scale the mean
+            # per call by the calls there were (every send; a new event for enqueue).
+            per_call = ns / calls if calls else 0.0
+            total_ns = per_call * (events if name == "enqueue" else sent)
+        else:  # the worker flushes at the end of every drain: complete
+            total_ns = float(ns)
+        out[name] = {
+            "cpu_ms_per_event": round(total_ns / 1e6 / events, 3),
+            "calls": calls,
+            "cpu_us_per_call": round(ns / calls / 1000, 1) if calls else None,
+        }
+    # Counts only: drain messages sent (`publish`, their CPU is in enqueue) and drains run.
+    out["counts"] = {name: raw.get(f"{name}:n", 0) for name in ("publish", "drain")}
+    web_sum = sum(out[n]["cpu_ms_per_event"] for n in WEB_STAGES)
+    worker_sum = sum(out[n]["cpu_ms_per_event"] for n in WORKER_STAGES)
+    out["web_other"] = {"cpu_ms_per_event": round(cpu_ms.get("web", 0.0) - web_sum, 3)}
+    out["worker_other"] = {"cpu_ms_per_event": round(cpu_ms.get("worker", 0.0) - worker_sum, 3)}
+    return out
+
+
 def _measure(
     stack: dict[str, Any],
     tenants: list[dict[str, Any]],
@@ -494,6 +530,7 @@ def _measure(
     rate: float,
     seconds: float,
     dup: float,
+    warmup: bool = True,
 ) -> dict[str, Any]:
     """Warm up, then one measured phase against the running worker; every key of the result."""
     from django.db import connection
@@ -504,10 +541,11 @@ def _measure(
     from billing.models import Subscription
     from webhooks.models import EventStatus, WebhookEvent
 
-    warm_bodies = _plan_sends(tenants, f"{prefix}w", int(rate * WARMUP_SECONDS), 0.0, seed=1)
-    warm_since = timezone.now()
-    _run_client(stack["web_port"], warm_bodies, rate, tmp, f"{prefix}-warmup")
-    _wait_drained(warm_since, len(warm_bodies), timeout=120)
+    if warmup:
+        warm_bodies = _plan_sends(tenants, f"{prefix}w", int(rate * WARMUP_SECONDS), 0.0, seed=1)
+        warm_since = timezone.now()
+        _run_client(stack["web_port"], warm_bodies, rate, tmp, f"{prefix}-warmup")
+        _wait_drained(warm_since, len(warm_bodies), timeout=120)
     ack_lines = len(_ack_times(tmp / "access.log"))
 
     total = int(rate * seconds)
@@ -517,6 +555,7 @@ def _measure(
     groups["bench"] = os.getpgid(0)  # this process, the seat changes and the load client
     pg_pid = _postgres_pid()
     load_before = os.getloadavg()[0]
+    _stages_reset()
     cpu_before, pg_before = cpu_seconds(groups, pg_pid), pg_counters()
     stop = threading.Event()
     changes: list[int] = []
@@ -562,6 +601,8 @@ def _measure(
     client_ms = [r[2] * 1000 for r in results]
     lag_ms = [max(0.0, (r[1] - r[0] / rate) * 1000) for r in results]
     events = len(unique_ids)
+    cpu_ms = {name: round((cpu_after[name] - cpu_before[name]) * 1000 / events, 2) for name in cpu_before}
+    product = round(cpu_ms["web"] + cpu_ms["worker"] + cpu_ms["postgres"], 2)
     return {
         "sent": len(results),
         "duplicates": total - events,
@@ -585,9 +626,12 @@ def _measure(
         "drain_s": round(drain_s, 2),
         "seat_changes_in_stripe": changes[0] if changes else 0,
         "mirror_mismatches": mismatches,
-        "cpu_ms_per_event": {
-            name: round((cpu_after[name] - cpu_before[name]) * 1000 / events, 2) for name in cpu_before
-        },
+        "cpu_ms_per_event": cpu_ms,
+        # web + worker + PostgreSQL: the product's CPU (the stand-in, which plays Stripe, and the load
+        # client are measured but not counted)
+        "product_cpu_ms_per_event": product,
+        "stage_cpu": _stages_read(len(results), events, cpu_ms),
+        "applied_within_s": round(max(to_state) / 1000, 1) if to_state else None,
         "pg_new_sessions": pg_after["sessions"] - pg_before["sessions"],
         "pg_transactions_per_event": round((pg_after["transactions"] - pg_before["transactions"]) / events, 2),
         "loadavg_1m_before_after": [round(load_before, 2), round(load_after, 2)],
@@ -602,7 +646,7 @@ def run(env: dict[str, str]) -> dict[str, Any]:
     dup_fraction = _float("BENCH_WEBHOOK_DUPLICATES", 0.10)
     tenant_count = _int("BENCH_WEBHOOK_TENANTS", 10)
     web_workers = _int("BENCH_WEBHOOK_WEB_WORKERS", 3)
-    chosen = [v for v in os.environ.get("BENCH_WEBHOOK_VARIANTS", ",".join(VARIANTS)).split(",") if v]
+    chosen = [v for v in os.environ.get("BENCH_WEBHOOK_VARIANTS", PRIMARY).split(",") if v]
     unknown = [v for v in chosen if v not in VARIANTS]
     if unknown:
         raise ValueError(f"unknown variant(s) {unknown}; known: {list(VARIANTS)}")
@@ -610,7 +654,10 @@ def run(env: dict[str, str]) -> dict[str, Any]:
     logging.getLogger("stripe").setLevel(logging.WARNING)  # one INFO line per API call otherwise
     tmp = Path(tempfile.mkdtemp(prefix="tenantry-webhook-bench-"))
 
+    burst_rate = _float("BENCH_WEBHOOK_BURST_RATE", 1000)
+    burst_seconds = _float("BENCH_WEBHOOK_BURST_SECONDS", 10)
     variants: dict[str, dict[str, Any]] = {}
+    burst: dict[str, Any] = {}
     with _stack(env, tmp, web_workers) as stack:
         settings.STRIPE_API_BASE = stack["standin_url"]
         settings.STRIPE_WEBHOOK_SECRETS = [SECRET]
@@ -622,6 +669,11 @@ def run(env: dict[str, str]) -> dict[str, Any]:
                 stack["start_variant"](variant)
                 try:
                     result = _measure(stack, tenants, tmp, f"{tag}{i}", rate, seconds, dup_fraction)
+                    if name == chosen[0] and burst_seconds > 0:
+                        burst = _measure(
+                            stack, tenants, tmp, f"{tag}{i}b", burst_rate, burst_seconds, dup_fraction, warmup=False
+                        )
+                        print(f"   {name} burst: {json.dumps({k: burst[k] for k in BURST_KEYS})}", flush=True)
                 finally:
                     stack["stop_variant"]()
                 variants[name] = {
@@ -643,12 +695,22 @@ def run(env: dict[str, str]) -> dict[str, Any]:
         "tenants": tenant_count,
         "server": f"gunicorn -c deploy/gunicorn.conf.py, {web_workers} sync workers, access log with %(D)s; "
         "test settings, LOG_LEVEL=WARNING",
-        "goal_ack_ms_p99": 5,
-        "goal_to_state_ms_p99": 50,
+        "goal_ack_ms_p99": 10,
+        "goal_to_state_ms_p99": 250,
+        "goal_product_cpu_ms_per_event": 3,
+        "burst": {
+            "variant": chosen[0],
+            "target_rate": burst_rate,
+            "seconds": burst_seconds,
+            "goal": "0 non-2xx, everything applied within 60 s of its send, 0 lost, 0 double",
+            **burst,
+        },
     }
 
 
+BURST_KEYS = ("non_200", "achieved_rate", "applied_within_s", "drain_s", "lost", "double_applied", "sent")
 KEYS = (
+    "product_cpu_ms_per_event",
     "ack_ms_p50",
     "ack_ms_p99",
     "to_state_ms_p50",
@@ -661,30 +723,8 @@ KEYS = (
 )
 
 
-def worker_main(argv: list[str]) -> None:
-    """python -m bench.webhook_ingest worker CELERY_WORKER_ARGS...: the project's Celery worker with
-    persistent database connections (BENCH_WEBHOOK_REUSE_DB=1). Celery's Django fix-up closes every
-    connection before and after each task unless CELERY_DB_REUSE_MAX is set (celery/celery#4116,
-    #9824); this sets it and calls close_old_connections() before each task instead, so CONN_MAX_AGE
-    and CONN_HEALTH_CHECKS decide. Not the project's configuration: the variant proposed in
-    docs/benchmarks.md."""
-    import django
-
-    django.setup()
-    from celery.signals import task_prerun
-    from django.db import close_old_connections
-
-    from config.celery import app
-
-    app.conf.update(CELERY_DB_REUSE_MAX=1000)
-    task_prerun.connect(lambda **_: close_old_connections(), weak=False)
-    app.worker_main(["worker", *argv])
-
-
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["worker"]:
-        worker_main(sys.argv[2:])
-    elif sys.argv[1:2] == ["client"]:
+    if sys.argv[1:2] == ["client"]:
         client_main(sys.argv[2:])
     else:
         print("usage: python -m bench.webhook_ingest client PORT BODIES_FILE RATE OUT_FILE")

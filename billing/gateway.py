@@ -7,7 +7,10 @@ talks to Stripe itself. Every write takes a deterministic idempotency key built 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
@@ -72,11 +75,55 @@ def _call(fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
     return result.to_dict() if hasattr(result, "to_dict") else dict(result)
 
 
+class SharedReads:
+    """Reads made inside `reads_shared()`: each object fetched at most once (D111)."""
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, tuple[str, ...]], dict[str, Any]] = {}
+        self.fetches = 0
+        self.fetch_cpu_ns = 0  # this thread's CPU time spent in the fetches (bench/webhook_ingest)
+
+    def subscription(self, subscription_id: str) -> dict[str, Any] | None:
+        """The subscription as read in this block (on its own or expanded in an invoice), if it was."""
+        return self.objects.get((_path("subscriptions", subscription_id), ()))
+
+
+_SHARED: ContextVar[SharedReads | None] = ContextVar("gateway_shared_reads", default=None)
+
+
+@contextmanager
+def reads_shared() -> Iterator[SharedReads]:
+    """Within the block, a GET of the same object with the same expansions returns the first answer, and
+    a subscription expanded in an invoice counts as a read of that subscription. Only for callers that
+    began the block after everything they apply was known to have happened (webhook events already
+    stored): one fetch then serves them all, and it is as fresh as a fetch per event would have been."""
+    token = _SHARED.set(SharedReads())
+    try:
+        yield _SHARED.get()  # type: ignore[misc]
+    finally:
+        _SHARED.reset(token)
+
+
 def _get(path: str, **params: Any) -> dict[str, Any]:
     """A read through the SDK's raw request: the same retries, error mapping and headers, but the JSON
     body comes back as plain dicts without the StripeObject round trip (which costs about as much
     client CPU as the HTTP request itself). Webhook processing re-fetches on every event."""
-    return _call(client().raw_request, "get", path, **params)
+    shared = _SHARED.get()
+    if shared is None:
+        return _call(client().raw_request, "get", path, **params)
+    key = (path, tuple(params.get("expand") or ()))
+    found = shared.objects.get(key)
+    if found is not None:
+        return found
+    started = time.thread_time_ns()
+    data = _call(client().raw_request, "get", path, **params)
+    shared.fetch_cpu_ns += time.thread_time_ns() - started
+    shared.fetches += 1
+    shared.objects[key] = data
+    expanded = ((data.get("parent") or {}).get("subscription_details") or {}).get("subscription")
+    if isinstance(expanded, dict) and expanded.get("id"):
+        shared.objects.setdefault((_path("subscriptions", expanded["id"]), ()), expanded)
+    return data
 
 
 def _path(*parts: str) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 
 from celery.signals import task_prerun
 from celery.worker.consumer import Consumer
+from kombu import Exchange, Queue
 from kombu.transport import redis as kombu_redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from tenant_schemas_celery.app import CeleryApp
@@ -71,6 +72,20 @@ class WorkerConsumer(Consumer):
 app = CeleryApp("tenantry")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Stripe webhooks have a queue of their own (docs/decisions.md, D114), so applying billing events never
+# waits behind other work (provisioning, seat syncs, outgoing webhooks). Deployed workers name their
+# queue (`-Q webhooks` for the webhook pool, `-Q celery` for the rest); a worker started without -Q
+# (tests, the fault suite) consumes both.
+WEBHOOK_QUEUE = "webhooks"
+# Each queue is bound by its own name (exchange = routing key = queue, like Celery's default queue), so
+# BrokerChannel._lookup still routes to it after a broker restart that lost the bindings.
+app.conf.task_default_queue = "celery"
+app.conf.task_queues = (
+    Queue("celery", Exchange("celery"), routing_key="celery"),
+    Queue(WEBHOOK_QUEUE, Exchange(WEBHOOK_QUEUE), routing_key=WEBHOOK_QUEUE),
+)
+app.conf.task_routes = {"webhooks.*": {"queue": WEBHOOK_QUEUE}}
 
 # Keep a worker's database connection across tasks. Celery's Django fix-up otherwise closes it after
 # every task, so each task (each webhook event) paid for a new PostgreSQL connection: 8 ms of server

@@ -686,6 +686,8 @@ def app_commands(*, port: int, standin_port: int, data_dir: Path, webhook_secret
             "worker",
             "-l",
             level,
+            "-Q",
+            "celery",  # everything but Stripe webhooks (worker-webhooks)
             "--concurrency",
             "2",
             # No cluster chatter at start: saves about a second before the first task.
@@ -693,6 +695,23 @@ def app_commands(*, port: int, standin_port: int, data_dir: Path, webhook_secret
             "--without-gossip",
             "-n",
             "worker@localhost",
+        ],
+        # Stripe webhooks: a queue and pool of their own (docs/decisions.md, D114).
+        "worker-webhooks": [
+            *celery,
+            "worker",
+            "-l",
+            level,
+            "-Q",
+            "webhooks",
+            "--pool",
+            "threads",
+            "--concurrency",
+            "2",
+            "--without-mingle",
+            "--without-gossip",
+            "-n",
+            "webhooks@localhost",
         ],
         "stripe": [
             PY,
@@ -773,6 +792,7 @@ def cmd_run() -> int:
         _manage(child_env, "refill_schema_pool")  # spare schemas, so the demo org is not built on the request path
         web = sup.start("web", commands["web"], env=child_env, restart=True)
         sup.start("worker", commands["worker"], env=child_env, restart=True)
+        sup.start("worker-webhooks", commands["worker-webhooks"], env=child_env, restart=True)
         wait_for_port(port, 60, web, "web server")
         standin = sup.start("stripe", commands["stripe"], env=child_env, restart=True)
         wait_for_port(standin_port, 30, standin, "Stripe stand-in")

@@ -31,13 +31,24 @@ class WebhookEvent(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
     tenant = models.ForeignKey("tenants.Tenant", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The Stripe customer the event is about (data.object.customer, or the customer itself): pending
+    # events with the same key are applied together, one Stripe fetch per object (D110). "" if none.
+    group_key = models.CharField(max_length=255, blank=True, default="")
     received_at = models.DateTimeField(auto_now_add=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = [models.Index(fields=["status", "received_at"])]
+        indexes = [
+            models.Index(fields=["status", "received_at"]),
+            # The drain's claim (webhooks/services.py, webhook_events_drain): pending rows only.
+            models.Index(
+                fields=["group_key", "received_at"],
+                name="webhooks_pending_group",
+                condition=models.Q(status="pending"),
+            ),
+        ]
         ordering = ["-received_at"]
 
     def __str__(self) -> str:

@@ -16,6 +16,8 @@ from webhooks.models import WebhookEvent
 logger = logging.getLogger(__name__)
 
 
+# One event on its own. Ingest no longer sends it (it kicks `drain`); kept for messages queued before an
+# upgrade and for callers that want a single event applied through the queue.
 @shared_task(bind=True, name="webhooks.process_event", ignore_result=True, max_retries=None)
 def process_event(self: Any, event_id: int) -> str:
     try:
@@ -32,6 +34,18 @@ def process_event(self: Any, event_id: int) -> str:
         countdown = services.retry_delay(attempts)
         services.webhook_event_retry_scheduled(event_id=event_id, countdown=countdown)
         raise self.retry(countdown=countdown, exc=exc) from exc
+
+
+@shared_task(bind=True, name="webhooks.drain", ignore_result=True, max_retries=None)
+def drain(self: Any, kicked_at: float | None = None) -> int:
+    """Apply every pending, due event (webhooks.services.webhook_events_drain). Sent after an ingest
+    when no drain is queued yet, by the sweeper, for a delayed retry, and by a drain out of budget."""
+    try:
+        return services.webhook_events_drain(kicked_at=kicked_at)
+    except services.DATABASE_UNAVAILABLE as exc:
+        # Nothing was applied (each batch is one transaction): retry within seconds; the sweeper
+        # re-sends if this retry is lost too.
+        raise self.retry(countdown=services.outage_retry_delay(self.request.retries), exc=exc) from exc
 
 
 # Sent by beat every WEBHOOK_SWEEP_INTERVAL_SECONDS with that expiry: sweeps queued while no worker ran

@@ -8,7 +8,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from tenants.base.errors import error_payload
-from webhooks import services
+from webhooks import services, stages
 from webhooks.signature import SignatureError, verify
 
 
@@ -30,13 +30,15 @@ def stripe_webhook(request: HttpRequest) -> JsonResponse:
     if len(body) > limit:
         return _error(413, "payload_too_large", f"Webhook bodies are limited to {limit} bytes.")
     try:
-        verify(
-            body=body,
-            header=request.headers.get("Stripe-Signature"),
-            secrets=settings.STRIPE_WEBHOOK_SECRETS,
-            tolerance=settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
-        )
-        event = services.parse_event(body)
+        with stages.stage("verify"):
+            verify(
+                body=body,
+                header=request.headers.get("Stripe-Signature"),
+                secrets=settings.STRIPE_WEBHOOK_SECRETS,
+                tolerance=settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
+            )
+        with stages.stage("parse"):
+            event = services.parse_event(body)
     except SignatureError as exc:
         return _error(400, exc.code, exc.message)
     except services.InvalidEventError as exc:

@@ -80,6 +80,8 @@ TENANT_SCHEMA_CLONE = env.bool("TENANT_SCHEMA_CLONE", default=True)
 TENANT_RETENTION_DAYS = env.int("TENANT_RETENTION_DAYS", default=30)
 
 MIDDLEWARE = [
+    # POST /webhooks/stripe/ on the public host answers here, before the rest (webhooks/middleware.py).
+    "webhooks.middleware.StripeWebhookFastPathMiddleware",
     "tenants.middleware.TenantResolutionMiddleware",
     "tenants.base.observability.RequestContextMiddleware",
     # After tenant resolution (the allowed origins are the organization's own, D65).

@@ -50,6 +50,9 @@ WEBHOOK_RETRY_MAX_SECONDS = env.float("WEBHOOK_RETRY_MAX_SECONDS", default=900.0
 # The sweeper re-enqueues events still pending this long after their message was sent (or due): the
 # message was lost (a broker restart without its data, a killed worker). Failed enqueues go at once.
 WEBHOOK_SWEEP_AFTER_SECONDS = env.int("WEBHOOK_SWEEP_AFTER_SECONDS", default=15)
+# How long the drain an ingest sends waits before applying, so that events arriving together share one
+# message, one transaction per customer and one Stripe read per object (D112). 0: apply at once.
+WEBHOOK_DRAIN_WINDOW_MS = env.int("WEBHOOK_DRAIN_WINDOW_MS", default=100)
 # Create the Stripe customer in the background after provisioning.
 BILLING_CREATE_CUSTOMERS = env.bool("BILLING_CREATE_CUSTOMERS", default=True)
 # Days a past_due tenant keeps full access before it becomes read-only (suspended).

@@ -104,8 +104,17 @@ def test_compose_matches_the_compose_specification() -> None:
 def test_compose_services() -> None:
     compose = _compose()
     services = compose["services"]
-    assert set(services) == {"web", "worker", "beat", "postgres", "redis", "pgbouncer", "migrations"}
-    app_services = ("web", "worker", "beat", "migrations")
+    assert set(services) == {
+        "web",
+        "worker",
+        "worker-webhooks",
+        "beat",
+        "postgres",
+        "redis",
+        "pgbouncer",
+        "migrations",
+    }
+    app_services = ("web", "worker", "worker-webhooks", "beat", "migrations")
     assert len({services[s]["image"] for s in app_services}) == 1, "one image for every app process"
     # Migrations: one shot, directly on PostgreSQL, public then tenants; everything else waits for it.
     migrations = services["migrations"]
@@ -114,13 +123,19 @@ def test_compose_services() -> None:
     assert command.index("migrate_schemas --shared") < command.index("migrate_schemas --tenant")
     assert "@postgres:5432/" in migrations["environment"]["DATABASE_URL"]
     assert migrations["environment"]["TENANT_SEARCH_PATH_MODE"] == "session"
-    for name in ("web", "worker", "beat"):
+    for name in ("web", "worker", "worker-webhooks", "beat"):
         service = services[name]
         assert service["depends_on"]["migrations"]["condition"] == "service_completed_successfully"
         assert "@pgbouncer:6432/" in service["environment"]["DATABASE_URL"]
         assert service["environment"]["TENANT_SEARCH_PATH_MODE"] == "transaction"
     assert "gunicorn" in services["web"]["command"]
     assert services["worker"]["command"][:4] == ["celery", "-A", "config", "worker"]
+    # Stripe webhooks have a queue and pool of their own; the general worker leaves that queue alone.
+    webhooks = services["worker-webhooks"]["command"]
+    assert webhooks[:4] == ["celery", "-A", "config", "worker"]
+    assert webhooks[webhooks.index("--queues") + 1] == "webhooks"
+    general = services["worker"]["command"]
+    assert general[general.index("--queues") + 1] == "celery"
     assert services["beat"]["command"][:4] == ["celery", "-A", "config", "beat"]
     assert services["beat"].get("deploy", {}).get("replicas", 1) == 1
 
@@ -198,6 +213,8 @@ def test_manifest_structure() -> None:
     assert beat["spec"]["replicas"] == 1
     assert beat["spec"]["strategy"]["type"] == "Recreate"
     assert ("Deployment", "tenantry-worker") in docs
+    assert "--queues=celery" in _container(docs[("Deployment", "tenantry-worker")])["command"]
+    assert "--queues=webhooks" in _container(docs[("Deployment", "tenantry-worker-webhooks")])["command"]
 
     job = docs[("Job", "tenantry-migrations")]
     command = " ".join(_container(job)["command"])

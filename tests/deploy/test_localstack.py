@@ -250,8 +250,9 @@ def test_make_run_starts_quietly_in_order_restarts_a_killed_worker_and_stops_eve
             "owner@acme.test / ",
         ]:
             assert url in banner
-        pids = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", text.split("[localstack] pids:", 1)[1].split("\n")[0])}
-        assert set(pids) == {"postgres", "valkey", "web", "worker", "stripe", "beat"}
+        pids_line = text.split("[localstack] pids:", 1)[1].split("\n")[0]
+        pids = {k: int(v) for k, v in re.findall(r"([\w-]+)=(\d+)", pids_line)}
+        assert set(pids) == {"postgres", "valkey", "web", "worker", "worker-webhooks", "stripe", "beat"}
 
         # The README's way to reach *.localhost from Python: connect to 127.0.0.1, name the host.
         health = requests.get(
@@ -265,7 +266,7 @@ def test_make_run_starts_quietly_in_order_restarts_a_killed_worker_and_stops_eve
         assert f"worker (pid {pids['worker']}) was killed by SIGKILL" in out.text
         new_worker = int(re.findall(r"worker restarted \(pid (\d+)", out.text)[0])
         assert _alive(new_worker)
-        for name in ("postgres", "valkey", "web", "stripe", "beat"):
+        for name in ("postgres", "valkey", "web", "worker-webhooks", "stripe", "beat"):
             assert _alive(pids[name]), f"{name} stopped when the worker was killed"
         assert "stopping the stack" not in out.text
         pids["new worker"] = new_worker
