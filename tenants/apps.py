@@ -6,4 +6,9 @@ class TenantsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from tenants import cache_invalidation  # noqa: F401  (connects cache invalidation receivers)
+        from tenants import (
+            cache_invalidation,  # noqa: F401  (connects cache invalidation receivers)
+            routing,
+        )
+
+        routing.install()  # shards: atomic() pairing and the Celery shard hooks (tenants/routing.py)

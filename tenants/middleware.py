@@ -14,8 +14,10 @@ from tenants.conn import connection
 from tenants.errors import error_response
 from tenants.health import healthz
 from tenants.models import TenantStatus
+from tenants.moves_gate import tenant_move_gate
 from tenants.observability import metrics_view
 from tenants.resolution import tenant_for_host
+from tenants.routing import tenant_shard_context
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Paths answered on every host, before resolution (load balancer and orchestrator probes).
@@ -67,14 +69,17 @@ class TenantResolutionMiddleware:
 
         tenant.domain_url = hostname
         request.tenant = tenant  # type: ignore[attr-defined]
-        _activate(tenant)
-        request.urlconf = settings.ROOT_URLCONF
-        set_urlconf(request.urlconf)
+        # The organization's shard is this thread's `default` connection for the request (a no-op
+        # for the control database's own tenants, and with no TENANT_SHARDS): tenants/routing.py.
+        with tenant_shard_context(tenant):
+            _activate(tenant)
+            request.urlconf = settings.ROOT_URLCONF
+            set_urlconf(request.urlconf)
 
-        blocked = _lifecycle_gate(request, tenant.status)
-        if blocked is not None:
-            return blocked
-        return self.get_response(request)
+            blocked = _lifecycle_gate(request, tenant.status) or tenant_move_gate(request, tenant)
+            if blocked is not None:
+                return blocked
+            return self.get_response(request)
 
 
 def _activate(tenant: object) -> None:
