@@ -761,6 +761,7 @@ def _banner(port: int, data_dir: Path, env: dict[str, str], signin: str) -> str:
         ("Demo sign-in", signin),
         ("PostgreSQL", env["DATABASE_URL"]),
         ("Valkey", env["REDIS_URL"]),
+        *([("Shards", env["TENANT_SHARDS"])] if env.get("TENANT_SHARDS") else []),
         ("Data", str(data_dir)),
     ]
     lines = [f"  {label:<18} {value}" for label, value in rows]

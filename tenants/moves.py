@@ -61,7 +61,7 @@ def _name(move: TenantMove) -> str:
 
 
 def _say(progress: Progress | None, step: str, detail: str) -> None:
-    logger.info("move %s: %s", step, detail)
+    logger.debug("move %s: %s", step, detail)
     if progress is not None:
         progress(step, detail)
 

@@ -140,8 +140,11 @@ def shard_replication_setup(*, alias: str) -> None:
         exists = control.execute("SELECT 1 FROM pg_publication WHERE pubname = %s", [GLOBAL_PUBLICATION]).fetchone()
         tables = sql.SQL(", ").join(sql.Identifier("public", t) for t in REPLICATED_GLOBAL_TABLES)
         if not exists:
+            # No TRUNCATE: on a shard, other public tables still reference its copy (D131).
             control.execute(
-                sql.SQL("CREATE PUBLICATION {} FOR TABLE {}").format(sql.Identifier(GLOBAL_PUBLICATION), tables)
+                sql.SQL("CREATE PUBLICATION {} FOR TABLE {} WITH (publish = 'insert, update, delete')").format(
+                    sql.Identifier(GLOBAL_PUBLICATION), tables
+                )
             )
     with shard_raw_connection(alias) as shard:
         name = _subscription_name(alias)

@@ -15,7 +15,10 @@ from tenants.models import Tenant, TenantMove
 
 def _console(command: BaseCommand) -> Console:
     stream: Any = getattr(command.stdout, "_out", command.stdout)
-    return Console(file=stream, highlight=False, soft_wrap=True)
+    console = Console(file=stream, highlight=False, soft_wrap=True)
+    if not console.is_terminal:  # pipes and logs: no wrapping or cut columns, no colour
+        console = Console(file=stream, highlight=False, soft_wrap=True, width=10_000, no_color=True)
+    return console
 
 
 def run_move(command: BaseCommand, tenant: Tenant, opts: dict[str, Any], *, operator_name: str) -> None:
