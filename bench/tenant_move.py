@@ -7,9 +7,9 @@ TENANT_SHARDS pointing at it.
 
 Large move: one organization on the control database with BENCH_MOVE_ROWS (100,000) tasks in one
 project. Client threads, paced: writers create tasks at BENCH_MOVE_WRITES (50/s, each a new unique
-title, retried every 0.1 s on 503 + Retry-After until accepted), readers list tasks at
-BENCH_MOVE_READS (100/s). After a warm-up, `tenant_move(... target="shard2")` runs; the client
-goes on for a few seconds after it. Recorded: every write's latency from first attempt to
+title, retried every 0.1 s on 503 + Retry-After until accepted), readers get the project at
+BENCH_MOVE_READS (100/s), 10 threads each. After a warm-up, `tenant_move(... target="shard2")` runs;
+the client goes on for a few seconds after it. Recorded: every write's latency from first attempt to
 acceptance; its extra latency (latency - median latency outside the move); reads' statuses; then,
 row by row, that the target holds exactly the seed rows plus every accepted write, once each.
 
@@ -54,7 +54,7 @@ def _server(env: dict[str, str], extra_env: dict[str, str]) -> Iterator[int]:
             "--workers",
             "2",
             "--threads",
-            "4",
+            "8",
             "--worker-class",
             "gthread",
             "--bind",
@@ -124,6 +124,25 @@ class Load(threading.Thread):
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
             self.samples.append((t0, time.monotonic() - t0, status))
             i += 1
+
+
+def _warm(port: int, host: str, token: str, path: str) -> None:
+    """Both workers booted and every thread's first request out of the way before measuring."""
+    deadline = time.monotonic() + 120
+    ok = 0
+    while ok < 40:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            conn.request("GET", path, headers={"Host": host, "Authorization": f"Bearer {token}"})
+            response = conn.getresponse()
+            response.read()
+            ok += response.status == 200
+        except (OSError, http.client.HTTPException):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+        finally:
+            conn.close()
 
 
 def _org(slug: str, shard: str, tasks: int) -> tuple[Any, str, int]:
@@ -224,10 +243,14 @@ def run(env: dict[str, str]) -> dict[str, Any]:
     tenant, token, pid = _org(f"big-{uuid.uuid4().hex[:6]}", "default", rows)
     small, small_token, small_pid = _org(f"small-{uuid.uuid4().hex[:6]}", "default", 20)
     host = f"{tenant.slug}.localhost"
-    path = f"/api/v1/projects/{pid}/tasks/?page_size=20"
+    path = f"/api/v1/projects/{pid}/tasks/"
+    read_path = f"/api/v1/projects/{pid}/"
     with _server(env, {"TENANT_SHARDS": f"shard2={shard_url}"}) as port:
-        writers = [Load(port, host, token, path, rate=writes / 2, write=True, tag=f"w{n}") for n in range(2)]
-        readers = [Load(port, host, token, path, rate=reads / 2, write=False, tag="r") for _ in range(2)]
+        _warm(port, f"{tenant.slug}.localhost", token, f"/api/v1/projects/{pid}/")
+        _warm(port, f"{small.slug}.localhost", small_token, f"/api/v1/projects/{small_pid}/")
+        # Several paced threads each, so that one slow answer does not lower the offered rate.
+        writers = [Load(port, host, token, path, rate=writes / 10, write=True, tag=f"w{n}") for n in range(10)]
+        readers = [Load(port, host, token, read_path, rate=reads / 10, write=False, tag="r") for _ in range(10)]
         for t in (*writers, *readers):
             t.start()
         time.sleep(5)
@@ -264,9 +287,9 @@ def run(env: dict[str, str]) -> dict[str, Any]:
         print(json.dumps(results["large"], indent=1, default=str), flush=True)
 
         host = f"{small.slug}.localhost"
-        path = f"/api/v1/projects/{small_pid}/tasks/?page_size=20"
+        path = f"/api/v1/projects/{small_pid}/tasks/"
         writer = Load(port, host, small_token, path, rate=10, write=True, tag="s")
-        reader = Load(port, host, small_token, path, rate=20, write=False, tag="r")
+        reader = Load(port, host, small_token, f"/api/v1/projects/{small_pid}/", rate=20, write=False, tag="r")
         writer.start()
         reader.start()
         durations, pauses = [], []

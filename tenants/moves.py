@@ -98,6 +98,29 @@ def _fingerprint(conn: psycopg.Connection[Any], schema: str, table: str) -> tupl
     return int(row[0]), str(row[1])
 
 
+def _counts(conn: psycopg.Connection[Any], schema: str, tables: list[str]) -> list[int]:
+    query = sql.SQL(" UNION ALL ").join(
+        sql.SQL("SELECT {}, count(*) FROM {}").format(sql.Literal(t), sql.Identifier(schema, t)) for t in tables
+    )
+    return [int(r[1]) for r in conn.execute(sql.SQL("SELECT * FROM ({}) AS c ORDER BY 1").format(query)).fetchall()]
+
+
+def _fingerprints_both(
+    move: TenantMove, tables: list[str]
+) -> tuple[dict[str, tuple[int, str]], dict[str, tuple[int, str]]]:
+    """Every table's fingerprint on the source and on the target, computed side by side (new
+    connections: on the source, a new snapshot sees the same frozen rows as the locking one)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(alias: str) -> dict[str, tuple[int, str]]:
+        with shard_raw_connection(alias) as conn:
+            return {t: _fingerprint(conn, move.schema_name, t) for t in tables}
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        source, target = pool.map(one, (move.source, move.target))
+    return source, target
+
+
 # --- Entry points ------------------------------------------------------------------------------------
 
 
@@ -225,6 +248,15 @@ def _step_schema(move: TenantMove, progress: Progress | None) -> None:
     stale = TenantMove.objects.filter(
         schema_name=move.schema_name, source=move.target, state=State.DONE, source_dropped_at__isnull=True
     )
+    for earlier in stale:
+        # Processes may read a copy they still route to until they recheck their cached routing row
+        # (at most TENANT_RESOLUTION_FALLBACK_SECONDS while Valkey is away): let that pass first.
+        assert earlier.finished_at is not None
+        safe = earlier.finished_at + dt.timedelta(seconds=settings.TENANT_RESOLUTION_FALLBACK_SECONDS + 1)
+        wait = (safe - timezone.now()).total_seconds()
+        if wait > 0:
+            _say(progress, "schema", f"waiting {wait:.1f} s until no process can still read the old copy")
+            time.sleep(wait)
     with shard_raw_connection(move.target) as target:
         if stale.exists():
             # The copy an earlier move left behind there (kept for its retention): outdated now.
@@ -333,8 +365,10 @@ def _step_final(move: TenantMove, progress: Progress | None, *, timeout: float) 
     _pause_writes(move)
     started = time.monotonic()
     _say(progress, "pause", "writes paused (503 + Retry-After); reads go on")
-    # Every process rechecks its cached routing row within this interval and starts refusing writes.
-    time.sleep(settings.TENANT_RESOLUTION_RECHECK_SECONDS + 0.1)
+    # Processes that have not seen the pause yet (they recheck within TENANT_RESOLUTION_RECHECK_SECONDS)
+    # may still send writes: those wait on the lock below and then fail with the same 503.
+    if settings.TENANT_MOVE_PAUSE_PROPAGATION_SECONDS > 0:
+        time.sleep(settings.TENANT_MOVE_PAUSE_PROPAGATION_SECONDS)
     with shard_raw_connection(move.source) as source, shard_raw_connection(move.target) as target:
         source.autocommit = False
         source.execute("SET LOCAL lock_timeout = '5s'")
@@ -342,17 +376,18 @@ def _step_final(move: TenantMove, progress: Progress | None, *, timeout: float) 
         qualified = sql.SQL(", ").join(sql.Identifier(schema, t) for t in tables)
         # Writers wait (and writes that passed the gate before the pause finish first); readers go on.
         source.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(qualified))
-        expected = {t: _fingerprint(source, schema, t) for t in tables}
+        counts = _counts(source, schema, tables)
         deadline = time.monotonic() + timeout
         while True:
-            got = {t: _fingerprint(target, schema, t) for t in tables}
-            if got == expected:
-                break
+            # Row counts first (cheap), then every row's checksum on both sides at once.
+            if _counts(target, schema, tables) == counts:
+                expected, got = _fingerprints_both(move, tables)
+                if got == expected:
+                    break
             if time.monotonic() > deadline:
-                differ = sorted(t for t in tables if got[t] != expected[t])
                 source.rollback()
-                raise MoveFailed(f"the target did not catch up within {timeout:.0f} s: {', '.join(differ)}")
-            time.sleep(0.05)
+                raise MoveFailed(f"the target did not catch up within {timeout:.0f} s")
+            time.sleep(0.02)
         _say(progress, "verify", f"{len(tables)} tables equal ({sum(r for r, _ in expected.values())} rows)")
         for seq, value in source.execute(
             "SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = %s AND last_value IS NOT NULL",

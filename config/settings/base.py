@@ -144,6 +144,9 @@ DATABASE_ROUTERS = ["tenants.routing.ShardRouter", "django_tenants.routers.Tenan
 # a worker waits for a moving organization's paused writes before running its task anyway.
 TENANT_MOVE_RETENTION_HOURS = env.int("TENANT_MOVE_RETENTION_HOURS", default=72)
 TENANT_MOVE_TASK_WAIT_SECONDS = env.float("TENANT_MOVE_TASK_WAIT_SECONDS", default=30.0)
+# Seconds between pausing a moving organization's writes and locking its tables (0: at once; writes
+# of processes that have not seen the pause yet wait on the lock and get the same 503).
+TENANT_MOVE_PAUSE_PROPAGATION_SECONDS = env.float("TENANT_MOVE_PAUSE_PROPAGATION_SECONDS", default=0.0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 TENANT_MIGRATION_EXECUTOR = env("TENANT_MIGRATION_EXECUTOR", default="standard")
 
