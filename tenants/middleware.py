@@ -11,11 +11,11 @@ from django.urls import set_urlconf
 from django_tenants.utils import remove_www
 
 from tenants.conn import connection
-from tenants.errors import error_response
-from tenants.health import healthz
+from tenants.base.errors import error_response
+from tenants.base.health import healthz
 from tenants.models import TenantStatus
 from tenants.moves_gate import tenant_move_gate
-from tenants.observability import metrics_view
+from tenants.base.observability import metrics_view
 from tenants.resolution import tenant_for_host
 from tenants.routing import tenant_shard_context
 

@@ -19,7 +19,7 @@ from typing import Any
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 
-from tenants.errors import error_response
+from tenants.base.errors import error_response
 
 MOVED_AWAY_MARKER = "tenantry_moved_away"
 RETRY_AFTER_SECONDS = "1"

@@ -131,7 +131,7 @@ def tenant_provision(
                 if settings.TENANT_POOL_AUTO_REFILL:
                     transaction.on_commit(_request_pool_refill)
                 if settings.BILLING_CREATE_CUSTOMERS:
-                    from billing.hooks import on_tenant_provisioned
+                    from billing.receivers import on_tenant_provisioned
 
                     transaction.on_commit(partial(on_tenant_provisioned, tenant.pk))
                 return tenant

@@ -24,8 +24,8 @@ def collect_metrics() -> Iterator[Any]:
     from django.conf import settings
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-    from tenants.observability import metric_values_or_last
-    from tenants.redis import VALKEY_ERRORS, redis_client
+    from tenants.base.observability import metric_values_or_last
+    from tenants.base.redis import VALKEY_ERRORS, redis_client
 
     deliveries = CounterMetricFamily(
         "tenantry_outgoing_webhook_deliveries",

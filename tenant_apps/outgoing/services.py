@@ -46,7 +46,7 @@ from tenant_apps.outgoing.signing import (
 )
 from tenants.conn import connection
 from tenants.models import Tenant
-from tenants.observability import metric_incr
+from tenants.base.observability import metric_incr
 
 logger = logging.getLogger(__name__)
 
@@ -606,7 +606,7 @@ def deliveries_sweep(*, now: dt.datetime | None = None, limit: int = 500) -> tup
 def deliveries_sweep_all(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Every tenant schema (beat): re-enqueue what was lost; record the total queue depth for /metrics."""
     from tenants.models import Tenant, TenantStatus
-    from tenants.redis import redis_client
+    from tenants.base.redis import redis_client
     from tenants.routing import schema_activate
 
     enqueued = depth = 0

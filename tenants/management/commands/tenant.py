@@ -139,7 +139,7 @@ class Command(BaseCommand):
         self.stdout.write(f"{len(rows)} organization(s){': ' + counts if counts else ''}")
 
     def _lifecycle(self, action: str, tenant: Tenant) -> None:
-        from tenant_apps.audit.operator import organization_lifecycle_change
+        from shared_apps.operators.services import organization_lifecycle_change
 
         before = tenant.status
         tenant = organization_lifecycle_change(tenant=tenant, action=action, via="cli", operator_name=_operator_name())
