@@ -111,8 +111,12 @@ def main(argv: list[str] | None = None) -> int:
             if os.geteuid() == 0:
                 tmp.chmod(0o755)
             stack.callback(shutil.rmtree, tmp, True)
+            # Benchmarks over two clusters (NEEDS_SHARDS) get a second one, its URL in SHARD_URLS.
+            shards = 2 if any(getattr(available[n], "NEEDS_SHARDS", False) for n in selected) else 1
             env.update(
-                stack.enter_context(servers(tmp, fast=True, persist=False, pg_port=free_port(), redis_port=free_port()))
+                stack.enter_context(
+                    servers(tmp, fast=True, persist=False, pg_port=free_port(), redis_port=free_port(), shards=shards)
+                )
             )
         _django_setup(env)
         failures = 0

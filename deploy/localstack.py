@@ -459,7 +459,11 @@ def start_postgres(
     fast: bool,
     restart: bool = False,
     layout: PgLayout | None = None,
+    name: str = "postgres",
+    logical: bool = False,
 ) -> str:
+    """One embedded PostgreSQL cluster under `data_dir`. `logical`: wal_level=logical, so that it can
+    publish tables (shards: the copy of the global tables, and `tenant move`)."""
     layout = layout or pg_layout(data_dir)
     pgdata = layout.pgdata
     sockdir = Path(tempfile.mkdtemp(prefix="tenantry-pgsock-"))
@@ -495,12 +499,12 @@ def start_postgres(
     ]
     if fast:  # throwaway test data: durability is not needed
         settings += ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]
+    if logical:
+        settings += ["wal_level=logical", "max_replication_slots=20", "max_wal_senders=20", "max_worker_processes=16"]
     cmd = [str(layout.bin / "postgres"), "-D", str(pgdata), "-p", str(port)]
     for s in settings:
         cmd += ["-c", s]
-    proc = sup.start(
-        "postgres", cmd, user=layout.user, cwd=Path("/"), log_file=data_dir / "postgres.log", restart=restart
-    )
+    proc = sup.start(name, cmd, user=layout.user, cwd=Path("/"), log_file=data_dir / f"{name}.log", restart=restart)
     wait_for_port(port, 60, proc, "PostgreSQL")
     url = f"postgres://postgres@127.0.0.1:{port}/tenantry"
     _ensure_database(port)
@@ -553,15 +557,36 @@ def start_valkey(sup: Supervisor, data_dir: Path, port: int, *, persist: bool, r
 
 
 def start_servers(
-    sup: Supervisor, data_dir: Path, *, fast: bool, persist: bool, pg_port: int, redis_port: int, restart: bool = False
+    sup: Supervisor,
+    data_dir: Path,
+    *,
+    fast: bool,
+    persist: bool,
+    pg_port: int,
+    redis_port: int,
+    restart: bool = False,
+    shards: int = 1,
 ) -> dict[str, str]:
-    """PostgreSQL and Valkey under `sup` (unless DATABASE_URL / REDIS_URL name external ones)."""
+    """PostgreSQL and Valkey under `sup` (unless DATABASE_URL / REDIS_URL name external ones).
+    `shards` > 1: that many more embedded clusters (shard2, shard3, ...), every cluster with
+    wal_level=logical; their URLs come back as SHARD_URLS (name=url,...)."""
     env: dict[str, str] = {}
     data_dir.mkdir(parents=True, exist_ok=True)
     if os.environ.get("DATABASE_URL"):
         env["DATABASE_URL"] = os.environ["DATABASE_URL"]
     else:
-        env["DATABASE_URL"] = start_postgres(sup, data_dir, pg_port, fast=fast, restart=restart)
+        env["DATABASE_URL"] = start_postgres(sup, data_dir, pg_port, fast=fast, restart=restart, logical=shards > 1)
+    extra = []
+    for number in range(2, shards + 1):
+        shard_dir = data_dir / f"shard{number}"
+        shard_dir.mkdir(parents=True, exist_ok=True)
+        port = pg_port + number - 1 if persist else free_port()  # `make run`: PG_PORT+1, +2, ...
+        url = start_postgres(
+            sup, shard_dir, port, fast=fast, restart=restart, name=f"postgres-shard{number}", logical=True
+        )
+        extra.append(f"shard{number}={url}")
+    if extra:
+        env["SHARD_URLS"] = ",".join(extra)
     if os.environ.get("REDIS_URL"):
         env["REDIS_URL"] = os.environ["REDIS_URL"]
     else:
@@ -571,10 +596,14 @@ def start_servers(
 
 
 @contextlib.contextmanager
-def servers(data_dir: Path, *, fast: bool, persist: bool, pg_port: int, redis_port: int) -> Iterator[dict[str, str]]:
+def servers(
+    data_dir: Path, *, fast: bool, persist: bool, pg_port: int, redis_port: int, shards: int = 1
+) -> Iterator[dict[str, str]]:
     sup = Supervisor()
     try:
-        yield start_servers(sup, data_dir, fast=fast, persist=persist, pg_port=pg_port, redis_port=redis_port)
+        yield start_servers(
+            sup, data_dir, fast=fast, persist=persist, pg_port=pg_port, redis_port=redis_port, shards=shards
+        )
     finally:
         sup.stop_all()
 
@@ -635,9 +664,14 @@ def cmd_test(pytest_args: list[str], *, via_pgbouncer: bool = False) -> int:
         tmp.chmod(0o755)
     try:
         with contextlib.ExitStack() as stack:
+            # A second cluster for tests/shards (one extra initdb); TEST_SHARDS=1 leaves it out.
+            shards = int(os.environ.get("TEST_SHARDS", "2"))
             env = stack.enter_context(
-                servers(tmp, fast=True, persist=False, pg_port=free_port(), redis_port=free_port())
+                servers(tmp, fast=True, persist=False, pg_port=free_port(), redis_port=free_port(), shards=shards)
             )
+            if env.get("SHARD_URLS"):
+                # Not TENANT_SHARDS: the suite runs single-cluster; tests/shards register the shard.
+                env["TENANTRY_TEST_SHARD_URL"] = env.pop("SHARD_URLS").split(",")[0].partition("=")[2]
             if via_pgbouncer:
                 bouncer_dir = tmp / "pgbouncer"
                 bouncer_dir.mkdir()
@@ -746,6 +780,7 @@ def _banner(port: int, data_dir: Path, env: dict[str, str], signin: str) -> str:
         ("Demo sign-in", signin),
         ("PostgreSQL", env["DATABASE_URL"]),
         ("Valkey", env["REDIS_URL"]),
+        *([("Shards", env["TENANT_SHARDS"])] if env.get("TENANT_SHARDS") else []),
         ("Data", str(data_dir)),
     ]
     lines = [f"  {label:<18} {value}" for label, value in rows]
@@ -769,7 +804,10 @@ def cmd_run() -> int:
             pg_port=int(os.environ.get("PG_PORT", "54329")),
             redis_port=int(os.environ.get("REDIS_PORT", "63799")),
             restart=True,
+            shards=int(os.environ.get("SHARDS", "1")),
         )
+        if env.get("SHARD_URLS"):
+            env["TENANT_SHARDS"] = env.pop("SHARD_URLS")
         child_env = {
             **os.environ,
             **env,
@@ -788,6 +826,8 @@ def cmd_run() -> int:
         )
         log("migrating the public schema and every tenant")
         _manage(child_env, "migrate_schemas", "--shared", "--noinput", "-v", "0")
+        for shard in [s.partition("=")[0] for s in env.get("TENANT_SHARDS", "").split(",") if s]:
+            _manage(child_env, "tenant", "shard-bootstrap", shard)  # public tables + the copy of users
         _manage(child_env, "migrate_schemas", "--tenant", "--noinput", "-v", "0")
         _manage(child_env, "refill_schema_pool")  # spare schemas, so the demo org is not built on the request path
         web = sup.start("web", commands["web"], env=child_env, restart=True)

@@ -50,13 +50,18 @@ def template_schema() -> str | None:
     """The newest tenant or spare schema that is fully migrated, or None."""
     from tenants.migration import schemas_applied_migrations
     from tenants.models import SpareSchema, Tenant
+    from tenants.routing import current_shard
 
+    shard = current_shard()  # a template on the shard the copy is made on
     candidates = list(
         Tenant.objects.exclude(schema_name=settings.PUBLIC_SCHEMA_NAME)
+        .filter(shard=shard)
         .order_by("-created_at")
         .values_list("schema_name", flat=True)[:3]
     )
-    candidates += list(SpareSchema.objects.order_by("-created_at").values_list("schema_name", flat=True)[:2])
+    candidates += list(
+        SpareSchema.objects.filter(shard=shard).order_by("-created_at").values_list("schema_name", flat=True)[:2]
+    )
     if not candidates:
         return None
     applied = schemas_applied_migrations(schema_names=candidates)

@@ -15,7 +15,9 @@ from tenants.base.health import healthz
 from tenants.base.observability import metrics_view
 from tenants.conn import connection
 from tenants.models import TenantStatus
+from tenants.moves_gate import tenant_move_gate
 from tenants.resolution import tenant_for_host
+from tenants.routing import tenant_shard_context
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Paths answered on every host, before resolution (load balancer and orchestrator probes).
@@ -67,15 +69,18 @@ class TenantResolutionMiddleware:
 
         tenant.domain_url = hostname
         request.tenant = tenant  # type: ignore[attr-defined]
-        _activate(tenant)
-        # Django's handler already did set_urlconf(ROOT_URLCONF) for this request and does it again
-        # for request.urlconf before resolving: no third call here (issue 17, tenancy_overhead).
-        request.urlconf = settings.ROOT_URLCONF
+        # The organization's shard is this thread's `default` connection for the request (a no-op
+        # for the control database's own tenants, and with no TENANT_SHARDS): tenants/routing.py.
+        with tenant_shard_context(tenant):
+            _activate(tenant)
+            # Django's handler already did set_urlconf(ROOT_URLCONF) for this request and does it again
+            # for request.urlconf before resolving: no third call here (issue 17, tenancy_overhead).
+            request.urlconf = settings.ROOT_URLCONF
 
-        blocked = _lifecycle_gate(request, tenant.status)
-        if blocked is not None:
-            return blocked
-        return self.get_response(request)
+            blocked = _lifecycle_gate(request, tenant.status) or tenant_move_gate(request, tenant)
+            if blocked is not None:
+                return blocked
+            return self.get_response(request)
 
 
 def _activate(tenant: object) -> None:

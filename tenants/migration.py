@@ -48,7 +48,7 @@ _APPLIED_QUERY_CHUNK = 500
 _RECYCLE_CONNECTION_EVERY = 200  # schemas per worker connection (catalog caches grow per table)
 # Settings a worker process must share with the process that started it (a test run renames the
 # database; a test or benchmark may point an app at other migration modules).
-_WORKER_SETTINGS = ("DATABASES", "MIGRATION_MODULES")
+_WORKER_SETTINGS = ("DATABASES", "MIGRATION_MODULES", "TENANT_SHARDS")
 
 
 @dataclass(frozen=True)
@@ -85,17 +85,23 @@ class _Task:
     schema_name: str
     plan: tuple[Node, ...]
     full: bool  # migrate with Django's own command (no history yet, or a partial squash)
+    shard: str = "default"  # the database alias holding the schema (tenants/routing.py)
 
 
 # --- Reads ---------------------------------------------------------------------------------------
 
 
-def tenant_schema_names() -> list[str]:
-    """Every tenant schema: assigned ones and the spare pool (spares must stay migrated too)."""
+def tenant_schema_names(*, shard: str | None = None) -> list[str]:
+    """Every tenant schema (on `shard`, or on every shard): assigned ones and the spare pool (spares
+    must stay migrated too)."""
     from tenants.models import SpareSchema, Tenant
 
-    names = set(Tenant.objects.exclude(schema_name=settings.PUBLIC_SCHEMA_NAME).values_list("schema_name", flat=True))
-    names.update(SpareSchema.objects.values_list("schema_name", flat=True))
+    tenants = Tenant.objects.exclude(schema_name=settings.PUBLIC_SCHEMA_NAME)
+    spares = SpareSchema.objects.all()
+    if shard is not None:
+        tenants, spares = tenants.filter(shard=shard), spares.filter(shard=shard)
+    names = set(tenants.values_list("schema_name", flat=True))
+    names.update(spares.values_list("schema_name", flat=True))
     return sorted(names)
 
 
@@ -360,7 +366,24 @@ def _worker_init(overrides: dict[str, Any]) -> None:
 
 def _worker_migrate(task: _Task) -> SchemaOutcome:
     assert _worker_migrator is not None
-    return _worker_migrator.migrate(task)
+    return _migrate_on_shard(_worker_migrator, task)
+
+
+def _migrate_on_shard(migrator: SchemaMigrator, task: _Task) -> SchemaOutcome:
+    """Migrate on the task's shard; on a shard other than the control database, drop the foreign keys
+    a migration may have added from tenant tables to public ones (D131)."""
+    from tenants.routing import shard_activate
+
+    with shard_activate(task.shard):
+        outcome = migrator.migrate(task)
+        if task.shard != "default" and outcome.outcome == OK:
+            from tenants.shards import schema_detach_global_references
+
+            try:
+                schema_detach_global_references(schema_name=task.schema_name)
+            finally:
+                connection.set_schema_to_public()
+        return outcome
 
 
 # --- Orchestration (writes) ----------------------------------------------------------------------
@@ -375,19 +398,85 @@ def tenants_migrate(
     resume: bool = False,
     on_planned: Callable[[int, int], None] | None = None,
     on_result: ProgressCallback | None = None,
+    shard: str = "default",
 ) -> MigrationReport:
-    """Migrate every tenant schema (or `schema_names`) to the latest migrations.
+    """Migrate every tenant schema of `shard` (or `schema_names` there) to the latest migrations.
 
     `on_planned(total, pending)` is called once the plan is known, `on_result` once per schema.
     Never raises for a schema's failure: look at `report.failed`.
     """
+    from tenants.routing import shard_activate
+
+    with shard_activate(shard):
+        return _tenants_migrate(
+            schema_names=schema_names,
+            parallel=parallel,
+            resume=resume,
+            on_planned=on_planned,
+            on_result=on_result,
+            shard=shard,
+        )
+
+
+def tenants_migrate_shards(
+    *,
+    parallel: int | None = None,
+    resume: bool = False,
+    on_planned: Callable[[str, int, int], None] | None = None,
+    on_result: Callable[[str, SchemaOutcome], None] | None = None,
+) -> MigrationReport:
+    """Every shard's tenant schemas at once (one thread per shard, each with its own `parallel`
+    worker processes), merged into one report. Without TENANT_SHARDS: `tenants_migrate()`."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    from tenants.routing import shard_aliases
+
+    started = time.perf_counter()
+    aliases = shard_aliases()
+
+    def one(alias: str) -> MigrationReport:
+        try:
+            return tenants_migrate(
+                parallel=parallel,
+                resume=resume,
+                shard=alias,
+                on_planned=(lambda total, pending: on_planned(alias, total, pending)) if on_planned else None,
+                on_result=(lambda outcome: on_result(alias, outcome)) if on_result else None,
+            )
+        finally:
+            if len(aliases) > 1:
+                connections.close_all()  # this thread's own connections
+
+    if len(aliases) == 1:
+        return one(aliases[0])
+    with ThreadPoolExecutor(max_workers=len(aliases), thread_name_prefix="migrate-shard") as pool:
+        reports = list(pool.map(one, aliases))
+    return MigrationReport(
+        run_id=reports[0].run_id,
+        total=sum(r.total for r in reports),
+        results=[o for r in reports for o in r.results],
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _tenants_migrate(
+    *,
+    schema_names: Iterable[str] | None,
+    parallel: int | None,
+    resume: bool,
+    on_planned: Callable[[int, int], None] | None,
+    on_result: ProgressCallback | None,
+    shard: str,
+) -> MigrationReport:
     from tenants.models import TenantMigrationResult, TenantMigrationRun
 
     started = time.perf_counter()
     connection.set_schema_to_public()
     planner = MigrationPlanner()
     target = planner.target()
-    names = sorted(set(schema_names)) if schema_names is not None else tenant_schema_names()
+    names = sorted(set(schema_names)) if schema_names is not None else tenant_schema_names(shard=shard)
     if resume:
         names = _resume_candidates(schema_names=names, target=target)
 
@@ -401,11 +490,11 @@ def tenants_migrate(
             continue
         applied = applied_by_schema[name]
         if applied is None:
-            tasks.append(_Task(schema_name=name, plan=tuple(planner.full_plan), full=True))
+            tasks.append(_Task(schema_name=name, plan=tuple(planner.full_plan), full=True, shard=shard))
             continue
         plan, partial_squash = planner.pending(applied=applied)
         if plan:
-            tasks.append(_Task(schema_name=name, plan=tuple(plan), full=partial_squash))
+            tasks.append(_Task(schema_name=name, plan=tuple(plan), full=partial_squash, shard=shard))
         else:
             results.append(SchemaOutcome(schema_name=name, outcome=SKIPPED))
     # Schemas sharing a plan go together, so each worker renders a plan's SQL once.
@@ -443,7 +532,7 @@ def tenants_migrate(
     if workers == 1 or len(tasks) <= 1:
         migrator = SchemaMigrator()
         for task in tasks:
-            record(migrator.migrate(task))
+            record(_migrate_on_shard(migrator, task))
     else:
         overrides = {name: getattr(settings, name) for name in _WORKER_SETTINGS if hasattr(settings, name)}
         with ProcessPoolExecutor(

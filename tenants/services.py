@@ -20,6 +20,9 @@ from django_tenants.utils import schema_context
 from tenants.conn import connection
 from tenants.models import Domain, SpareSchema, Tenant, TenantStatus
 from tenants.naming import SCHEMA_RE, generate_schema_name, validate_slug
+from tenants.routing import shard_activate, shard_aliases, tenant_activate
+from tenants.shard_config import DEFAULT_SHARD
+from tenants.shards import schema_detach_global_references, shard_for_new_tenant
 from tenants.signals import tenant_provisioned
 
 logger = logging.getLogger(__name__)
@@ -72,23 +75,28 @@ def schema_drop(*, schema_name: str) -> None:
         cursor.execute(f'DROP SCHEMA IF EXISTS "{schema_name}" CASCADE')
 
 
-def schema_pool_add_spare() -> SpareSchema:
-    schema_name = schema_create_ready()
-    return SpareSchema.objects.create(schema_name=schema_name)
+def schema_pool_add_spare(*, shard: str = DEFAULT_SHARD) -> SpareSchema:
+    """One more spare schema, built on `shard` (each shard keeps its own pool: tenants/shards.py)."""
+    with shard_activate(shard):
+        schema_name = schema_create_ready()
+        if shard != DEFAULT_SHARD:
+            schema_detach_global_references(schema_name=schema_name)
+    return SpareSchema.objects.create(schema_name=schema_name, shard=shard)
 
 
-def schema_pool_refill(*, size: int | None = None) -> int:
-    """Top the pool up to `size` spare schemas; returns how many were created."""
+def schema_pool_refill(*, size: int | None = None, shard: str | None = None) -> int:
+    """Top each shard's pool (or only `shard`'s) up to `size` spare schemas; returns how many were created."""
     target = settings.TENANT_POOL_SIZE if size is None else size
     created = 0
-    while SpareSchema.objects.count() < target:
-        schema_pool_add_spare()
-        created += 1
+    for alias in [shard] if shard else shard_aliases():
+        while SpareSchema.objects.filter(shard=alias).count() < target:
+            schema_pool_add_spare(shard=alias)
+            created += 1
     return created
 
 
-def _claim_spare_schema() -> str | None:
-    spare = SpareSchema.objects.select_for_update(skip_locked=True).order_by("created_at").first()
+def _claim_spare_schema(shard: str = DEFAULT_SHARD) -> str | None:
+    spare = SpareSchema.objects.select_for_update(skip_locked=True).filter(shard=shard).order_by("created_at").first()
     if spare is None:
         return None
     spare.delete()
@@ -98,10 +106,13 @@ def _claim_spare_schema() -> str | None:
 # --- Provisioning --------------------------------------------------------------------------------
 
 
-def tenant_provision(*, slug: str, name: str, on_created: Callable[[Tenant], None] | None = None) -> Tenant:
+def tenant_provision(
+    *, slug: str, name: str, on_created: Callable[[Tenant], None] | None = None, shard: str | None = None
+) -> Tenant:
     """Create an organization. Takes a ready schema from the pool (milliseconds); only when the pool is
     empty does it build one first (about a second), then asks for a refill. `on_created(tenant)` runs
-    in the same transaction (accounts adds the owner there: shared_apps.accounts.services.organization_provision)."""
+    in the same transaction (accounts adds the owner there: shared_apps.accounts.services.organization_provision).
+    The organization goes to `shard`, or to the shard with the most room (tenants/shards.py)."""
     validate_slug(slug)
     name = (name or "").strip()
     if not name or len(name) > 200:
@@ -109,11 +120,12 @@ def tenant_provision(*, slug: str, name: str, on_created: Callable[[Tenant], Non
     if Tenant.objects.filter(slug=slug).exists():
         raise ValidationError("This slug is already taken.", code="slug_taken")
 
+    shard = shard or shard_for_new_tenant()
     for _attempt in range(3):
         with transaction.atomic():
-            schema_name = _claim_spare_schema()
+            schema_name = _claim_spare_schema(shard)
             if schema_name is not None:
-                tenant = _tenant_create(schema_name=schema_name, slug=slug, name=name)
+                tenant = _tenant_create(schema_name=schema_name, slug=slug, name=name, shard=shard)
                 if on_created is not None:
                     on_created(tenant)
                 if settings.TENANT_POOL_AUTO_REFILL:
@@ -121,7 +133,7 @@ def tenant_provision(*, slug: str, name: str, on_created: Callable[[Tenant], Non
                 transaction.on_commit(partial(_announce_provisioned, tenant.pk))
                 return tenant
         logger.warning("spare schema pool empty; building a schema on the request path")
-        schema_pool_add_spare()
+        schema_pool_add_spare(shard=shard)
     raise RuntimeError("could not claim a spare schema")
 
 
@@ -129,7 +141,7 @@ def _announce_provisioned(tenant_id: int) -> None:
     tenant_provisioned.send(sender=Tenant, tenant_id=tenant_id)
 
 
-def _tenant_create(*, schema_name: str, slug: str, name: str) -> Tenant:
+def _tenant_create(*, schema_name: str, slug: str, name: str, shard: str = DEFAULT_SHARD) -> Tenant:
     if Tenant.objects.select_for_update().filter(slug=slug).exists():
         raise ValidationError("This slug is already taken.", code="slug_taken")
     tenant = Tenant.objects.create(
@@ -138,6 +150,7 @@ def _tenant_create(*, schema_name: str, slug: str, name: str) -> Tenant:
         name=name,
         status=TenantStatus.TRIALING,
         status_changed_at=timezone.now(),
+        shard=shard,
     )
     Domain.objects.create(domain=f"{slug}.{settings.TENANT_BASE_DOMAIN}", tenant=tenant, is_primary=True)
     return tenant
@@ -221,7 +234,8 @@ def tenant_purge(*, tenant: Tenant, now: dt.datetime | None = None) -> None:
         Domain.objects.filter(tenant=tenant).delete()  # memberships (and the other rows keyed by tenant) cascade
         schema_name = tenant.schema_name
         Tenant.objects.filter(pk=tenant.pk).delete()
-        schema_drop(schema_name=schema_name)
+        with shard_activate(tenant.shard):
+            schema_drop(schema_name=schema_name)
 
 
 def tenant_purge_expired(
@@ -266,7 +280,7 @@ def tenant_export(
     models = [m for label in _tenant_app_labels() for m in apps.get_app_config(label).get_models()]
     if on_planned is not None:
         on_planned(len(models))
-    with schema_context(tenant.schema_name):
+    with tenant_activate(tenant):
         for model in models:
             rows = serializers.serialize("python", model._default_manager.order_by("pk"))
             data[model._meta.label] = [{"pk": r["pk"], **r["fields"]} for r in rows]

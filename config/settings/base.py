@@ -6,6 +6,8 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 
+from tenants.shard_config import shards_parse, weights_parse
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False) if (BASE_DIR / ".env").exists() else None
@@ -84,6 +86,8 @@ MIDDLEWARE = [
     "webhooks.middleware.StripeWebhookFastPathMiddleware",
     "tenants.middleware.TenantResolutionMiddleware",
     "tenants.base.observability.RequestContextMiddleware",
+    # A write caught by a move's last step becomes 503 + Retry-After (tenants/moves_gate.py).
+    "tenants.moves_gate.MovedAwayMiddleware",
     # After tenant resolution (the allowed origins are the organization's own, D65).
     "corsheaders.middleware.CorsMiddleware",
     "billing.middleware.ApiUsageMiddleware",
@@ -128,7 +132,25 @@ DATABASES["default"]["ENGINE"] = "tenants.db"
 TENANT_SEARCH_PATH_MODE = env("TENANT_SEARCH_PATH_MODE", default="session")
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+# More PostgreSQL clusters for tenant schemas (docs/scaling.md): TENANT_SHARDS=name=postgres://...,...
+# adds one database alias per shard; the control database above stays the shard "default".
+TENANT_SHARDS = shards_parse(env("TENANT_SHARDS", default=""))
+TENANT_SHARD_WEIGHTS = weights_parse(env("TENANT_SHARD_WEIGHTS", default=""))
+for _shard, _url in TENANT_SHARDS.items():
+    DATABASES[_shard] = {
+        **env.db_url_config(_url),
+        "ENGINE": "tenants.db",
+        "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
+        "CONN_HEALTH_CHECKS": True,
+    }
+DATABASE_ROUTERS = ["tenants.routing.ShardRouter", "django_tenants.routers.TenantSyncRouter"]
+# Online moves (tenants/moves.py): how long a moved organization's old schema is kept, and how long
+# a worker waits for a moving organization's paused writes before running its task anyway.
+TENANT_MOVE_RETENTION_HOURS = env.int("TENANT_MOVE_RETENTION_HOURS", default=72)
+TENANT_MOVE_TASK_WAIT_SECONDS = env.float("TENANT_MOVE_TASK_WAIT_SECONDS", default=30.0)
+# Seconds between pausing a moving organization's writes and locking its tables (0: at once; writes
+# of processes that have not seen the pause yet wait on the lock and get the same 503).
+TENANT_MOVE_PAUSE_PROPAGATION_SECONDS = env.float("TENANT_MOVE_PAUSE_PROPAGATION_SECONDS", default=0.0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 TENANT_MIGRATION_EXECUTOR = env("TENANT_MIGRATION_EXECUTOR", default="standard")
 

@@ -52,11 +52,13 @@ X_FRAME_OPTIONS = "DENY"
 # --- Database: pooler-aware -----------------------------------------------------------------------
 # Behind pgbouncer in transaction mode set TENANT_SEARCH_PATH_MODE=transaction: the tenant's
 # search_path then travels inside every transaction (tenants/db/base.py), never on the session.
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=300)
+for _alias in DATABASES:  # the control database and every shard (TENANT_SHARDS)
+    DATABASES[_alias]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=300)
 if TENANT_SEARCH_PATH_MODE == "transaction":
     # Named cursors cannot carry the per-transaction search path, and WITH HOLD cursors do not
     # survive a transaction-mode pooler.
-    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    for _alias in DATABASES:  # every shard goes through its own pgbouncer pool (deploy/pgbouncer)
+        DATABASES[_alias]["DISABLE_SERVER_SIDE_CURSORS"] = True
 
 # --- Static files: collected into the image at build time, served by WhiteNoise (CDN-cacheable) --
 STATIC_ROOT = env("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))  # noqa: F405

@@ -43,14 +43,17 @@ def membership_add(*, user: User, tenant_id: int, role: str = Role.MEMBER) -> Me
     return membership
 
 
-def organization_provision(*, slug: str, name: str, owner_email: str, owner_password: str | None = None) -> Tenant:
-    """Create an organization with its owner, in one transaction (tenants.services.tenant_provision)."""
+def organization_provision(
+    *, slug: str, name: str, owner_email: str, owner_password: str | None = None, shard: str | None = None
+) -> Tenant:
+    """Create an organization with its owner, in one transaction (tenants.services.tenant_provision), on
+    `shard` or on the shard with the most room."""
 
     def add_owner(tenant: Tenant) -> None:
         user, _ = user_get_or_create(email=owner_email, password=owner_password)
         membership_add(user=user, tenant_id=tenant.pk, role=Role.OWNER)
 
-    return tenant_provision(slug=slug, name=name, on_created=add_owner)
+    return tenant_provision(slug=slug, name=name, on_created=add_owner, shard=shard)
 
 
 def _seats_changed(tenant_id: int, change_id: str) -> None:

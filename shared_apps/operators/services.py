@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.db import transaction
-from django_tenants.utils import schema_context
 
 from shared_apps.accounts.models import User
 from tenant_apps.audit.services import audit_event_record
 from tenants.base.actor import Actor
 from tenants.models import Tenant
+from tenants.routing import tenant_write_context
 from tenants.services import tenant_close, tenant_reactivate, tenant_suspend
 
 LIFECYCLE_ACTIONS: dict[str, tuple[Callable[..., Tenant], str]] = {
@@ -42,7 +42,7 @@ def organization_lifecycle_change(
     tenant = service(tenant=tenant)
     if tenant.status != before:
         who = operator.email if operator is not None else operator_name
-        with schema_context(tenant.schema_name):
+        with tenant_write_context(tenant):  # its shard's schema (tenants/routing.py)
             audit_event_record(
                 actor=Actor(user=operator, ip=ip),
                 action=audit_action,

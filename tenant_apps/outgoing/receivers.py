@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from django_tenants.utils import schema_context
+from tenants.routing import tenant_write_context
 
 
 def on_plan_changed(sender: Any = None, *, tenant: Any, old_plan: str, new_plan: str, **_: Any) -> None:
@@ -13,7 +13,7 @@ def on_plan_changed(sender: Any = None, *, tenant: Any, old_plan: str, new_plan:
     in that same transaction (billing works in public; the connection is switched for the insert only)."""
     from tenant_apps.outgoing.services import outbox_record
 
-    with schema_context(tenant.schema_name):
+    with tenant_write_context(tenant):  # its shard's schema (tenants/routing.py)
         outbox_record(
             event_type="billing.plan_changed",
             data={"plan": new_plan, "previous_plan": old_plan, "organization": tenant.slug},

@@ -598,11 +598,12 @@ def deliveries_sweep(*, now: dt.datetime | None = None, limit: int = 500) -> tup
 def deliveries_sweep_all(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Every tenant schema (beat): re-enqueue what was lost; record the total queue depth for /metrics."""
     from tenants.base.redis import redis_client
-    from tenants.models import TenantStatus
+    from tenants.models import Tenant, TenantStatus
+    from tenants.routing import schema_activate
 
     enqueued = depth = 0
     for schema in Tenant.objects.exclude(status=TenantStatus.CLOSED).values_list("schema_name", flat=True):
-        with schema_context(schema):
+        with schema_activate(schema):  # on the shard holding it (tenants/routing.py)
             sent, pending = deliveries_sweep(now=now)
         enqueued += sent
         depth += pending
@@ -627,9 +628,11 @@ def outbox_prune(*, now: dt.datetime | None = None) -> int:
 
 
 def outbox_prune_all(*, now: dt.datetime | None = None) -> int:
+    from tenants.models import Tenant
+    from tenants.routing import schema_activate
 
     total = 0
     for schema in Tenant.objects.values_list("schema_name", flat=True):
-        with schema_context(schema):
+        with schema_activate(schema):  # on the shard holding it (tenants/routing.py)
             total += outbox_prune(now=now)
     return total

@@ -12,6 +12,7 @@ Anything the orchestrator does not cover (one schema, an app label / migration n
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
@@ -21,7 +22,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tenants.migration import FAILED, OK, MigrationReport, SchemaOutcome, tenants_migrate
+from tenants.migration import FAILED, OK, MigrationReport, SchemaOutcome, tenants_migrate_shards
+from tenants.routing import shard_activate, shard_aliases
 
 _STOCK_ONLY_OPTIONS = (
     "schema_name",
@@ -60,9 +62,16 @@ class Command(MigrateSchemasCommand):
             if options.get("resume"):
                 raise CommandError("--resume applies to the tenant schemas as a whole (no -s / --shared).")
             super().handle(*args, **options)
+            if shared_only and not stock:
+                for alias in shard_aliases()[1:]:
+                    with shard_activate(alias):
+                        super().handle(*args, **options)
             return
         if not tenants_only:
             super().handle(*args, **{**options, "shared": True, "tenant": False})
+            for alias in shard_aliases()[1:]:  # each other shard's public schema (tenants/shards.py)
+                with shard_activate(alias):
+                    super().handle(*args, **{**options, "shared": True, "tenant": False})
         self._migrate_tenants(options)
 
     def _migrate_tenants(self, options: dict[str, Any]) -> None:
@@ -79,19 +88,31 @@ class Command(MigrateSchemasCommand):
         )
         bar: dict[str, Any] = {}
 
-        def on_planned(total: int, pending: int) -> None:
-            if verbosity >= 1:
-                console.print(f"{total} tenant schema(s): {pending} to migrate, {total - pending} up to date")
-            bar["id"] = progress.add_task("migrate", total=total, failed=0)
-            bar["failed"] = 0
+        sharded = len(shard_aliases()) > 1
+        lock = threading.Lock()  # one progress bar fed by one thread per shard
 
-        def on_result(outcome: SchemaOutcome) -> None:
-            if outcome.outcome == FAILED:
-                bar["failed"] += 1
-            progress.update(bar["id"], advance=1, failed=bar["failed"])
+        def on_planned(shard: str, total: int, pending: int) -> None:
+            with lock:
+                if verbosity >= 1:
+                    where = f" on shard {shard}" if sharded else ""
+                    console.print(
+                        f"{total} tenant schema(s){where}: {pending} to migrate, {total - pending} up to date"
+                    )
+                if "id" not in bar:
+                    bar["id"] = progress.add_task("migrate", total=total, failed=0)
+                    bar["failed"] = 0
+                else:
+                    current = next(t for t in progress.tasks if t.id == bar["id"]).total or 0
+                    progress.update(bar["id"], total=current + total)
+
+        def on_result(shard: str, outcome: SchemaOutcome) -> None:
+            with lock:
+                if outcome.outcome == FAILED:
+                    bar["failed"] += 1
+                progress.update(bar["id"], advance=1, failed=bar["failed"])
 
         with progress:
-            report = tenants_migrate(
+            report = tenants_migrate_shards(
                 parallel=options.get("parallel"),
                 resume=bool(options.get("resume")),
                 on_planned=on_planned,

@@ -35,7 +35,7 @@ def _operator_name() -> str:
 
 
 class Command(BaseCommand):
-    help = "Tenant lifecycle: list, suspend, reactivate, close, purge, export."
+    help = "Tenant lifecycle: list, suspend, reactivate, close, purge, export; shards and moves."
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -47,6 +47,21 @@ class Command(BaseCommand):
         purge = sub.add_parser("purge", help="Drop closed organizations whose retention period has passed.")
         purge.add_argument("slug", nargs="?", help="One organization; default: every expired one.")
         add_progress_argument(purge)
+        move = sub.add_parser(
+            "move", help="Move an organization to another shard while it keeps serving (resumable; audited)."
+        )
+        move.add_argument("slug")
+        move.add_argument("--to", dest="to", help="The target shard (see `tenant shards`).")
+        move.add_argument("--abort", action="store_true", help="Undo the unfinished move: stay on the source.")
+        move.add_argument("--catchup-timeout", type=float, default=10.0, help="Seconds writes may stay paused.")
+        sub.add_parser("moves", help="Recent moves: organization, shards, state, pause, retention.")
+        sub.add_parser("moves-cleanup", help="Drop moved organizations' old schemas whose retention has passed.")
+        sub.add_parser("shards", help="Shards: organizations, spare schemas, size, weight, users copy lag.")
+        boot = sub.add_parser("shard-bootstrap", help="Prepare a new shard: public tables, copy of users.")
+        boot.add_argument("shard")
+        check = sub.add_parser("shard-check", help="Tenant rows on a shard that point at users gone from control.")
+        check.add_argument("shard")
+        check.add_argument("--fix", action="store_true", help="Null (or delete) what a foreign key would have.")
         export = sub.add_parser("export", help="Write an organization's data as JSON.")
         export.add_argument("slug")
         export.add_argument("--output", "-o", default="-", help="File path, or - for standard output.")
@@ -57,6 +72,14 @@ class Command(BaseCommand):
         try:
             if action == "list":
                 self._list(opts)
+            elif action in ("moves", "moves-cleanup", "shards", "shard-bootstrap", "shard-check"):
+                from shared_apps.operators.shard_commands import run_shard_action
+
+                run_shard_action(self, action, opts)
+            elif action == "move":
+                from shared_apps.operators.shard_commands import run_move
+
+                run_move(self, tenant_get(slug=opts["slug"]), opts, operator_name=_operator_name())
             elif action == "purge" and not opts.get("slug"):
                 self._purge_expired(opts)
             elif action == "export":
@@ -74,7 +97,10 @@ class Command(BaseCommand):
 
     def _list(self, opts: dict[str, Any]) -> None:
         from billing.organizations import organization_list, organization_plan
+        from tenants.routing import sharding_enabled
 
+        sharded = sharding_enabled()  # the SHARD column only on an install with several shards
+        columns = (*LIST_COLUMNS, "shard") if sharded else LIST_COLUMNS
         tenants = organization_list()
         if opts.get("status"):
             tenants = tenants.filter(status=opts["status"])
@@ -86,6 +112,7 @@ class Command(BaseCommand):
                 "plan": organization_plan(t),
                 "members": t.member_count,  # type: ignore[attr-defined]
                 "created": t.created_at.date().isoformat(),
+                **({"shard": t.shard} if sharded else {}),
             }
             for t in tenants
         ]
@@ -98,10 +125,10 @@ class Command(BaseCommand):
         if pipe:  # never wrap, no colour, no trailing blanks: easy to read with grep, cut or awk
             console = Console(file=io.StringIO(), highlight=False, width=10_000, no_color=True)
         table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), header_style="bold")
-        for column in LIST_COLUMNS:
+        for column in columns:
             table.add_column(column.upper(), justify="right" if column == "members" else "left", no_wrap=True)
         for row in rows:
-            table.add_row(*(Text(str(row[c])) for c in LIST_COLUMNS))
+            table.add_row(*(Text(str(row[c])) for c in columns))
         console.print(table)
         if pipe:
             self.stdout.write("\n".join(line.rstrip() for line in console.file.getvalue().splitlines()))  # type: ignore[attr-defined]

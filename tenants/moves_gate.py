@@ -1,0 +1,56 @@
+"""Writes of an organization that is being moved (tenants/moves.py) wait outside: 503 + Retry-After.
+
+Two layers, so that no write is lost or duplicated while the move's last changes are copied:
+
+* `tenant_move_gate`: the resolution cache's snapshot of the organization carries `writes_paused_at`
+  (0 queries); a write (any method but GET/HEAD/OPTIONS) gets 503 `tenant_moving` with Retry-After.
+  Reads go on, on the source, until the routing row flips.
+* `MovedAwayMiddleware`: a write that passed the gate just before the pause reached this process
+  waits on the move's table locks on the source, then hits the trigger the move leaves there
+  (`tenantry_moved_away`); that error becomes the same 503 instead of a 500. Its transaction rolled
+  back, so the client's retry writes it once, on the target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse
+
+from tenants.base.errors import error_response
+
+MOVED_AWAY_MARKER = "tenantry_moved_away"
+RETRY_AFTER_SECONDS = "1"
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _moving(request: HttpRequest) -> HttpResponse:
+    response = error_response(
+        request,
+        status=503,
+        code="tenant_moving",
+        message="This organization is moving to another database; writes resume in a moment. Retry shortly.",
+    )
+    response["Retry-After"] = RETRY_AFTER_SECONDS
+    return response
+
+
+def tenant_move_gate(request: HttpRequest, tenant: Any) -> HttpResponse | None:
+    if getattr(tenant, "writes_paused_at", None) is None or request.method in _READS:
+        return None
+    return _moving(request)
+
+
+class MovedAwayMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, DatabaseError) and MOVED_AWAY_MARKER in str(exception):
+            return _moving(request)
+        return None
