@@ -483,7 +483,7 @@ WORKER_STAGES = ("claim", "fetch", "apply", "record", "commit")  # in the Celery
 
 
 def _stages_reset() -> None:
-    from tenants.redis import redis_client
+    from tenants.base.redis import redis_client
     from webhooks.stages import KEY
 
     redis_client().delete(KEY)
@@ -493,7 +493,7 @@ def _stages_read(sent: int, events: int, cpu_ms: dict[str, float]) -> dict[str, 
     """CPU per unique event of each stage (webhooks/stages.py: the CPU of the thread running it, the
     client side of its round trips included), and what the stages leave unexplained in each process
     (gunicorn + Django's request handling; Celery's consumer and task overhead)."""
-    from tenants.redis import redis_client
+    from tenants.base.redis import redis_client
     from webhooks.stages import KEY
 
     raw = {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in redis_client().hgetall(KEY).items()}

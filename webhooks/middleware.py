@@ -20,7 +20,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import set_urlconf
 from django_tenants.utils import get_public_schema_name, remove_www
 
-from tenants.observability import RequestContextMiddleware
+from tenants.base.observability import RequestContextMiddleware
 
 WEBHOOK_PATH = "/webhooks/stripe/"
 

@@ -17,8 +17,8 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from tenants import jsonlimits
-from tenants.observability import metric_incr
+from tenants.base import jsonlimits
+from tenants.base.observability import metric_incr
 from webhooks import stages
 from webhooks.models import FINAL_STATUSES, EventStatus, WebhookEvent
 

@@ -57,7 +57,7 @@ def flush(*, force: bool = False) -> None:
         _last_flush = now
     from redis.exceptions import RedisError
 
-    from tenants.redis import redis_client
+    from tenants.base.redis import redis_client
 
     try:
         pipe = redis_client().pipeline(transaction=False)

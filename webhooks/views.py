@@ -7,7 +7,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from tenants.errors import error_payload
+from tenants.base.errors import error_payload
 from webhooks import services, stages
 from webhooks.signature import SignatureError, verify
 

@@ -81,7 +81,7 @@ MIDDLEWARE = [
     # POST /webhooks/stripe/ on the public host answers here, before the rest (webhooks/middleware.py).
     "webhooks.middleware.StripeWebhookFastPathMiddleware",
     "tenants.middleware.TenantResolutionMiddleware",
-    "tenants.observability.RequestContextMiddleware",
+    "tenants.base.observability.RequestContextMiddleware",
     # After tenant resolution (the allowed origins are the organization's own, D65).
     "corsheaders.middleware.CorsMiddleware",
     "billing.middleware.ApiUsageMiddleware",
@@ -134,7 +134,7 @@ TENANT_MIGRATION_EXECUTOR = env("TENANT_MIGRATION_EXECUTOR", default="standard")
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:63799/0")
 CACHES = {
     "default": {
-        # Django's RedisCache with short timeouts and a circuit breaker (tenants.cache, tenants.redis).
+        # Django's RedisCache with short timeouts and a circuit breaker (tenants.cache, tenants.base.redis).
         "BACKEND": "tenants.cache.ValkeyCache",
         "LOCATION": REDIS_URL,
         # Every cache key carries the active schema (see tenants.cache.make_key).
@@ -142,7 +142,7 @@ CACHES = {
         "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="tenantry"),
     }
 }
-# Valkey on the request path (Django cache and tenants.redis.redis_client): nothing a request needs
+# Valkey on the request path (Django cache and tenants.base.redis.redis_client): nothing a request needs
 # lives only there, so a stopped, unreachable or slow Valkey costs a request these timeouts at most
 # once; then the circuit breaker skips Valkey for VALKEY_BREAKER_SECONDS (see docs/operations.md).
 VALKEY_SOCKET_TIMEOUT_SECONDS = env.float("VALKEY_SOCKET_TIMEOUT_SECONDS", default=0.05)
@@ -192,7 +192,7 @@ SIGNUP_MAILS_PER_IP = env.int("SIGNUP_MAILS_PER_IP", default=20)
 AXES_HANDLER = "shared_apps.accounts.lockout.LockoutHandler"
 AXES_LOCKOUT_PARAMETERS = [["username"], ["ip_address"]]
 AXES_USERNAME_CALLABLE = "shared_apps.accounts.lockout.lockout_username"
-AXES_CLIENT_IP_CALLABLE = "shared_apps.accounts.network.client_ip"
+AXES_CLIENT_IP_CALLABLE = "tenants.base.network.client_ip"
 AXES_FAILURE_LIMIT = LOGIN_LOCKOUT_ACCOUNT_FAILURES
 # How long a failure is remembered (the handler computes the growing waits inside this window).
 AXES_COOLOFF_TIME = timedelta(hours=LOGIN_LOCKOUT_MEMORY_HOURS)
@@ -296,9 +296,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 }
 
 # Observability (tenants/observability.py): the worker heartbeat, task-failure counter and /metrics.
-CELERY_IMPORTS = ["tenants.observability"]
+CELERY_IMPORTS = ["tenants.base.observability"]
 CELERY_BEAT_SCHEDULE["observability-worker-heartbeat"] = {
-    "task": "tenants.observability.worker_heartbeat",
+    "task": "tenants.base.observability.worker_heartbeat",
     "schedule": 30.0,
 }
 # Every worker process writes a heartbeat this often (a thread started on worker_ready)...
@@ -314,24 +314,24 @@ METRICS_TOKEN = env("METRICS_TOKEN", default="")
 # --- REST framework -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     # drf-spectacular's, plus the conventions every API view gets (headers, scopes; D61-D64).
-    "DEFAULT_SCHEMA_CLASS": "tenant_apps.api.schema.ApiAutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "tenants.base.api.schema.ApiAutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # JSON only; bodies over DATA_UPLOAD_MAX_MEMORY_SIZE are refused with 413 before being read.
-    "DEFAULT_PARSER_CLASSES": ["tenant_apps.api.parsers.LimitedJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["tenants.base.api.parsers.LimitedJSONParser"],
     # Tenant API (see docs/api.md): bearer token first, so 401s carry `WWW-Authenticate: Bearer`.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "tenant_apps.api.authentication.BearerTokenAuthentication",
+        "tenant_apps.tokens.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Every view is members-only unless it says otherwise; non-members get 404.
-    "DEFAULT_PERMISSION_CLASSES": ["tenant_apps.api.permissions.IsTenantMember"],
+    "DEFAULT_PERMISSION_CLASSES": ["shared_apps.accounts.permissions.IsTenantMember"],
     "DEFAULT_THROTTLE_CLASSES": [
-        "tenant_apps.api.throttles.CredentialRateThrottle",
-        "tenant_apps.api.throttles.TenantRateThrottle",
+        "tenants.base.api.throttles.CredentialRateThrottle",
+        "tenants.base.api.throttles.TenantRateThrottle",
     ],
-    "DEFAULT_PAGINATION_CLASS": "tenant_apps.api.pagination.ApiPagination",
+    "DEFAULT_PAGINATION_CLASS": "tenants.base.api.pagination.ApiPagination",
     "PAGE_SIZE": 20,
-    "EXCEPTION_HANDLER": "tenant_apps.api.exceptions.api_exception_handler",
+    "EXCEPTION_HANDLER": "tenants.base.api.exceptions.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 # CORS (django-cors-headers, D65): no origin is allowed globally; each organization lists its own
@@ -398,8 +398,8 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    # Every record carries request_id, tenant, user_id, task_id, webhook_event_id (tenants.observability).
-    "filters": {"context": {"()": "tenants.observability.ContextFilter"}},
+    # Every record carries request_id, tenant, user_id, task_id, webhook_event_id (tenants.base.observability).
+    "filters": {"context": {"()": "tenants.base.observability.ContextFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(tenant)s] %(message)s"},
         "json": {

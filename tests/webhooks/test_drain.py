@@ -14,7 +14,7 @@ from billing.handlers import BatchStats, handle_events
 from billing.models import Subscription
 from billing.services import plans_sync
 from tenants.models import Tenant, TenantStatus
-from tenants.observability import REQUEST_ID_HEADER
+from tenants.base.observability import REQUEST_ID_HEADER
 from tests.billing.support import body_of, customer_for, deliver, event_for, signed_headers, standin_call, subscribe
 from tests.conftest import host_of
 from webhooks.models import EventStatus, WebhookEvent
