@@ -183,7 +183,9 @@ def test_worker_killed_mid_delivery_one_recorded_success(alpha, receiver_factory
             release.wait(30)
 
     receiver = receiver_factory(on_request=hold_first)
-    env = {"OUTGOING_WEBHOOKS_TIMEOUT_SECONDS": "4", "OUTGOING_WEBHOOKS_LEASE_MARGIN_SECONDS": "1"}
+    # Lease = 4 s deadline + 10 s margin: long enough that starting the second worker on a loaded machine
+    # cannot outlast it before the "nobody takes over while the lease holds" check.
+    env = {"OUTGOING_WEBHOOKS_TIMEOUT_SECONDS": "4", "OUTGOING_WEBHOOKS_LEASE_MARGIN_SECONDS": "10"}
     first = Worker(settings.OUTGOING_WEBHOOKS_QUEUE, **env)
     second: Worker | None = None
     try:
@@ -197,8 +199,9 @@ def test_worker_killed_mid_delivery_one_recorded_success(alpha, receiver_factory
         assert claimed.status == DeliveryStatus.SENDING and claimed.attempts == 1
         second = Worker(settings.OUTGOING_WEBHOOKS_QUEUE, **env)
         # While the lease holds, nobody takes the delivery over (a duplicate message would be refused).
+        assert timezone.now() < claimed.lease_until, "the second worker took longer than the lease to start"
         assert services.deliveries_sweep_all()["enqueued"] == 0
-        wait_for(lambda: timezone.now() > claimed.lease_until, timeout=15)
+        wait_for(lambda: timezone.now() > claimed.lease_until, timeout=30)
         assert services.deliveries_sweep_all()["enqueued"] == 1
         wait_for(lambda: _delivery(alpha).status == DeliveryStatus.SUCCEEDED)
         time.sleep(1)  # room for a (wrong) third send to show up
