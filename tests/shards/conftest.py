@@ -14,20 +14,15 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from django.conf import settings
 from django.db import connections
 from psycopg import sql
 
-from shared_apps.accounts.models import Membership, User
-from shared_apps.accounts.services import organization_provision
-from tenants.models import Domain, SpareSchema, Tenant
-from tenants.routing import shard_activate, shard_register, shard_unregister
-from tenants.services import schema_drop, schema_pool_refill
+from tenants.models import SpareSchema
+from tenants.routing import shard_register, shard_unregister
+from tenants.services import schema_pool_refill
 from tenants.shard_config import DEFAULT_SHARD
 from tenants.shards import GLOBAL_PUBLICATION, shard_bootstrap, shard_raw_connection, shard_replication_teardown
-from tests.factories import TEST_PASSWORD
-
-SHARD = "shard2"
+from tests.shards.support import SHARD, Committed
 
 
 def _shard_server_url() -> str:
@@ -66,60 +61,6 @@ def shard2(django_db_setup, django_db_blocker) -> Iterator[str]:  # type: ignore
             connections["default"].set_schema_to_public()
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-class Committed:
-    """Organizations and users a test creates with committed transactions, removed afterwards."""
-
-    def __init__(self) -> None:
-        self.tenants: list[int] = []
-        self.emails: list[str] = []
-
-    def org(self, slug: str, *, shard: str | None = None) -> Tenant:
-        slug = f"{slug}-{uuid.uuid4().hex[:6]}"
-        owner = f"owner@{slug}.test"
-        tenant = organization_provision(
-            slug=slug, name=slug.title(), owner_email=owner, owner_password=TEST_PASSWORD, shard=shard
-        )
-        self.tenants.append(tenant.pk)
-        self.emails.append(owner)
-        return tenant
-
-    def user(self, email: str) -> User:
-        from tests.factories import UserFactory
-
-        user: User = UserFactory(email=email)  # type: ignore[assignment]
-        self.emails.append(email)
-        return user
-
-    def cleanup(self) -> None:
-        for tenant in Tenant.objects.filter(pk__in=self.tenants):
-            Membership.objects.filter(tenant=tenant).delete()
-            Domain.objects.filter(tenant=tenant).delete()
-            Tenant.objects.filter(pk=tenant.pk).delete()
-            for shard in {tenant.shard, *settings.TENANT_SHARDS, DEFAULT_SHARD}:
-                with shard_activate(shard):
-                    schema_drop(schema_name=tenant.schema_name)
-        # Raw: the collector would look for tenant rows in public; the test removed the schemas above.
-        ids = list(User.objects.filter(email__in=self.emails).values_list("pk", flat=True))
-        with connections["default"].cursor() as cursor:
-            cursor.execute(
-                """
-                SELECT t.relname, a.attname FROM pg_constraint k
-                  JOIN pg_class t ON t.oid = k.conrelid
-                  JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
-                 WHERE k.contype = 'f' AND k.confrelid = 'public.accounts_user'::regclass
-                   AND t.relnamespace = 'public'::regnamespace
-                """
-            )
-            for table, column in cursor.fetchall():
-                cursor.execute(
-                    sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)")
-                    .format(sql.Identifier("public", table), sql.Identifier(column))
-                    .as_string(None),
-                    [ids],
-                )
-        User.objects.filter(pk__in=ids)._raw_delete(User.objects.db)
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from shared_apps.accounts.models import User
 from tenants.models import Tenant, TenantMove
 from tenants.moves import _step_copy, _step_schema, tenant_move, tenant_move_abort, tenant_move_drop_sources
 from tenants.shards import shard_conninfo
-from tests.api.conftest import Api
-from tests.shards.conftest import SHARD, Committed
+from tests.shards.support import SHARD, Committed
+from tests.support.api import Api
 
 
 def _names(alias: str, schema: str) -> list[str]:

@@ -14,10 +14,10 @@ from tenants.models import Tenant
 from tenants.resolution import tenant_for_host
 from tenants.routing import current_shard, shard_activate
 from tenants.shards import shard_conninfo, shard_for_new_tenant
-from tests.api.conftest import Api
-from tests.conftest import host_of
 from tests.factories import TEST_PASSWORD
-from tests.shards.conftest import SHARD, Committed
+from tests.shards.support import SHARD, Committed
+from tests.support.api import Api
+from tests.support.clients import host_of
 
 
 def _rows(alias: str, schema: str, table: str) -> int | None:

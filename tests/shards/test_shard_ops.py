@@ -17,7 +17,7 @@ from tenants.models import Tenant
 from tenants.moves import tenant_move_wait_unpaused
 from tenants.routing import tenant_activate
 from tenants.shards import shard_conninfo, shard_references_check
-from tests.shards.conftest import SHARD, Committed
+from tests.shards.support import SHARD, Committed
 
 
 def test_migrate_schemas_covers_both_clusters_with_one_report(committed: Committed) -> None:

@@ -16,7 +16,7 @@ from billing.services import plans_sync
 from tenants.base.observability import REQUEST_ID_HEADER
 from tenants.models import Tenant, TenantStatus
 from tests.billing.support import body_of, customer_for, deliver, event_for, signed_headers, standin_call, subscribe
-from tests.conftest import host_of
+from tests.support.clients import host_of
 from webhooks.models import EventStatus, WebhookEvent
 from webhooks.services import DRAIN_FLAG, _flag_client, webhook_drain_kick, webhook_events_drain
 
