@@ -200,7 +200,7 @@ def install() -> None:
     """Called from TenantsConfig.ready(): only a sharded install pairs atomic blocks."""
     if sharding_enabled() and Atomic.__enter__ is not _atomic_enter:
         Atomic.__enter__ = _atomic_enter  # type: ignore[method-assign]
-        Atomic.__exit__ = _atomic_exit  # type: ignore[method-assign,assignment]
+        Atomic.__exit__ = _atomic_exit  # type: ignore[method-assign]
     _connect_celery()
 
 

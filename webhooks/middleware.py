@@ -50,6 +50,6 @@ class StripeWebhookFastPathMiddleware:
         if connection.schema_name != get_public_schema_name():  # type: ignore[attr-defined]
             connection.set_schema_to_public()  # type: ignore[attr-defined]
         request.tenant = None  # type: ignore[attr-defined]
-        request.urlconf = settings.PUBLIC_SCHEMA_URLCONF  # type: ignore[attr-defined]
-        set_urlconf(request.urlconf)  # type: ignore[attr-defined]
+        request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
+        set_urlconf(request.urlconf)
         return stripe_webhook(request)

@@ -28,7 +28,7 @@ def membership_of(request: Request) -> Membership | None:
         if tenant is not None and user is not None and user.is_authenticated:
             cached = request_cache_for(raw).get_or_load(
                 ("membership", user.pk),
-                lambda: membership_get(user=user, tenant_id=tenant.pk),  # type: ignore[arg-type]
+                lambda: membership_get(user=user, tenant_id=tenant.pk),
                 copy=True,
             )
         raw.membership = cached  # type: ignore[attr-defined]

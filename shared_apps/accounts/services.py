@@ -174,16 +174,16 @@ def user_authenticate(
         raise InvalidCredentialsError()
     from shared_apps.accounts.selectors import two_factor_enabled, two_factor_required
 
-    if two_factor_enabled(user=user):  # type: ignore[arg-type]
+    if two_factor_enabled(user=user):
         if not otp:
-            raise OtpRequiredError(user=user)  # type: ignore[arg-type]
-        if _second_factor_match(user=user, code=otp) is None:  # type: ignore[arg-type]
+            raise OtpRequiredError(user=user)
+        if _second_factor_match(user=user, code=otp) is None:
             lockout.login_failure_record(request=request, email=email)
             raise OtpInvalidError()
     elif not enrolment_grace and tenant_id is not None and two_factor_required(tenant_id=tenant_id):
         raise TwoFactorEnrolmentRequiredError()
     lockout.login_failures_reset(email=email)
-    return user  # type: ignore[return-value]
+    return user
 
 
 # --- Cross-host sign-in hand-off ------------------------------------------------------------------

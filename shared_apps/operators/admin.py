@@ -121,11 +121,11 @@ class TenantAdmin(admin.ModelAdmin):
 
     @admin.display(description="members", ordering="member_count")
     def members(self, obj: Tenant) -> str:
-        return _changelist_link(Membership, str(obj.member_count), tenant__id__exact=obj.pk)  # type: ignore[attr-defined]
+        return _changelist_link(Membership, str(obj.member_count), tenant__id__exact=obj.pk)
 
     @admin.display(description="billed seats", ordering="billed_seats")
     def seats_billed(self, obj: Tenant) -> object:
-        return obj.billed_seats if obj.billed_seats is not None else "-"  # type: ignore[attr-defined]
+        return obj.billed_seats if obj.billed_seats is not None else "-"
 
     @admin.display(description="primary domain")
     def primary_domain(self, obj: Tenant) -> str:
@@ -141,7 +141,7 @@ class TenantAdmin(admin.ModelAdmin):
         limit = "unlimited" if ent.seats is None else str(ent.seats)
         billed = f", {sub.quantity} billed ({sub.status})" if sub is not None else ", no live subscription"
         read_only = " — read-only" if ent.read_only else ""
-        return f"{ent.plan}: {obj.member_count} member(s) of {limit} seat(s){billed}{read_only}"  # type: ignore[attr-defined]
+        return f"{ent.plan}: {obj.member_count} member(s) of {limit} seat(s){billed}{read_only}"
 
     @admin.display(description="members")
     def members_table(self, obj: Tenant) -> str:
@@ -151,7 +151,7 @@ class TenantAdmin(admin.ModelAdmin):
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
             ((_change_link(m.user), m.get_role_display(), f"{m.created_at:%Y-%m-%d}") for m in rows),
         )
-        more = _changelist_link(Membership, f"all {obj.member_count} →", tenant__id__exact=obj.pk)  # type: ignore[attr-defined]
+        more = _changelist_link(Membership, f"all {obj.member_count} →", tenant__id__exact=obj.pk)
         return format_html(
             "<table><thead><tr><th>person</th><th>role</th><th>joined</th></tr></thead><tbody>{}</tbody></table>{}",
             body,

@@ -41,7 +41,7 @@ def signed_in_member(request: HttpRequest) -> Membership | None:
         return None
     if request.session.get(SESSION_TENANT_KEY) != tenant.pk:
         return None
-    return membership_get(user=request.user, tenant_id=tenant.pk)  # type: ignore[arg-type]
+    return membership_get(user=request.user, tenant_id=tenant.pk)
 
 
 def _to_login(request: HttpRequest) -> HttpResponse:
@@ -74,7 +74,7 @@ def portal_view(roles: Iterable[str] | None = None, *, two_factor_exempt: bool =
             if request.session.get(SESSION_TENANT_KEY) != tenant.pk:
                 logout(request)  # a session from elsewhere: start over on this host
                 return _to_login(request)
-            membership = membership_get(user=request.user, tenant_id=tenant.pk)  # type: ignore[arg-type]
+            membership = membership_get(user=request.user, tenant_id=tenant.pk)
             if membership is None:
                 raise Http404()
             request.membership = membership  # type: ignore[attr-defined]

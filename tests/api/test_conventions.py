@@ -30,7 +30,7 @@ def _token(tenant: Any, user: User, scopes: list[str] | None = None) -> str:
 # --- ETags ----------------------------------------------------------------------------------------
 
 
-def test_etag_and_if_none_match(tenant_a, owner_a) -> None:  # type: ignore[no-untyped-def]
+def test_etag_and_if_none_match(tenant_a, owner_a) -> None:
     api = Api(tenant_a, user=owner_a)
     project = make_project(tenant_a, owner_a, "Tagged")
     first = api.get(f"/api/v1/projects/{project.pk}/")
@@ -45,7 +45,7 @@ def test_etag_and_if_none_match(tenant_a, owner_a) -> None:  # type: ignore[no-u
     assert api.get(f"/api/v1/projects/{project.pk}/", HTTP_IF_NONE_MATCH=changed.headers["ETag"]).status_code == 304
 
 
-def test_stale_if_match_is_412_and_nothing_changes(tenant_a, owner_a) -> None:  # type: ignore[no-untyped-def]
+def test_stale_if_match_is_412_and_nothing_changes(tenant_a, owner_a) -> None:
     api = Api(tenant_a, user=owner_a)
     project = make_project(tenant_a, owner_a, "Guarded")
     task = api.post(f"/api/v1/projects/{project.pk}/tasks/", {"title": "T"}).json()
@@ -70,7 +70,7 @@ def test_stale_if_match_is_412_and_nothing_changes(tenant_a, owner_a) -> None:  
     assert api.delete(f"/api/v1/projects/{project.pk}/", HTTP_IF_MATCH="*").status_code == 204
 
 
-def test_members_and_invitations_have_etags_and_refuse_a_stale_if_match(tenant_a, owner_a, member_factory) -> None:  # type: ignore[no-untyped-def]
+def test_members_and_invitations_have_etags_and_refuse_a_stale_if_match(tenant_a, owner_a, member_factory) -> None:
     from shared_apps.accounts.models import Membership
 
     api = Api(tenant_a, user=owner_a)
@@ -103,7 +103,7 @@ def test_members_and_invitations_have_etags_and_refuse_a_stale_if_match(tenant_a
 # --- Rate-limit headers ---------------------------------------------------------------------------
 
 
-def test_every_response_carries_ratelimit_headers_and_429_has_retry_after(tenant_a, owner_a, settings) -> None:  # type: ignore[no-untyped-def]
+def test_every_response_carries_ratelimit_headers_and_429_has_retry_after(tenant_a, owner_a, settings) -> None:
     set_limits(settings, api_rpm=8)  # 4 a minute for one credential
     raw = _token(tenant_a, owner_a)
     api = Api(tenant_a, token=raw)
@@ -124,7 +124,7 @@ def test_every_response_carries_ratelimit_headers_and_429_has_retry_after(tenant
     assert anonymous.status_code == 401 and "RateLimit-Limit" in anonymous.headers
 
 
-def test_unlimited_plan_has_no_ratelimit_headers(tenant_a, owner_a, settings) -> None:  # type: ignore[no-untyped-def]
+def test_unlimited_plan_has_no_ratelimit_headers(tenant_a, owner_a, settings) -> None:
     set_limits(settings, api_rpm=None)
     response = Api(tenant_a, user=owner_a).get("/api/v1/me/")
     assert response.status_code == 200 and "RateLimit-Limit" not in response.headers
@@ -137,7 +137,7 @@ def test_unlimited_plan_has_no_ratelimit_headers(tenant_a, owner_a, settings) ->
     ("scopes", "expected"),
     [(["read"], ["read"]), (["write"], ["read", "write"]), (["admin"], ["read", "write", "admin"])],
 )
-def test_token_exchange_with_scopes_and_me_shows_them(tenant_a, owner_a, scopes, expected) -> None:  # type: ignore[no-untyped-def]
+def test_token_exchange_with_scopes_and_me_shows_them(tenant_a, owner_a, scopes, expected) -> None:
     r = Api(tenant_a).post(
         "/api/v1/auth/token/", {"email": "owner@alpha.test", "password": TEST_PASSWORD, "scopes": scopes}
     )
@@ -146,7 +146,7 @@ def test_token_exchange_with_scopes_and_me_shows_them(tenant_a, owner_a, scopes,
     assert me["credential"] == {"type": "token", "scopes": expected}
 
 
-def test_session_and_default_tokens_have_full_access(tenant_a, owner_a) -> None:  # type: ignore[no-untyped-def]
+def test_session_and_default_tokens_have_full_access(tenant_a, owner_a) -> None:
     assert Api(tenant_a, user=owner_a).get("/api/v1/me/").json()["credential"] == {
         "type": "session",
         "scopes": ["read", "write", "admin"],
@@ -156,7 +156,7 @@ def test_session_and_default_tokens_have_full_access(tenant_a, owner_a) -> None:
 
 
 @pytest.mark.parametrize("scopes", [[], ["root"], "read", ["read"] * 4])
-def test_bad_scopes_are_400_and_no_token(tenant_a, scopes) -> None:  # type: ignore[no-untyped-def]
+def test_bad_scopes_are_400_and_no_token(tenant_a, scopes) -> None:
     before = snapshot(tenant_a)["tokens"]
     r = Api(tenant_a).post(
         "/api/v1/auth/token/", {"email": "owner@alpha.test", "password": TEST_PASSWORD, "scopes": scopes}
@@ -165,7 +165,7 @@ def test_bad_scopes_are_400_and_no_token(tenant_a, scopes) -> None:  # type: ign
     assert snapshot(tenant_a)["tokens"] == before
 
 
-def test_read_token_cannot_write_and_nothing_changes(tenant_a, owner_a) -> None:  # type: ignore[no-untyped-def]
+def test_read_token_cannot_write_and_nothing_changes(tenant_a, owner_a) -> None:
     project = make_project(tenant_a, owner_a, "Read only")
     api = Api(tenant_a, token=_token(tenant_a, owner_a, ["read"]))
     assert api.get("/api/v1/projects/").status_code == 200
@@ -182,7 +182,7 @@ def test_read_token_cannot_write_and_nothing_changes(tenant_a, owner_a) -> None:
     assert snapshot(tenant_a) == before
 
 
-def test_write_token_cannot_administer(tenant_a, owner_a, member_factory) -> None:  # type: ignore[no-untyped-def]
+def test_write_token_cannot_administer(tenant_a, owner_a, member_factory) -> None:
     bob = member_factory(tenant_a)
     project = make_project(tenant_a, owner_a, "Write")
     api = Api(tenant_a, token=_token(tenant_a, owner_a, ["write"]))
@@ -203,7 +203,7 @@ def test_write_token_cannot_administer(tenant_a, owner_a, member_factory) -> Non
     assert admin.get("/api/v1/audit-events/").status_code == 200
 
 
-def test_scope_does_not_widen_a_role(tenant_a, owner_a, member_factory) -> None:  # type: ignore[no-untyped-def]
+def test_scope_does_not_widen_a_role(tenant_a, owner_a, member_factory) -> None:
     """An admin-scoped token of a plain member is still a plain member (403 permission_denied, or 404)."""
     bob = member_factory(tenant_a)
     api = Api(tenant_a, token=_token(tenant_a, bob, ["admin"]))
@@ -230,7 +230,7 @@ def _origins(tenant: Any, *origins: str) -> None:
     cache.delete(f"api-cors:{tenant.schema_name}:{tenant.pk}")
 
 
-def test_preflight_for_a_listed_origin_without_authentication(tenant_a, tenant_b) -> None:  # type: ignore[no-untyped-def]
+def test_preflight_for_a_listed_origin_without_authentication(tenant_a, tenant_b) -> None:
     _origins(tenant_a, "https://app.example.com")
     api = Api(tenant_a)
     preflight = api.client.options(
@@ -257,7 +257,7 @@ def test_preflight_for_a_listed_origin_without_authentication(tenant_a, tenant_b
     assert "Access-Control-Allow-Origin" not in beta.headers
 
 
-def test_cors_origins_api(tenant_a, owner_a, member_factory) -> None:  # type: ignore[no-untyped-def]
+def test_cors_origins_api(tenant_a, owner_a, member_factory) -> None:
     api = Api(tenant_a, user=owner_a)
     r = api.put(
         "/api/v1/organization/cors-origins/",
@@ -304,7 +304,7 @@ def _walk(api: Api, path: str, params: dict, key: str = "id") -> list[int]:
         response = api.client.get(body["next"])
 
 
-def test_cursor_walks_every_visible_row_once_in_order(tenant_a, owner_a, member_factory) -> None:  # type: ignore[no-untyped-def]
+def test_cursor_walks_every_visible_row_once_in_order(tenant_a, owner_a, member_factory) -> None:
     bob = member_factory(tenant_a)
     projects = [make_project(tenant_a, owner_a, f"C{i:02d}") for i in range(23)]
     for p in projects[::2]:
@@ -317,7 +317,7 @@ def test_cursor_walks_every_visible_row_once_in_order(tenant_a, owner_a, member_
     assert by_name == [p.pk for p in projects[::2]]
 
 
-def test_cursor_is_stable_under_inserts_and_previous_goes_back(tenant_a, owner_a) -> None:  # type: ignore[no-untyped-def]
+def test_cursor_is_stable_under_inserts_and_previous_goes_back(tenant_a, owner_a) -> None:
     for i in range(10):
         make_project(tenant_a, owner_a, f"S{i}")
     api = Api(tenant_a, user=owner_a)
@@ -332,7 +332,7 @@ def test_cursor_is_stable_under_inserts_and_previous_goes_back(tenant_a, owner_a
     assert [r["id"] for r in back["results"]] == ids1
 
 
-def test_cursor_on_tasks_with_a_nullable_ordering(tenant_a, owner_a) -> None:  # type: ignore[no-untyped-def]
+def test_cursor_on_tasks_with_a_nullable_ordering(tenant_a, owner_a) -> None:
     project = make_project(tenant_a, owner_a, "Dates")
     api = Api(tenant_a, user=owner_a)
     for i in range(9):
@@ -367,12 +367,12 @@ def test_cursor_on_tasks_with_a_nullable_ordering(tenant_a, owner_a) -> None:  #
         "A" * 5000,
     ],
 )
-def test_bad_cursor_is_400(tenant_a, owner_a, cursor) -> None:  # type: ignore[no-untyped-def]
+def test_bad_cursor_is_400(tenant_a, owner_a, cursor) -> None:
     r = Api(tenant_a, user=owner_a).get("/api/v1/projects/", {"cursor": cursor})
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_cursor"
 
 
-def test_cursor_of_one_ordering_is_refused_with_another(tenant_a, owner_a) -> None:  # type: ignore[no-untyped-def]
+def test_cursor_of_one_ordering_is_refused_with_another(tenant_a, owner_a) -> None:
     for i in range(3):
         make_project(tenant_a, owner_a, f"O{i}")
     api = Api(tenant_a, user=owner_a)
@@ -382,7 +382,7 @@ def test_cursor_of_one_ordering_is_refused_with_another(tenant_a, owner_a) -> No
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_cursor"
 
 
-def test_cursor_pages_skip_the_count_and_cost_the_same_queries(tenant_a, owner_a) -> None:  # type: ignore[no-untyped-def]
+def test_cursor_pages_skip_the_count_and_cost_the_same_queries(tenant_a, owner_a) -> None:
     for i in range(12):
         make_project(tenant_a, owner_a, f"Q{i}")
     api = Api(tenant_a, user=owner_a)
@@ -410,7 +410,7 @@ def test_cursor_pages_skip_the_count_and_cost_the_same_queries(tenant_a, owner_a
         ("/api/v1/projects/", {"ordering": "-updated_at", "search": "L"}),
     ],
 )
-def test_every_list_takes_a_cursor(tenant_a, owner_a, member_factory, path, params) -> None:  # type: ignore[no-untyped-def]
+def test_every_list_takes_a_cursor(tenant_a, owner_a, member_factory, path, params) -> None:
     for i in range(5):
         member_factory(tenant_a)
         make_project(tenant_a, owner_a, f"L{i}")

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 LIST = "/api/v1/projects/?page_size=5"
 
 
-def _token(tenant, user) -> str:  # type: ignore[no-untyped-def]
+def _token(tenant, user) -> str:
     with schema_context(tenant.schema_name):
         return api_token_create(actor=Actor(user=user), user=user, name="cache")[1]
 
@@ -33,7 +33,7 @@ def _token(tenant, user) -> str:  # type: ignore[no-untyped-def]
 def _role(api: Api) -> str:
     r = api.get("/api/v1/me/")
     assert r.status_code == 200, r.content
-    return r.json()["membership"]["role"]  # type: ignore[no-any-return]
+    return r.json()["membership"]["role"]
 
 
 def _warm(api: Api) -> None:

@@ -236,7 +236,7 @@ def test_generated_client_runs_the_readme_session(
         )
         assert invite.status_code == 201 and b"inv_" not in invite.content
         [message] = [m for m in mail.outbox if m.to == ["bea@alpha-readme.test"]]
-        token = re.search(r"inv_[A-Za-z0-9_-]+", message.body).group(0)  # type: ignore[union-attr]
+        token = re.search(r"inv_[A-Za-z0-9_-]+", message.body).group(0)
         accepted = invitations_accept.sync_detailed(
             client=anon, body=InvitationAcceptInputRequest(token=token, password="bea-strong-passphrase")
         )

@@ -227,7 +227,7 @@ def test_rate_limit_is_429_with_retry_after(tenant_a, owner_a, settings):
 
 def _mailed_invitation_token(outbox: list, email: str) -> str:
     [message] = [m for m in outbox if m.to == [email]]
-    return re.search(r"Token: (inv_\S+)", message.body).group(1)  # type: ignore[union-attr]
+    return re.search(r"Token: (inv_\S+)", message.body).group(1)
 
 
 def test_invitation_accept_new_and_existing_user(tenant_a, tenant_b, owner_a, django_capture_on_commit_callbacks):

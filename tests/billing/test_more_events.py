@@ -49,7 +49,7 @@ def _invoices_api(tenant: Tenant, owner: User) -> dict[str, dict]:
 
 
 @pytest.fixture
-def active_team(standin, tenant_a) -> Subscription:  # type: ignore[no-untyped-def]
+def active_team(standin, tenant_a) -> Subscription:
     """tenant_a on the Team plan (2 seats), mirrored from its customer.subscription.created."""
     services.plans_sync()
     sub = subscribe(standin, customer_for(tenant_a), "team", 2)
@@ -63,7 +63,7 @@ def active_team(standin, tenant_a) -> Subscription:  # type: ignore[no-untyped-d
 # --- customer.updated ------------------------------------------------------------------------------
 
 
-def test_customer_updated_mirrors_email_and_name_in_any_order(standin, tenant_a) -> None:  # type: ignore[no-untyped-def]
+def test_customer_updated_mirrors_email_and_name_in_any_order(standin, tenant_a) -> None:
     customer = customer_for(tenant_a)
     cus_id = customer.stripe_customer_id
     # The customer edits their billing details (Customer Portal / dashboard): two updates in Stripe.
@@ -85,7 +85,7 @@ def test_customer_updated_mirrors_email_and_name_in_any_order(standin, tenant_a)
 # --- charge.refunded -------------------------------------------------------------------------------
 
 
-def test_charge_refunded_records_refunds_on_the_invoice(standin, active_team, tenant_a, owner_a) -> None:  # type: ignore[no-untyped-def]
+def test_charge_refunded_records_refunds_on_the_invoice(standin, active_team, tenant_a, owner_a) -> None:
     customer = BillingCustomer.objects.get(tenant=tenant_a)
     [charge] = standin_call(standin, "GET", f"/v1/charges?customer={customer.stripe_customer_id}")["data"]
     assert charge["amount"] == 2 * TEAM_PRICE and charge["amount_refunded"] == 0
@@ -113,7 +113,7 @@ def test_charge_refunded_records_refunds_on_the_invoice(standin, active_team, te
     assert _invoices_api(tenant_a, owner_a)[invoice.stripe_invoice_id]["amount_refunded"] == 2 * TEAM_PRICE
 
 
-def test_late_partial_refund_event_does_not_lower_the_total(standin, active_team, tenant_a) -> None:  # type: ignore[no-untyped-def]
+def test_late_partial_refund_event_does_not_lower_the_total(standin, active_team, tenant_a) -> None:
     customer = BillingCustomer.objects.get(tenant=tenant_a)
     [charge] = standin_call(standin, "GET", f"/v1/charges?customer={customer.stripe_customer_id}")["data"]
     standin_call(standin, "POST", "/v1/refunds", {"charge": charge["id"], "amount": 300})
@@ -128,7 +128,7 @@ def test_late_partial_refund_event_does_not_lower_the_total(standin, active_team
 # --- invoice.finalized -----------------------------------------------------------------------------
 
 
-def test_invoice_finalized_mirrors_the_open_invoice_with_its_hosted_page(  # type: ignore[no-untyped-def]
+def test_invoice_finalized_mirrors_the_open_invoice_with_its_hosted_page(
     standin, active_team, tenant_a, owner_a
 ) -> None:
     sub_id = active_team.stripe_subscription_id
@@ -159,7 +159,7 @@ def test_invoice_finalized_mirrors_the_open_invoice_with_its_hosted_page(  # typ
 # --- invoice.payment_action_required ---------------------------------------------------------------
 
 
-def test_payment_action_required_flags_the_invoice_until_the_customer_confirms(  # type: ignore[no-untyped-def]
+def test_payment_action_required_flags_the_invoice_until_the_customer_confirms(
     standin, active_team, tenant_a, owner_a
 ) -> None:
     sub_id = active_team.stripe_subscription_id
@@ -192,9 +192,7 @@ def test_payment_action_required_flags_the_invoice_until_the_customer_confirms( 
     assert _overview(tenant_a, owner_a)["notices"] == []
 
 
-def test_payment_action_required_delivered_after_payment_flags_nothing(  # type: ignore[no-untyped-def]
-    standin, active_team, tenant_a, owner_a
-) -> None:
+def test_payment_action_required_delivered_after_payment_flags_nothing(standin, active_team, tenant_a, owner_a) -> None:
     sub_id = active_team.stripe_subscription_id
     before = len(standin.events())
     standin_call(standin, "POST", "/_standin/advance", {"subscription": sub_id, "action": "require_action"})
@@ -211,7 +209,7 @@ def test_payment_action_required_delivered_after_payment_flags_nothing(  # type:
 # --- customer.subscription.trial_will_end ----------------------------------------------------------
 
 
-def test_trial_will_end_records_the_trial_end_and_a_notice(standin, tenant_a, owner_a) -> None:  # type: ignore[no-untyped-def]
+def test_trial_will_end_records_the_trial_end_and_a_notice(standin, tenant_a, owner_a) -> None:
     services.plans_sync()
     sub = subscribe(standin, customer_for(tenant_a), "team", 1, trial_period_days=14)
     assert sub["status"] == "trialing"

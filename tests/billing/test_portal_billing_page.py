@@ -97,7 +97,7 @@ def test_an_upgrade_shows_the_prorated_charge_then_the_page_waits_for_the_webhoo
     preview = client.get("/billing/change/?plan=business")
     assert preview.status_code == 200
     body = preview.content.decode()
-    charge = re.search(r'data-testid="charge-now">([\d.]+) USD<', body).group(1)  # type: ignore[union-attr]
+    charge = re.search(r'data-testid="charge-now">([\d.]+) USD<', body).group(1)
     assert 0 < float(charge) <= 37.00
     assert f"Confirm and pay {charge} USD" in body
     assert _remote_sub(standin, team)["items"]["data"][0]["price"]["lookup_key"] == "tenantry_team_monthly"
@@ -133,7 +133,7 @@ def test_a_downgrade_says_nothing_is_charged_and_credits_the_unused_time(
     deliver_and_process(_latest(standin, "customer.subscription.updated", team.stripe_subscription_id))
     body = client.get("/billing/change/?plan=team").content.decode()
     assert 'data-change-kind="downgrade"' in body and "Nothing is charged now" in body
-    credit = float(re.search(r'data-testid="credit">([\d.]+) USD<', body).group(1))  # type: ignore[union-attr]
+    credit = float(re.search(r'data-testid="credit">([\d.]+) USD<', body).group(1))
     assert 0 < credit <= 49.00
     assert client.post("/billing/change/", {"plan": "team"}).status_code == 302
     remote = _remote_sub(standin, team)

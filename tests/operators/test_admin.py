@@ -44,7 +44,7 @@ def _public_client() -> Client:
 
 
 @pytest.fixture
-def superuser(db) -> User:  # type: ignore[no-untyped-def]
+def superuser(db) -> User:
     return User.objects.create_superuser(email="ops@platform.test", password=TEST_PASSWORD)
 
 
@@ -187,7 +187,7 @@ def _admin_urls(client: Client) -> Iterator[tuple[str, str]]:
         yield f"{model.__name__} change", reverse("admin:{}_{}_change".format(*info), args=[obj.pk])
 
 
-def test_every_admin_page_answers_200_for_a_platform_superuser(admin_client: Client, mirror) -> None:  # type: ignore[no-untyped-def]
+def test_every_admin_page_answers_200_for_a_platform_superuser(admin_client: Client, mirror) -> None:
     index = admin_client.get("/admin/")
     assert index.status_code == 200
     visited = 0
@@ -214,7 +214,7 @@ def test_index_lists_the_operator_pages(admin_client: Client) -> None:
 
 
 @pytest.mark.parametrize("who", ["anonymous", "member"])
-def test_the_same_pages_redirect_others_to_the_login_and_change_nothing(  # type: ignore[no-untyped-def]
+def test_the_same_pages_redirect_others_to_the_login_and_change_nothing(
     who: str, admin_client: Client, mirror, tenant_a: Tenant, owner_a: User
 ) -> None:
     urls = [url for _label, url in _admin_urls(admin_client)]
@@ -245,7 +245,7 @@ def test_the_same_pages_redirect_others_to_the_login_and_change_nothing(  # type
     assert (event.status, event.attempts, event.enqueued_at) == (EventStatus.FAILED, 5, None)
 
 
-def test_staff_without_permissions_gets_403_on_model_pages(db, tenant_a: Tenant) -> None:  # type: ignore[no-untyped-def]
+def test_staff_without_permissions_gets_403_on_model_pages(db, tenant_a: Tenant) -> None:
     staff = UserFactory(is_staff=True)
     client = _public_client()
     client.force_login(staff)
@@ -272,7 +272,7 @@ def _audit(tenant: Tenant) -> list[AuditEvent]:
         return list(AuditEvent.objects.filter(target_type="organization").order_by("id"))
 
 
-def test_suspend_reactivate_close_actions_change_the_status_and_are_audited(  # type: ignore[no-untyped-def]
+def test_suspend_reactivate_close_actions_change_the_status_and_are_audited(
     admin_client: Client, superuser: User, tenant_a: Tenant
 ) -> None:
     changelist = reverse("admin:tenants_tenant_changelist")
@@ -309,7 +309,7 @@ def test_a_refused_transition_changes_nothing_and_says_why(admin_client: Client,
     assert len(_audit(tenant_a)) == before
 
 
-def test_replay_action_requeues_the_selected_events(admin_client: Client, mirror) -> None:  # type: ignore[no-untyped-def]
+def test_replay_action_requeues_the_selected_events(admin_client: Client, mirror) -> None:
     other = WebhookEvent.objects.create(
         stripe_event_id="evt_not_selected", type="invoice.paid", body="{}", payload={}, status=EventStatus.FAILED
     )
@@ -327,7 +327,7 @@ def test_replay_action_requeues_the_selected_events(admin_client: Client, mirror
     assert other.status == EventStatus.FAILED and other.enqueued_at is None
 
 
-def test_organization_page_shows_plan_seats_members_and_billing_mirror(  # type: ignore[no-untyped-def]
+def test_organization_page_shows_plan_seats_members_and_billing_mirror(
     admin_client: Client, mirror, tenant_a, member_factory
 ) -> None:
     from django.db import connection
@@ -355,7 +355,7 @@ def test_organization_page_shows_plan_seats_members_and_billing_mirror(  # type:
     assert f'href="{url}"' in subscriptions
 
 
-def test_organization_list_costs_the_same_queries_for_more_organizations(admin_client: Client, mirror) -> None:  # type: ignore[no-untyped-def]
+def test_organization_list_costs_the_same_queries_for_more_organizations(admin_client: Client, mirror) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -410,9 +410,7 @@ def test_membership_admin_keeps_the_last_owner(admin_client: Client, tenant_a: T
     assert Membership.objects.filter(pk=membership.pk).exists()
 
 
-def test_membership_added_in_the_admin_goes_through_membership_add(  # type: ignore[no-untyped-def]
-    admin_client: Client, tenant_a: Tenant
-) -> None:
+def test_membership_added_in_the_admin_goes_through_membership_add(admin_client: Client, tenant_a: Tenant) -> None:
     person: User = UserFactory()  # type: ignore[assignment]
     response = admin_client.post(
         reverse("admin:accounts_membership_add"), {"user": person.pk, "tenant": tenant_a.pk, "role": Role.ADMIN}
@@ -442,7 +440,7 @@ def _signs_in_to_the_admin(email: str, password: str) -> bool:
     return response.status_code == 302 and client.get("/admin/").status_code == 200
 
 
-def test_createsuperuser_with_the_stack_environment_signs_in(db, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_createsuperuser_with_the_stack_environment_signs_in(db, monkeypatch: pytest.MonkeyPatch) -> None:
     from django.core.management import call_command
 
     monkeypatch.setenv("DJANGO_SUPERUSER_EMAIL", "root@platform.test")
@@ -453,7 +451,7 @@ def test_createsuperuser_with_the_stack_environment_signs_in(db, monkeypatch: py
     assert _signs_in_to_the_admin("root@platform.test", "a-long-passphrase-2")
 
 
-def test_seed_demo_creates_the_platform_admin_from_the_environment(db, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_seed_demo_creates_the_platform_admin_from_the_environment(db, monkeypatch: pytest.MonkeyPatch) -> None:
     from django.core.management import call_command
 
     monkeypatch.setenv("ADMIN_EMAIL", "Ops@Platform.TEST")
@@ -473,7 +471,7 @@ def test_seed_demo_creates_the_platform_admin_from_the_environment(db, monkeypat
     assert _signs_in_to_the_admin("ops@platform.test", "a-long-passphrase-3")
 
 
-def test_seed_demo_without_admin_email_creates_no_superuser(db, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_seed_demo_without_admin_email_creates_no_superuser(db, monkeypatch: pytest.MonkeyPatch) -> None:
     from django.core.management import call_command
 
     monkeypatch.delenv("ADMIN_EMAIL", raising=False)

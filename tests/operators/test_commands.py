@@ -46,7 +46,7 @@ def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- tenant list ---------------------------------------------------------------------------------
 
 
-def test_tenant_list_prints_a_table_with_a_header(tenant_a: Tenant, tenant_b: Tenant, member_factory) -> None:  # type: ignore[no-untyped-def]
+def test_tenant_list_prints_a_table_with_a_header(tenant_a: Tenant, tenant_b: Tenant, member_factory) -> None:
     member_factory(tenant_a, Role.MEMBER)
     customer = customer_for(tenant_a)
     Subscription.objects.create(

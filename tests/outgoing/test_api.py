@@ -17,7 +17,7 @@ from tests.support.api import Api
 pytestmark = pytest.mark.django_db
 
 
-def _state(tenant) -> list:  # type: ignore[no-untyped-def]
+def _state(tenant) -> list:
     with schema_context(tenant.schema_name):
         return [
             list(WebhookEndpoint.objects.order_by("pk").values()),
@@ -27,7 +27,7 @@ def _state(tenant) -> list:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def setup(tenant_a, tenant_b, owner_a, member_factory):  # type: ignore[no-untyped-def]
+def setup(tenant_a, tenant_b, owner_a, member_factory):
     endpoint, _ = make_endpoint(tenant_a, "https://hooks.example.org/tenantry", ["project.created"])
     with schema_context(tenant_a.schema_name):
         projects.project_create(actor=Actor(user=owner_a), tenant=tenant_a, name="Seen")
@@ -63,7 +63,7 @@ def _requests(ep: int, dl: int) -> list[tuple[str, str, dict | None]]:
     ("who", "expected"),
     [("anonymous", 401), ("other_tenant_admin", 404), ("member", 403), ("billing", 403)],
 )
-def test_denied_callers_change_nothing(setup, tenant_a, tenant_b, who, expected):  # type: ignore[no-untyped-def]
+def test_denied_callers_change_nothing(setup, tenant_a, tenant_b, who, expected):
     user = {"anonymous": None, "other_tenant_admin": setup["other_admin"]}.get(who, setup.get(who))
     api = Api(tenant_a, user)
     before = _state(tenant_a)
@@ -74,7 +74,7 @@ def test_denied_callers_change_nothing(setup, tenant_a, tenant_b, who, expected)
     assert _state(tenant_a) == before
 
 
-def test_another_tenants_endpoint_is_404_for_its_admins(setup, tenant_b, member_factory):  # type: ignore[no-untyped-def]
+def test_another_tenants_endpoint_is_404_for_its_admins(setup, tenant_b, member_factory):
     api = Api(tenant_b, member_factory(tenant_b, Role.OWNER))
     before = _state(tenant_b)
     for method, path, body in _requests(setup["endpoint"].pk, setup["delivery"].pk)[2:10]:
@@ -83,7 +83,7 @@ def test_another_tenants_endpoint_is_404_for_its_admins(setup, tenant_b, member_
     assert _state(tenant_b) == before
 
 
-def test_admin_manages_endpoints(setup, tenant_a, settings):  # type: ignore[no-untyped-def]
+def test_admin_manages_endpoints(setup, tenant_a, settings):
     api = Api(tenant_a, setup["admin"])
     created = api.post(
         "/api/v1/webhook-endpoints/",
@@ -130,7 +130,7 @@ def test_admin_manages_endpoints(setup, tenant_a, settings):  # type: ignore[no-
         ({"url": "https://ok.example.org/", "event_types": "*"}, "invalid", "event_types"),
     ],
 )
-def test_invalid_input_is_a_clear_400_and_nothing_is_written(setup, tenant_a, settings, payload, code, field):  # type: ignore[no-untyped-def]
+def test_invalid_input_is_a_clear_400_and_nothing_is_written(setup, tenant_a, settings, payload, code, field):
     settings.OUTGOING_WEBHOOKS_ALLOW_HTTP = False
     settings.OUTGOING_WEBHOOKS_ALLOW_LOOPBACK = False
     before = _state(tenant_a)
@@ -142,7 +142,7 @@ def test_invalid_input_is_a_clear_400_and_nothing_is_written(setup, tenant_a, se
     assert _state(tenant_a) == before
 
 
-def test_bad_overlap_and_malformed_json(setup, tenant_a):  # type: ignore[no-untyped-def]
+def test_bad_overlap_and_malformed_json(setup, tenant_a):
     api = Api(tenant_a, setup["admin"])
     ep = setup["endpoint"].pk
     before = _state(tenant_a)
@@ -153,7 +153,7 @@ def test_bad_overlap_and_malformed_json(setup, tenant_a):  # type: ignore[no-unt
     assert _state(tenant_a) == before
 
 
-def test_endpoint_limit(setup, tenant_a, settings):  # type: ignore[no-untyped-def]
+def test_endpoint_limit(setup, tenant_a, settings):
     settings.OUTGOING_WEBHOOKS_MAX_ENDPOINTS = 1
     r = Api(tenant_a, setup["admin"]).post(
         "/api/v1/webhook-endpoints/", {"url": "https://two.example.org/", "event_types": ["*"]}
@@ -161,7 +161,7 @@ def test_endpoint_limit(setup, tenant_a, settings):  # type: ignore[no-untyped-d
     assert r.status_code == 400 and r.json()["error"]["code"] == "endpoint_limit"
 
 
-def test_delivery_log_resend_and_test_event(setup, tenant_a):  # type: ignore[no-untyped-def]
+def test_delivery_log_resend_and_test_event(setup, tenant_a):
     api = Api(tenant_a, setup["admin"])
     ep, dl = setup["endpoint"].pk, setup["delivery"].pk
     log = api.get(f"/api/v1/webhook-endpoints/{ep}/deliveries/").json()["results"]
@@ -182,7 +182,7 @@ def test_delivery_log_resend_and_test_event(setup, tenant_a):  # type: ignore[no
     assert api.get(f"/api/v1/webhook-endpoints/{ep}/deliveries/999999/").status_code == 404
 
 
-def test_secret_never_listed_and_rotation_without_overlap_drops_the_old_secret(setup, tenant_a):  # type: ignore[no-untyped-def]
+def test_secret_never_listed_and_rotation_without_overlap_drops_the_old_secret(setup, tenant_a):
     api = Api(tenant_a, setup["admin"])
     ep = setup["endpoint"].pk
     assert "whsec_" not in api.get("/api/v1/webhook-endpoints/").content.decode()

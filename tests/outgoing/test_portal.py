@@ -18,7 +18,7 @@ from tests.support.clients import portal_client
 pytestmark = pytest.mark.django_db
 
 
-def _state(tenant) -> list:  # type: ignore[no-untyped-def]
+def _state(tenant) -> list:
     with schema_context(tenant.schema_name):
         return [
             list(WebhookEndpoint.objects.order_by("pk").values()),
@@ -28,7 +28,7 @@ def _state(tenant) -> list:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def endpoint(tenant_a, owner_a):  # type: ignore[no-untyped-def]
+def endpoint(tenant_a, owner_a):
     ep, _ = make_endpoint(tenant_a, "https://hooks.example.org/in", ["project.created"])
     with schema_context(tenant_a.schema_name):
         projects.project_create(actor=Actor(user=owner_a), tenant=tenant_a, name="Logged")
@@ -51,7 +51,7 @@ def _pages(ep: int, dl: int) -> list[tuple[str, str, dict]]:
 
 
 @pytest.mark.parametrize("who", ["anonymous", "other_tenant", "member", "billing"])
-def test_denied_portal_requests_change_nothing(endpoint, tenant_a, tenant_b, member_factory, who):  # type: ignore[no-untyped-def]
+def test_denied_portal_requests_change_nothing(endpoint, tenant_a, tenant_b, member_factory, who):
     ep, delivery = endpoint
     if who == "anonymous":
         client, expected = portal_client(tenant_a), 302
@@ -71,12 +71,12 @@ def test_denied_portal_requests_change_nothing(endpoint, tenant_a, tenant_b, mem
     assert _state(tenant_a) == before
 
 
-def test_member_does_not_see_the_nav_link_admin_does(tenant_a, owner_a, member_factory):  # type: ignore[no-untyped-def]
+def test_member_does_not_see_the_nav_link_admin_does(tenant_a, owner_a, member_factory):
     assert 'href="/webhooks/"' not in portal_client(tenant_a, member_factory(tenant_a)).get("/").content.decode()
     assert 'href="/webhooks/"' in portal_client(tenant_a, owner_a).get("/").content.decode()
 
 
-def test_admin_adds_an_endpoint_and_sees_the_secret_once(tenant_a, member_factory):  # type: ignore[no-untyped-def]
+def test_admin_adds_an_endpoint_and_sees_the_secret_once(tenant_a, member_factory):
     client = portal_client(tenant_a, member_factory(tenant_a, Role.ADMIN))
     r = client.post(
         "/webhooks/",
@@ -88,7 +88,7 @@ def test_admin_adds_an_endpoint_and_sees_the_secret_once(tenant_a, member_factor
         },
     )
     assert r.status_code == 201 and r["Cache-Control"] == "no-store"
-    secret = re.search(r'data-testid="new-secret">(whsec_[^<]+)<', r.content.decode()).group(1)  # type: ignore[union-attr]
+    secret = re.search(r'data-testid="new-secret">(whsec_[^<]+)<', r.content.decode()).group(1)
     with schema_context(tenant_a.schema_name):
         endpoint = WebhookEndpoint.objects.get(url="https://crm.example.org/hooks")
         assert endpoint.secret == secret and endpoint.event_types == ["project.created"]
@@ -96,7 +96,7 @@ def test_admin_adds_an_endpoint_and_sees_the_secret_once(tenant_a, member_factor
     assert secret not in client.get(f"/webhooks/{endpoint.pk}/").content.decode()
 
 
-def test_invalid_endpoint_form_shows_errors_and_writes_nothing(tenant_a, owner_a, settings):  # type: ignore[no-untyped-def]
+def test_invalid_endpoint_form_shows_errors_and_writes_nothing(tenant_a, owner_a, settings):
     settings.OUTGOING_WEBHOOKS_ALLOW_HTTP = False
     client = portal_client(tenant_a, owner_a)
     before = _state(tenant_a)
@@ -107,7 +107,7 @@ def test_invalid_endpoint_form_shows_errors_and_writes_nothing(tenant_a, owner_a
     assert _state(tenant_a) == before
 
 
-def test_detail_log_resend_test_rotate_delete(endpoint, tenant_a, owner_a):  # type: ignore[no-untyped-def]
+def test_detail_log_resend_test_rotate_delete(endpoint, tenant_a, owner_a):
     ep, delivery = endpoint
     client = portal_client(tenant_a, owner_a)
     page = client.get(f"/webhooks/{ep.pk}/").content.decode()
@@ -135,7 +135,7 @@ def test_detail_log_resend_test_rotate_delete(endpoint, tenant_a, owner_a):  # t
     assert client.get(f"/webhooks/{ep.pk}/").status_code == 404
 
 
-def test_a_suspended_organization_manages_no_endpoints_and_sends_nothing_new(endpoint, tenant_a, owner_a):  # type: ignore[no-untyped-def]
+def test_a_suspended_organization_manages_no_endpoints_and_sends_nothing_new(endpoint, tenant_a, owner_a):
     """Read-only is one rule (billing.policies): the portal's webhook pages refuse every write of a
     suspended organization with the read-only message, and nothing changes."""
     from tenants.services import tenant_reactivate, tenant_suspend

@@ -131,7 +131,7 @@ def _delivery(tenant: Tenant) -> Delivery:
 
 
 @pytest.mark.django_db
-def test_session_tenants_exist(tenant_a) -> None:  # type: ignore[no-untyped-def]
+def test_session_tenants_exist(tenant_a) -> None:
     # Runs first when this file runs alone: creates the test database through pytest-django's regular
     # path (as tests/webhooks/test_worker.py does).
     assert tenant_a.slug == "alpha"
@@ -198,7 +198,9 @@ def test_worker_killed_mid_delivery_one_recorded_success(alpha, receiver_factory
         second = Worker(settings.OUTGOING_WEBHOOKS_QUEUE, **env)
         # While the lease holds, nobody takes the delivery over (a duplicate message would be refused).
         assert services.deliveries_sweep_all()["enqueued"] == 0
-        wait_for(lambda: timezone.now() > claimed.lease_until, timeout=15)
+        lease_until = claimed.lease_until
+        assert lease_until is not None
+        wait_for(lambda: timezone.now() > lease_until, timeout=15)
         assert services.deliveries_sweep_all()["enqueued"] == 1
         wait_for(lambda: _delivery(alpha).status == DeliveryStatus.SUCCEEDED)
         time.sleep(1)  # room for a (wrong) third send to show up

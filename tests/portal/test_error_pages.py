@@ -37,7 +37,7 @@ def test_make_run_settings_have_debug_off_unless_asked_for() -> None:
     assert _local_debug(DJANGO_DEBUG="1") == "True"
 
 
-def _assert_product_page(response, status: int, code: str) -> str:  # type: ignore[no-untyped-def]
+def _assert_product_page(response, status: int, code: str) -> str:
     assert response.status_code == status
     assert response["Content-Type"].startswith("text/html")
     html = response.content.decode()
@@ -66,7 +66,7 @@ def test_404_for_an_api_path_is_the_json_envelope(tenant_a) -> None:
 
 
 @pytest.mark.parametrize("where", ["tenant", "public"])
-def test_forced_500_is_the_product_page(settings, tenant_a, where: str) -> None:  # type: ignore[no-untyped-def]
+def test_forced_500_is_the_product_page(settings, tenant_a, where: str) -> None:
     settings.ROOT_URLCONF = "tests.portal.urls_forced_error_tenant"
     settings.PUBLIC_SCHEMA_URLCONF = "tests.portal.urls_forced_error_public"
     host = host_of(tenant_a) if where == "tenant" else "localhost"
@@ -78,7 +78,7 @@ def test_forced_500_is_the_product_page(settings, tenant_a, where: str) -> None:
 
 
 @pytest.mark.parametrize("where", ["tenant", "public"])
-def test_suspicious_request_is_the_standalone_400_page(tenant_a, where: str) -> None:  # type: ignore[no-untyped-def]
+def test_suspicious_request_is_the_standalone_400_page(tenant_a, where: str) -> None:
     """Too many form fields (a SuspiciousOperation): Django's handler400 path, with no request context."""
     host, path = (host_of(tenant_a), "/login/") if where == "tenant" else ("localhost", "/signin/")
     client = Client(HTTP_HOST=host, raise_request_exception=False)

@@ -82,7 +82,7 @@ def test_open_redirects_after_sign_in_are_refused(tenant_a: Tenant, owner_a: Use
 
 def test_a_session_bound_to_another_organization_is_not_accepted(
     tenant_a: Tenant, tenant_b: Tenant, member_factory
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     both = member_factory(tenant_a, Role.ADMIN)
     Membership.objects.create(user=both, tenant=tenant_b, role=Role.ADMIN)
     client = portal_client(tenant_a, both)
@@ -137,7 +137,7 @@ def test_handoff_token_for_one_organization_does_not_open_another(
 
 def test_switching_organization_hands_over_to_the_other_host(
     tenant_a: Tenant, tenant_b: Tenant, member_factory
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     both = member_factory(tenant_a, Role.MEMBER)
     Membership.objects.create(user=both, tenant=tenant_b, role=Role.MEMBER)
     client = portal_client(tenant_a, both)
@@ -277,7 +277,7 @@ def test_landing_page_renders_on_the_public_host() -> None:
 
 def test_invite_sends_an_email_with_an_accept_link_and_shows_a_message(
     tenant_a: Tenant, owner_a: User, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client = portal_client(tenant_a, owner_a)
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
@@ -313,7 +313,7 @@ def test_the_last_owner_cannot_be_demoted_or_removed(tenant_a: Tenant, owner_a: 
     assert snapshot(tenant_a) == before
 
 
-def test_an_admin_cannot_make_or_unmake_owners(tenant_a: Tenant, owner_a: User, member_factory) -> None:  # type: ignore[no-untyped-def]
+def test_an_admin_cannot_make_or_unmake_owners(tenant_a: Tenant, owner_a: User, member_factory) -> None:
     admin = member_factory(tenant_a, Role.ADMIN)
     plain = member_factory(tenant_a, Role.MEMBER)
     client = portal_client(tenant_a, admin)
@@ -402,7 +402,7 @@ def test_a_token_is_shown_once_and_works_until_revoked(tenant_a: Tenant, owner_a
     client = portal_client(tenant_a, owner_a)
     created = client.post("/tokens/", {"name": "deploy", "expires_in_days": "30"})
     assert created.status_code == 201 and created["Cache-Control"] == "no-store"
-    secret = re.search(rb'data-testid="new-token">([^<]+)<', created.content).group(1).decode()  # type: ignore[union-attr]
+    secret = re.search(rb'data-testid="new-token">([^<]+)<', created.content).group(1).decode()
     api = Client(HTTP_HOST=host_of(tenant_a), HTTP_AUTHORIZATION=f"Bearer {secret}")
     assert api.get("/api/v1/me/").status_code == 200
     listing = client.get("/tokens/")
@@ -424,7 +424,7 @@ def test_rename_changes_the_name_and_records_an_audit_event(tenant_a: Tenant, ow
     assert b"alpha.localhost" in client.get("/settings/").content
 
 
-def test_audit_log_filters_by_actor_and_action(tenant_a: Tenant, owner_a: User, member_factory) -> None:  # type: ignore[no-untyped-def]
+def test_audit_log_filters_by_actor_and_action(tenant_a: Tenant, owner_a: User, member_factory) -> None:
     admin = member_factory(tenant_a, Role.ADMIN)
     _invite(tenant_a, owner_a, "one@example.test")
     with schema_context(tenant_a.schema_name):
@@ -477,7 +477,7 @@ def test_password_reset_mails_a_link_on_this_host_that_sets_a_new_password(tenan
     mail.outbox.clear()
     assert client.post("/password-reset/", {"email": "owner@alpha.test"})["Location"] == "/password-reset/sent/"
     assert len(mail.outbox) == 1
-    link = re.search(r"http://alpha\.localhost(/password-reset/[^\s]+/)", mail.outbox[0].body).group(1)  # type: ignore[union-attr]
+    link = re.search(r"http://alpha\.localhost(/password-reset/[^\s]+/)", mail.outbox[0].body).group(1)
     form = client.get(link, follow=True)
     assert b"Choose a new password" in form.content
     set_url = form.redirect_chain[-1][0] if form.redirect_chain else link

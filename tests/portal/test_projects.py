@@ -24,7 +24,7 @@ def _tasks(tenant: Tenant) -> list[dict]:
 
 def test_a_member_with_change_creates_assigns_and_completes_a_task(
     tenant_a: Tenant, owner_a: User, member_factory
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     member = member_factory(tenant_a, Role.MEMBER)
     colleague = member_factory(tenant_a, Role.MEMBER, full_name="Cole League")
     project = make_project(tenant_a, owner_a, "Apollo")
@@ -123,7 +123,7 @@ def test_the_project_list_searches_sorts_and_pages(tenant_a: Tenant, owner_a: Us
     assert client.get("/projects/?sort=password&show=everything&page=x").status_code == 200
 
 
-def test_tasks_filter_by_status_and_assignee(tenant_a: Tenant, owner_a: User, member_factory) -> None:  # type: ignore[no-untyped-def]
+def test_tasks_filter_by_status_and_assignee(tenant_a: Tenant, owner_a: User, member_factory) -> None:
     member = member_factory(tenant_a, Role.MEMBER)
     project = make_project(tenant_a, owner_a, "Apollo")
     with schema_context(tenant_a.schema_name):

@@ -73,9 +73,9 @@ def _user_on_shard(user_id: int) -> bool:
 def test_resolution_returns_the_shard_with_no_query_when_warm(committed: Committed, django_assert_num_queries) -> None:
     org = committed.org("res", shard=SHARD)
     host = host_of(org)
-    assert tenant_for_host(host=host).shard == SHARD  # type: ignore[union-attr]
+    assert tenant_for_host(host=host).shard == SHARD
     with django_assert_num_queries(0):
-        assert tenant_for_host(host=host).shard == SHARD  # type: ignore[union-attr]
+        assert tenant_for_host(host=host).shard == SHARD
 
 
 def test_another_organizations_host_on_another_shard_is_a_404_for_its_projects(committed: Committed) -> None:

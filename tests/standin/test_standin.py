@@ -285,7 +285,7 @@ def test_quantity_update_and_cancel(
 
     # Top-level `quantity` is not a parameter of this API version: Stripe rejects it, so do we.
     with pytest.raises(stripe.InvalidRequestError) as exc:
-        client.v1.subscriptions.update(sub.id, params={"quantity": 5})  # type: ignore[typeddict-unknown-key]
+        client.v1.subscriptions.update(sub.id, params={"quantity": 5})
     assert (exc.value.code, exc.value.param) == ("parameter_unknown", "quantity")
 
     at_end = client.v1.subscriptions.update(sub.id, params={"cancel_at_period_end": True})

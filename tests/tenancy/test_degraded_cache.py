@@ -165,7 +165,7 @@ def _metrics_body() -> str:
 # --- The organizations keep working ---------------------------------------------------------------
 
 
-def test_api_reads_and_writes_answer_quickly_with_valkey_down(tenant_a, tenant_b, owner_a, dead_valkey) -> None:  # type: ignore[no-untyped-def]
+def test_api_reads_and_writes_answer_quickly_with_valkey_down(tenant_a, tenant_b, owner_a, dead_valkey) -> None:
     owner_b = User.objects.get(email="owner@beta.test")
     api_a = Api(tenant_a, user=owner_a)
     assert api_a.get("/api/v1/projects/").status_code == 200  # warm: resolution map, content types
@@ -192,7 +192,7 @@ def test_api_reads_and_writes_answer_quickly_with_valkey_down(tenant_a, tenant_b
         }
 
 
-def test_portal_pages_and_forms_work_for_a_signed_in_member(tenant_a, owner_a, dead_valkey) -> None:  # type: ignore[no-untyped-def]
+def test_portal_pages_and_forms_work_for_a_signed_in_member(tenant_a, owner_a, dead_valkey) -> None:
     client = signed_in_portal(tenant_a)  # the session lives in PostgreSQL
     assert client.get("/").status_code == 200
     with valkey_at(dead_valkey):
@@ -208,7 +208,7 @@ def test_portal_pages_and_forms_work_for_a_signed_in_member(tenant_a, owner_a, d
     assert Tenant.objects.get(pk=tenant_a.pk).name == "Alpha During Outage"
 
 
-def test_a_session_survives_valkey_going_away_and_coming_back(tenant_a, owner_a, settings: Any) -> None:  # type: ignore[no-untyped-def]
+def test_a_session_survives_valkey_going_away_and_coming_back(tenant_a, owner_a, settings: Any) -> None:
     settings.TENANT_RESOLUTION_RECHECK_SECONDS = 0.0  # every request consults Valkey
     client = signed_in_portal(tenant_a)
     assert client.get("/members/").status_code == 200
@@ -221,7 +221,7 @@ def test_a_session_survives_valkey_going_away_and_coming_back(tenant_a, owner_a,
     assert settings.SESSION_ENGINE == "django.contrib.sessions.backends.db"
 
 
-def test_cold_process_resolves_from_the_database_and_unknown_hosts_stay_404(tenant_a, owner_a, dead_valkey) -> None:  # type: ignore[no-untyped-def]
+def test_cold_process_resolves_from_the_database_and_unknown_hosts_stay_404(tenant_a, owner_a, dead_valkey) -> None:
     from tenants.resolution import _cache
 
     with valkey_at(dead_valkey):
@@ -232,7 +232,7 @@ def test_cold_process_resolves_from_the_database_and_unknown_hosts_stay_404(tena
         assert response.json()["error"]["code"] == "unknown_host"
 
 
-def test_during_an_outage_entries_are_rechecked_in_the_database(tenant_a, owner_a, settings: Any) -> None:  # type: ignore[no-untyped-def]
+def test_during_an_outage_entries_are_rechecked_in_the_database(tenant_a, owner_a, settings: Any) -> None:
     """Another process suspends the organization while Valkey is down (so the generation counter
     cannot announce it): this process sees it once its entry is older than the fallback TTL."""
     settings.TENANT_RESOLUTION_FALLBACK_SECONDS = 0.0
@@ -248,7 +248,7 @@ def test_during_an_outage_entries_are_rechecked_in_the_database(tenant_a, owner_
         assert not Project.objects.filter(name="Suspended").exists()
 
 
-def test_changes_made_during_an_outage_show_once_valkey_is_back(tenant_a, owner_a, settings: Any) -> None:  # type: ignore[no-untyped-def]
+def test_changes_made_during_an_outage_show_once_valkey_is_back(tenant_a, owner_a, settings: Any) -> None:
     settings.TENANT_RESOLUTION_FALLBACK_SECONDS = 3600.0  # the local map alone would stay stale
     settings.TENANT_RESOLUTION_RECHECK_SECONDS = 0.0
     api = Api(tenant_a, user=owner_a)
@@ -262,7 +262,7 @@ def test_changes_made_during_an_outage_show_once_valkey_is_back(tenant_a, owner_
     assert response.status_code == 402, response.content
 
 
-def test_warm_requests_still_spend_no_query_on_resolution_when_valkey_is_healthy(tenant_a) -> None:  # type: ignore[no-untyped-def]
+def test_warm_requests_still_spend_no_query_on_resolution_when_valkey_is_healthy(tenant_a) -> None:
     client = tenant_client(tenant_a)
     assert client.get("/login/").status_code == 200
     with CaptureQueriesContext(connection) as ctx:
@@ -273,7 +273,7 @@ def test_warm_requests_still_spend_no_query_on_resolution_when_valkey_is_healthy
 # --- Degradation is visible: metrics and rate-limited logs ----------------------------------------
 
 
-def test_throttles_and_metering_are_counted_as_degraded_in_metrics(tenant_a, owner_a, dead_valkey) -> None:  # type: ignore[no-untyped-def]
+def test_throttles_and_metering_are_counted_as_degraded_in_metrics(tenant_a, owner_a, dead_valkey) -> None:
     metrics_flush()
     before = _metrics_body()
     api = Api(tenant_a, user=owner_a)
@@ -299,7 +299,7 @@ def test_throttles_and_metering_are_counted_as_degraded_in_metrics(tenant_a, own
     assert usage_pending() == {}
 
 
-def test_usage_counted_during_an_outage_is_written_when_valkey_returns(tenant_a, owner_a) -> None:  # type: ignore[no-untyped-def]
+def test_usage_counted_during_an_outage_is_written_when_valkey_returns(tenant_a, owner_a) -> None:
     from billing.usage import usage_current_hour
 
     api = Api(tenant_a, user=owner_a)
@@ -312,7 +312,7 @@ def test_usage_counted_during_an_outage_is_written_when_valkey_returns(tenant_a,
     assert usage_current_hour(tenant_a.pk) - start == 5
 
 
-def test_fallbacks_log_once_per_interval_not_per_request(tenant_a, owner_a, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_fallbacks_log_once_per_interval_not_per_request(tenant_a, owner_a, caplog) -> None:
     api = Api(tenant_a, user=owner_a)
     with (
         valkey_at(f"redis://127.0.0.1:{_closed_port()}/0"),
@@ -404,7 +404,7 @@ def test_healthz_is_ok_when_everything_answers() -> None:
     assert set(body["checks"]) == {"database", "broker", "cache", "worker", "beat"}
 
 
-def test_a_sign_in_handoff_during_an_outage_falls_back_to_the_password_form(tenant_a, owner_a) -> None:  # type: ignore[no-untyped-def]
+def test_a_sign_in_handoff_during_an_outage_falls_back_to_the_password_form(tenant_a, owner_a) -> None:
     """The hand-off from the public host is single use, proven by a Valkey marker: without Valkey it
     cannot be proven, so the link is refused (never a 500, never a replay) and the password sign-in
     on the organization's host is offered instead."""
@@ -422,7 +422,7 @@ def test_a_sign_in_handoff_during_an_outage_falls_back_to_the_password_form(tena
 
 def test_password_sign_in_works_and_stays_throttled_with_valkey_down(
     tenant_a, owner_a, dead_valkey, settings: Any
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Sign-in needs no Valkey: the API token exchange and the portal form succeed during an outage,
     and failed attempts still count (they live in PostgreSQL), so guessing does not get easier."""
     settings.LOGIN_LOCKOUT_ACCOUNT_FAILURES = 2

@@ -58,7 +58,7 @@ def _outcomes(run: TenantMigrationRun) -> dict[str, str]:
 
 
 @pytest.fixture
-def extra_schemas(db) -> list[str]:  # type: ignore[no-untyped-def]
+def extra_schemas(db) -> list[str]:
     """Four more migrated tenant schemas in the spare pool (rolled back with the test)."""
     names = [schema_create_migrated() for _ in range(4)]
     SpareSchema.objects.bulk_create([SpareSchema(schema_name=name) for name in names])
@@ -172,7 +172,7 @@ def test_single_schema_stock_path_still_works(extra_schemas):
 
 
 @pytest.fixture
-def committed_schemas(django_db_blocker) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
+def committed_schemas(django_db_blocker) -> Iterator[list[str]]:
     with django_db_blocker.unblock():
         runs_before = set(TenantMigrationRun.objects.values_list("pk", flat=True))
         names = [schema_create_migrated() for _ in range(3)]

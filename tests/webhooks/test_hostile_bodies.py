@@ -55,7 +55,7 @@ EXPECTED_STATUS = {
 
 
 @pytest.mark.parametrize("kind", sorted(EXPECTED_STATUS))
-def test_signed_hostile_body_is_acknowledged_and_stored_byte_exact(kind: str, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_signed_hostile_body_is_acknowledged_and_stored_byte_exact(kind: str, caplog) -> None:
     body = _bodies()[kind]
     assert b"\\u0000" in body or b"\\ud800" in body or b"[[[[" in body
     counted_before = metric_values("webhook_intake_problems")
@@ -118,7 +118,7 @@ def test_unstorable_text_in_a_routing_field_is_parked() -> None:
     assert row.status == "parked" and "data.object.customer" in row.parse_note
 
 
-def test_nul_in_metadata_still_applies_the_event(standin, tenant_a) -> None:  # type: ignore[no-untyped-def]
+def test_nul_in_metadata_still_applies_the_event(standin, tenant_a) -> None:
     """The handler re-fetches the subscription from Stripe; only the ids in the payload matter."""
     plans_sync()
     customer = customer_for(tenant_a)

@@ -20,7 +20,7 @@ from webhooks.signature import sign
 
 
 @contextmanager
-def broker_down():  # type: ignore[no-untyped-def]
+def broker_down():
     """Point the Celery app at a closed port: every enqueue fails like during a broker outage."""
     from config.celery import app
 
@@ -37,13 +37,13 @@ def broker_down():  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.django_db
-def test_session_tenants_exist(tenant_a, tenant_b) -> None:  # type: ignore[no-untyped-def]
+def test_session_tenants_exist(tenant_a, tenant_b) -> None:
     # Runs first: sets the test database up through pytest-django's regular path (requesting
     # django_db_setup without the django_db mark fails to see the migrated public schema).
     assert tenant_a.slug == "alpha" and tenant_b.slug == "beta"
 
 
-def test_same_event_five_times_in_parallel_applies_once(standin, live_db, live_django) -> None:  # type: ignore[no-untyped-def]
+def test_same_event_five_times_in_parallel_applies_once(standin, live_db, live_django) -> None:
     plans_sync()
     beta = Tenant.objects.get(slug="beta")
     sub = subscribe(standin, customer_for(beta), "team", 1)
@@ -64,7 +64,7 @@ def test_same_event_five_times_in_parallel_applies_once(standin, live_db, live_d
 
 
 @pytest.mark.worker
-def test_broker_down_at_ingest_then_sweeper(standin, live_db, celery_worker_process) -> None:  # type: ignore[no-untyped-def]
+def test_broker_down_at_ingest_then_sweeper(standin, live_db, celery_worker_process) -> None:
     plans_sync()
     beta = Tenant.objects.get(slug="beta")
     sub = subscribe(standin, customer_for(beta), "team", 1)
@@ -81,7 +81,7 @@ def test_broker_down_at_ingest_then_sweeper(standin, live_db, celery_worker_proc
 @pytest.mark.worker
 def test_signed_webhook_over_http_to_worker_changes_entitlements(
     standin, live_db, live_django, celery_worker_process
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     standin.configure_webhooks(f"{live_django.url}/webhooks/stripe/", SECRET)
     plans_sync()
     beta = Tenant.objects.get(slug="beta")

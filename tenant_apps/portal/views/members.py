@@ -76,7 +76,7 @@ def invite_view(request: HttpRequest) -> HttpResponse:
     return _members_page(request, form, status=400)
 
 
-def _member_or_404(request: HttpRequest, user_id: int):  # type: ignore[no-untyped-def]
+def _member_or_404(request: HttpRequest, user_id: int):
     membership = membership_for_user_id(tenant_id=tenant_of(request).pk, user_id=user_id)
     if membership is None:
         raise Http404()
@@ -125,7 +125,7 @@ def member_remove_view(request: HttpRequest, user_id: int) -> HttpResponse:
     return HttpResponseRedirect("/members/")
 
 
-def _invitation_or_404(invitation_id: int):  # type: ignore[no-untyped-def]
+def _invitation_or_404(invitation_id: int):
     invitation = selectors.invitation_get(invitation_id=invitation_id)
     if invitation is None:
         raise Http404()

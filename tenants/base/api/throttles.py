@@ -122,7 +122,7 @@ def _counts(request: Request, view: object) -> dict[str, int]:
         keys = [t.key(request, now) for t in throttles if isinstance(t, _PlanRateThrottle)]
         counted = _count_all(keys)
         raw._throttle_counts = counted  # type: ignore[attr-defined]
-    return counted  # type: ignore[no-any-return]
+    return counted
 
 
 def _count_all(keys: list[str]) -> dict[str, int]:

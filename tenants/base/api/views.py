@@ -38,7 +38,7 @@ class _Replay(exceptions.APIException):
 class _ApiBaseMixin:
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.method not in idempotency.UNSAFE_METHODS or idempotency.HEADER not in request.headers:
-            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc, no-any-return]
+            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
         # One transaction for the key's lock, the view's writes and the stored response (D61).
         with transaction.atomic():
             response: HttpResponseBase = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
@@ -82,7 +82,7 @@ class _ApiBaseMixin:
             replay = HttpResponse(stored.body, status=stored.status, content_type=stored.content_type)
             replay[idempotency.REPLAYED_HEADER] = "true"
             return replay  # type: ignore[return-value]
-        return super().handle_exception(exc)  # type: ignore[misc, no-any-return]
+        return super().handle_exception(exc)  # type: ignore[misc]
 
     def precondition(self, current: Any) -> None:
         """For PATCH/DELETE: call with the object's representation, computed from the row locked in

@@ -76,7 +76,7 @@ class Command(MigrateSchemasCommand):
 
     def _migrate_tenants(self, options: dict[str, Any]) -> None:
         verbosity = int(options.get("verbosity", 1))
-        console = Console(file=self.stdout._out, highlight=False, soft_wrap=True)  # type: ignore[attr-defined]
+        console = Console(file=self.stdout._out, highlight=False, soft_wrap=True)
         progress = Progress(
             TextColumn("[bold]tenant schemas"),
             BarColumn(),
