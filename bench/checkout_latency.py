@@ -85,7 +85,8 @@ def measure_upgrade(*, web_port: int, host: str, token: str, plan: str = "team")
     """Checkout for `plan`, press Pay, poll the billing overview every 20 ms until the plan shows."""
     auth = {"Authorization": f"Bearer {token}"}
     status, body = _request(web_port, "GET", "/api/v1/billing/", host=host, headers=auth)
-    assert status == 200 and body["plan"] != plan, (status, body)
+    assert status == 200, (status, body)
+    assert body["plan"] != plan, (status, body)
     status, body = _request(web_port, "POST", "/api/v1/billing/checkout/", host=host, body={"plan": plan}, headers=auth)
     assert status == 201, (status, body)
     pay_url = urlsplit(body["url"])

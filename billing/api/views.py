@@ -12,6 +12,7 @@ from shared_apps.accounts.permissions import IsTenantMember
 from shared_apps.accounts.policies import BILLING_ROLES
 from shared_apps.accounts.viewsets import TenantViewSet
 from tenants.base.api.docs import ErrorEnvelope, error_responses
+from tenants.base.request import tenant_request
 
 _BILLING_ERRORS = {
     **error_responses(),
@@ -26,7 +27,7 @@ class IsBillingManager(IsTenantMember):
 
     def has_permission(self, request: Request, view: object) -> bool:
         super().has_permission(request, view)
-        return request.membership.role in BILLING_ROLES  # type: ignore[attr-defined]
+        return tenant_request(request).membership.role in BILLING_ROLES
 
 
 def _gateway_unavailable(exc: gateway.GatewayError) -> exceptions.APIException:

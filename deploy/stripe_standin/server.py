@@ -385,7 +385,8 @@ class StandinServer:
         if action == "advance" and method == "POST":
             sub_id = get_str(params, "subscription", required=True)
             act = get_str(params, "action", required=True)
-            assert sub_id is not None and act is not None
+            assert sub_id is not None
+            assert act is not None
             return json_response(200, self.advance(sub_id, act))
         if action == "refund" and method == "POST":
             ch_id = get_str(params, "charge", required=True)

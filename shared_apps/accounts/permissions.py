@@ -11,6 +11,7 @@ from shared_apps.accounts.policies import ADMIN_ROLES
 from shared_apps.accounts.selectors import membership_get
 from tenants.base.api.context import entitlements_of
 from tenants.base.api.tenant_policies import ensure_writable
+from tenants.base.request import tenant_request
 from tenants.base.request_cache import request_cache_for
 
 _MISSING = object()
@@ -31,14 +32,14 @@ def membership_of(request: Request) -> Membership | None:
                 lambda: membership_get(user=user, tenant_id=tenant.pk),
                 copy=True,
             )
-        raw.membership = cached  # type: ignore[attr-defined]
+        raw.membership = cached  # type: ignore[attr-defined]  # None: looked, not a member
     return cached  # type: ignore[return-value]
 
 
 def require_writable(request: Request) -> None:
     """A write on a read-only organization: 402 `tenant_read_only` (the rule: billing.policies)."""
     if request.method not in SAFE_METHODS:
-        ensure_writable(tenant=request._request.tenant, entitlements=entitlements_of(request))  # type: ignore[attr-defined]
+        ensure_writable(tenant=tenant_request(request).tenant, entitlements=entitlements_of(request))
 
 
 class IsTenantMember(BasePermission):
@@ -65,7 +66,7 @@ class IsTenantAdmin(IsTenantMember):
 
     def has_permission(self, request: Request, view: object) -> bool:
         super().has_permission(request, view)
-        return request.membership.role in ADMIN_ROLES  # type: ignore[attr-defined]
+        return tenant_request(request).membership.role in ADMIN_ROLES
 
 
 class OnTenantHost(BasePermission):

@@ -35,12 +35,15 @@ def test_etag_and_if_none_match(tenant_a, owner_a) -> None:
     project = make_project(tenant_a, owner_a, "Tagged")
     first = api.get(f"/api/v1/projects/{project.pk}/")
     etag = first.headers["ETag"]
-    assert etag.startswith('"') and len(etag) > 10
+    assert etag.startswith('"')
+    assert len(etag) > 10
     not_modified = api.get(f"/api/v1/projects/{project.pk}/", HTTP_IF_NONE_MATCH=etag)
-    assert not_modified.status_code == 304 and not_modified.content == b""
+    assert not_modified.status_code == 304
+    assert not_modified.content == b""
     assert not_modified.headers["ETag"] == etag
     changed = api.patch(f"/api/v1/projects/{project.pk}/", {"name": "Retagged"})
-    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+    assert changed.status_code == 200
+    assert changed.headers["ETag"] != etag
     assert api.get(f"/api/v1/projects/{project.pk}/", HTTP_IF_NONE_MATCH=etag).status_code == 200
     assert api.get(f"/api/v1/projects/{project.pk}/", HTTP_IF_NONE_MATCH=changed.headers["ETag"]).status_code == 304
 
@@ -64,7 +67,8 @@ def test_stale_if_match_is_412_and_nothing_changes(tenant_a, owner_a) -> None:
     assert snapshot(tenant_a) == before
     current = api.get(f"/api/v1/projects/{project.pk}/").headers["ETag"]
     ok = api.patch(f"/api/v1/projects/{project.pk}/", {"name": "Mine"}, HTTP_IF_MATCH=current)
-    assert ok.status_code == 200 and ok.json()["name"] == "Mine"
+    assert ok.status_code == 200
+    assert ok.json()["name"] == "Mine"
     task_etag = api.get(f"/api/v1/projects/{project.pk}/tasks/{task['id']}/").headers["ETag"]
     assert api.delete(f"/api/v1/projects/{project.pk}/tasks/{task['id']}/", HTTP_IF_MATCH=task_etag).status_code == 204
     assert api.delete(f"/api/v1/projects/{project.pk}/", HTTP_IF_MATCH="*").status_code == 204
@@ -76,7 +80,8 @@ def test_members_and_invitations_have_etags_and_refuse_a_stale_if_match(tenant_a
     api = Api(tenant_a, user=owner_a)
     bea = member_factory(tenant_a)
     member = api.get(f"/api/v1/members/{bea.pk}/")
-    assert member.status_code == 200 and member.json()["role"] == "member"
+    assert member.status_code == 200
+    assert member.json()["role"] == "member"
     stale = member.headers["ETag"]
     assert api.get(f"/api/v1/members/{bea.pk}/", HTTP_IF_NONE_MATCH=stale).status_code == 304
     assert api.patch(f"/api/v1/members/{bea.pk}/", {"role": "billing"}).status_code == 200  # someone else
@@ -92,7 +97,8 @@ def test_members_and_invitations_have_etags_and_refuse_a_stale_if_match(tenant_a
 
     invitation = api.post("/api/v1/invitations/", {"email": "cleo@example.test", "role": "member"}).json()
     read = api.get(f"/api/v1/invitations/{invitation['id']}/")
-    assert read.status_code == 200 and read.json()["status"] == "pending"
+    assert read.status_code == 200
+    assert read.json()["status"] == "pending"
     assert api.delete(f"/api/v1/invitations/{invitation['id']}/", HTTP_IF_MATCH='"not-the-etag"').status_code == 412
     assert api.get(f"/api/v1/invitations/{invitation['id']}/").json()["status"] == "pending"
     deleted = api.delete(f"/api/v1/invitations/{invitation['id']}/", HTTP_IF_MATCH=read.headers["ETag"])
@@ -121,13 +127,15 @@ def test_every_response_carries_ratelimit_headers_and_429_has_retry_after(tenant
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
     # Refused before throttling (bad token): the headers of the caller's budget, peeked.
     anonymous = Api(tenant_a).get("/api/v1/me/")
-    assert anonymous.status_code == 401 and "RateLimit-Limit" in anonymous.headers
+    assert anonymous.status_code == 401
+    assert "RateLimit-Limit" in anonymous.headers
 
 
 def test_unlimited_plan_has_no_ratelimit_headers(tenant_a, owner_a, settings) -> None:
     set_limits(settings, api_rpm=None)
     response = Api(tenant_a, user=owner_a).get("/api/v1/me/")
-    assert response.status_code == 200 and "RateLimit-Limit" not in response.headers
+    assert response.status_code == 200
+    assert "RateLimit-Limit" not in response.headers
 
 
 # --- Scopes ---------------------------------------------------------------------------------------
@@ -141,7 +149,8 @@ def test_token_exchange_with_scopes_and_me_shows_them(tenant_a, owner_a, scopes,
     r = Api(tenant_a).post(
         "/api/v1/auth/token/", {"email": "owner@alpha.test", "password": TEST_PASSWORD, "scopes": scopes}
     )
-    assert r.status_code == 201 and r.json()["scopes"] == expected
+    assert r.status_code == 201
+    assert r.json()["scopes"] == expected
     me = Api(tenant_a, token=r.json()["token"]).get("/api/v1/me/").json()
     assert me["credential"] == {"type": "token", "scopes": expected}
 
@@ -161,7 +170,8 @@ def test_bad_scopes_are_400_and_no_token(tenant_a, scopes) -> None:
     r = Api(tenant_a).post(
         "/api/v1/auth/token/", {"email": "owner@alpha.test", "password": TEST_PASSWORD, "scopes": scopes}
     )
-    assert r.status_code == 400 and "scopes" in r.json()["error"]["fields"]
+    assert r.status_code == 400
+    assert "scopes" in r.json()["error"]["fields"]
     assert snapshot(tenant_a)["tokens"] == before
 
 
@@ -208,7 +218,8 @@ def test_scope_does_not_widen_a_role(tenant_a, owner_a, member_factory) -> None:
     bob = member_factory(tenant_a)
     api = Api(tenant_a, token=_token(tenant_a, bob, ["admin"]))
     response = api.post("/api/v1/invitations/", {"email": "x@example.com", "role": "member"})
-    assert response.status_code == 403 and response.json()["error"]["code"] == "permission_denied"
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "permission_denied"
 
 
 def test_existing_tokens_keep_full_access_after_the_migration() -> None:
@@ -242,9 +253,12 @@ def test_preflight_for_a_listed_origin_without_authentication(tenant_a, tenant_b
     assert preflight.status_code == 200
     assert preflight.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
     allowed = preflight.headers["Access-Control-Allow-Headers"].lower()
-    assert "idempotency-key" in allowed and "if-match" in allowed and "authorization" in allowed
+    assert "idempotency-key" in allowed
+    assert "if-match" in allowed
+    assert "authorization" in allowed
     actual = api.get("/api/v1/me/", HTTP_ORIGIN="https://app.example.com")
-    assert actual.status_code == 401 and actual.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+    assert actual.status_code == 401
+    assert actual.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
     assert "RateLimit-Remaining" in actual.headers["Access-Control-Expose-Headers"]
     # Another origin, or the same origin on another organization: no CORS headers at all.
     other = api.client.options(
@@ -297,7 +311,8 @@ def _walk(api: Api, path: str, params: dict, key: str = "id") -> list[int]:
     response = api.get(path, {**params, "cursor": ""})
     while True:
         body = response.json()
-        assert response.status_code == 200 and "count" not in body
+        assert response.status_code == 200
+        assert "count" not in body
         ids += [row[key] for row in body["results"]]
         if not body["next"]:
             return ids
@@ -312,7 +327,8 @@ def test_cursor_walks_every_visible_row_once_in_order(tenant_a, owner_a, member_
     api = Api(tenant_a, user=bob)
     paged = api.get("/api/v1/projects/", {"page_size": 100}).json()
     walked = _walk(api, "/api/v1/projects/", {"page_size": 5})
-    assert walked == [r["id"] for r in paged["results"]] and len(walked) == 12
+    assert walked == [r["id"] for r in paged["results"]]
+    assert len(walked) == 12
     by_name = _walk(api, "/api/v1/projects/", {"page_size": 4, "ordering": "name"})
     assert by_name == [p.pk for p in projects[::2]]
 
@@ -369,7 +385,8 @@ def test_cursor_on_tasks_with_a_nullable_ordering(tenant_a, owner_a) -> None:
 )
 def test_bad_cursor_is_400(tenant_a, owner_a, cursor) -> None:
     r = Api(tenant_a, user=owner_a).get("/api/v1/projects/", {"cursor": cursor})
-    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_cursor"
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "invalid_cursor"
 
 
 def test_cursor_of_one_ordering_is_refused_with_another(tenant_a, owner_a) -> None:
@@ -379,7 +396,8 @@ def test_cursor_of_one_ordering_is_refused_with_another(tenant_a, owner_a) -> No
     nxt = api.get("/api/v1/projects/", {"page_size": 1, "cursor": ""}).json()["next"]
     token = nxt.split("cursor=")[1].split("&")[0]
     r = api.get("/api/v1/projects/", {"page_size": 1, "cursor": token, "ordering": "name"})
-    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_cursor"
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "invalid_cursor"
 
 
 def test_cursor_pages_skip_the_count_and_cost_the_same_queries(tenant_a, owner_a) -> None:

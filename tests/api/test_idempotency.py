@@ -75,7 +75,8 @@ def test_keys_are_per_credential_and_per_organization(tenant_a, tenant_b, owner_
     assert _projects(tenant_a, "Per cred") == 2
     owner_b = User.objects.get(email="owner@beta.test")
     c = Api(tenant_b, user=owner_b).post("/api/v1/projects/", {"name": "Per cred"}, HTTP_IDEMPOTENCY_KEY=key)
-    assert c.status_code == 201 and "Idempotent-Replayed" not in c.headers
+    assert c.status_code == 201
+    assert "Idempotent-Replayed" not in c.headers
 
 
 def test_errors_are_not_stored_and_the_key_can_be_used_for_the_fixed_request(tenant_a, owner_a) -> None:
@@ -120,7 +121,8 @@ def test_expiry_task_deletes_keys_older_than_a_day(tenant_a, owner_a) -> None:
     assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new-key"]
     # An expired key is a new request again.
     again = api.post("/api/v1/projects/", {"name": "Old"}, HTTP_IDEMPOTENCY_KEY="old-key")
-    assert again.status_code == 201 and "Idempotent-Replayed" not in again.headers
+    assert again.status_code == 201
+    assert "Idempotent-Replayed" not in again.headers
     assert _projects(tenant_a, "Old") == 2
 
 
@@ -181,7 +183,8 @@ def test_replay_after_the_server_process_restarts(live_token: Committed, tmp_pat
     first_server = Gunicorn(tmp_path / "first.log")
     try:
         status, h, first = first_server.request("POST", "/api/v1/projects/", host=host, body=body, headers=headers)
-        assert status == 201 and "idempotent-replayed" not in h
+        assert status == 201
+        assert "idempotent-replayed" not in h
     finally:
         first_server.stop()
     second_server = Gunicorn(tmp_path / "second.log")  # new processes: nothing kept in memory
@@ -189,7 +192,8 @@ def test_replay_after_the_server_process_restarts(live_token: Committed, tmp_pat
         status, h, again = second_server.request("POST", "/api/v1/projects/", host=host, body=body, headers=headers)
         assert (status, h.get("idempotent-replayed"), again) == (201, "true", first)
         other = second_server.request("POST", "/api/v1/projects/", host=host, body={"name": "Else"}, headers=headers)
-        assert other[0] == 422 and other[2]["error"]["code"] == "idempotency_key_reused"
+        assert other[0] == 422
+        assert other[2]["error"]["code"] == "idempotency_key_reused"
     finally:
         second_server.stop()
     assert in_thread(lambda: _projects(live_token.tenant, "Survives restart")) == 1

@@ -48,7 +48,8 @@ def test_a_warm_list_spends_queries_only_on_the_list_itself(tenant_a, owner_a, m
     _warm(api)
     with CaptureQueriesContext(connection) as ctx:
         r = api.get(LIST)
-    assert r.status_code == 200 and r.json()["count"] == 1
+    assert r.status_code == 200
+    assert r.json()["count"] == 1
     sql = [q["sql"] for q in ctx.captured_queries]
     assert not any(t in s for s in sql for t in ("tokens_apitoken", "accounts_membership", "billing_subscription"))
     assert len(sql) == 2, sql  # COUNT and the page
@@ -141,7 +142,8 @@ def test_with_valkey_down_requests_read_the_database_and_a_revocation_still_coun
             assert kept_api.get(LIST).status_code == 200
         # No cache without Valkey: the token and the membership come from PostgreSQL.
         sql = " ".join(q["sql"] for q in ctx.captured_queries)
-        assert "tokens_apitoken" in sql and "accounts_membership" in sql
+        assert "tokens_apitoken" in sql
+        assert "accounts_membership" in sql
     # Valkey is back: the revocation that could not be announced is announced now.
     assert revoked_api.get(LIST).status_code == 401
     assert kept_api.get(LIST).status_code == 200

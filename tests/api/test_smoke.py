@@ -27,6 +27,7 @@ def test_token_project_share_and_list(tenant_a, owner_a, member_factory):
     assert r.status_code == 200, r.content
     assert [p["id"] for p in r.json()["results"]] == [pid]
     r = as_bob.get("/api/v1/me/")
-    assert r.status_code == 200 and r.json()["membership"]["role"] == "member", r.content
+    assert r.status_code == 200, r.content
+    assert r.json()["membership"]["role"] == "member", r.content
     assert audit_count(tenant_a) >= 3
     assert "X-Request-ID" in r

@@ -70,7 +70,8 @@ def test_owner_adds_an_endpoint_sends_a_test_event_and_resends_it(
         expect(succeeded.first).to_contain_text("webhook.test")
         expect(succeeded.first).to_contain_text("HTTP 200")
         [event] = receiver.events()
-        assert event["type"] == "webhook.test" and event["organization"] == "hookshop"
+        assert event["type"] == "webhook.test"
+        assert event["organization"] == "hookshop"
 
         succeeded.first.get_by_role("button", name=re.compile("Send event .* again")).click()
         expect(page.locator("ul.messages")).to_contain_text("queued again")
@@ -83,4 +84,5 @@ def test_a_member_cannot_reach_webhooks(stack: Stack, new_context: Any, hooks_or
     page = sign_in(new_context(), origin, "max@hookshop.test")
     expect(page.get_by_role("navigation", name="Portal").get_by_role("link", name="Webhooks")).to_have_count(0)
     response = page.goto(f"{origin}/webhooks/")
-    assert response is not None and response.status == 403
+    assert response is not None
+    assert response.status == 403

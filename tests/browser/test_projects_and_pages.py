@@ -166,7 +166,8 @@ def test_a_member_without_a_grant_gets_404_and_a_viewer_cannot_change(
     page.goto(f"{origin}/projects/")
     expect(page.locator("tr[data-project]")).to_have_count(0)
     response = page.goto(f"{origin}/projects/{tycho['project_id']}/")
-    assert response is not None and response.status == 404
+    assert response is not None
+    assert response.status == 404
     expect(page.get_by_role("heading", level=1)).to_have_text("Page not found")
 
 
@@ -241,7 +242,8 @@ def test_swagger_ui_and_redoc_render_from_this_origin_under_the_policy(
     page = context.new_page()
 
     response = page.goto(f"{origin}/api/docs/")
-    assert response is not None and response.status == 200
+    assert response is not None
+    assert response.status == 200
     assert "script-src 'self'" in (response.headers.get("content-security-policy") or "")
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("Tenantry API")
     expect(page.locator(".opblock").first).to_be_visible()
@@ -249,10 +251,12 @@ def test_swagger_ui_and_redoc_render_from_this_origin_under_the_policy(
     assert violations == [], "Swagger UI under the site-wide policy"
 
     response = page.goto(f"{origin}/api/redoc/")
-    assert response is not None and response.status == 200
+    assert response is not None
+    assert response.status == 200
     policy = response.headers.get("content-security-policy") or ""
     # Scripts stay 'self'; only ReDoc's own style attributes and <style> elements are allowed inline.
-    assert "script-src 'self'" in policy and "style-src 'self' 'unsafe-inline'" in policy, policy
+    assert "script-src 'self'" in policy, policy
+    assert "style-src 'self' 'unsafe-inline'" in policy, policy
     expect(page.get_by_role("heading", name=re.compile("Tenantry API"))).to_be_visible()
     expect(page.get_by_text("/api/v1/projects/").first).to_be_visible()
 
@@ -271,7 +275,9 @@ def test_the_page_checks_catch_what_they_look_for(stack: Stack, new_context: Any
     page.set_content(head + "<body><main><button></button><pre>" + "wide " * 200 + "</pre></main></body></html>")
     found = "\n".join(page_problems(page))
     assert "button-name (critical)" in found, found
-    assert "scrollWidth" in found and "does not name the page" in found and "no skip link" in found, found
+    assert "scrollWidth" in found, found
+    assert "does not name the page" in found, found
+    assert "no skip link" in found, found
 
     # The page itself fits (the table scrolls inside its box), but its Remove button is out of reach.
     page.set_content(
@@ -281,4 +287,5 @@ def test_the_page_checks_catch_what_they_look_for(stack: Stack, new_context: Any
     page.add_style_tag(content=".table-wrap { overflow-x: auto; }")
     found = "\n".join(page_problems(page))
     assert "scrollWidth" not in found, found
-    assert "controls outside the viewport's width" in found and "Remove" in found, found
+    assert "controls outside the viewport's width" in found, found
+    assert "Remove" in found, found

@@ -51,12 +51,15 @@ def test_dockerfile_shape() -> None:
     text = (DEPLOY / "Dockerfile").read_text()
     stages = re.findall(r"^FROM\s+\S+\s+AS\s+(\w+)", text, flags=re.MULTILINE)
     assert stages == ["build", "runtime"]
-    assert "--require-hashes" in text and "requirements/base.txt" in text
+    assert "--require-hashes" in text
+    assert "requirements/base.txt" in text
     assert "collectstatic" in text
     runtime = text.split("AS runtime", 1)[1]
     users = re.findall(r"^USER\s+(\S+)", runtime, flags=re.MULTILINE)
-    assert users and not users[-1].startswith(("root", "0")), "the runtime stage must run as non-root"
-    assert '"gunicorn"' in runtime and "deploy/gunicorn.conf.py" in runtime
+    assert users, "the runtime stage must run as non-root"
+    assert not users[-1].startswith(("root", "0")), "the runtime stage must run as non-root"
+    assert '"gunicorn"' in runtime
+    assert "deploy/gunicorn.conf.py" in runtime
     assert "-slim" in text
     # No registry host or index URL in committed files.
     for flag in ("index-url", "extra-index-url"):  # spelled without the leading dashes on purpose
@@ -263,7 +266,8 @@ def _gunicorn_settings(env: dict[str, str]) -> dict[str, Any]:
 def test_gunicorn_settings_come_from_the_environment() -> None:
     default = _gunicorn_settings({})
     assert default["bind"] == "127.0.0.1:8000"
-    assert default["max_requests"] > 0 and default["max_requests_jitter"] > 0
+    assert default["max_requests"] > 0
+    assert default["max_requests_jitter"] > 0
     assert default["preload_app"] is True  # recycled workers are forks, not re-imports
     custom = _gunicorn_settings(
         {

@@ -94,7 +94,8 @@ def test_probes_answer_over_plain_http_by_ip(gunicorn) -> None:
     status, _, body = get(gunicorn["port"], "/healthz", Host="10.0.0.12:8000")
     assert status == 200, body
     checks = json.loads(body)["checks"]
-    assert checks["database"]["ok"] and checks["broker"]["ok"]
+    assert checks["database"]["ok"]
+    assert checks["broker"]["ok"]
     assert "worker" in checks
     status, _, body = get(gunicorn["port"], "/healthz?live=1", Host="10.0.0.12:8000")
     assert (status, json.loads(body)) == (200, {"status": "ok"})
@@ -117,7 +118,8 @@ def test_tenant_request_behind_the_proxy_logs_json_with_its_request_id(gunicorn)
     assert status == 200, body
     assert b"Sign in to Alpha" in body
     # The portal's CSRF cookie is Secure behind TLS in production.
-    assert "Secure" in headers["Set-Cookie"] and "csrftoken=" in headers["Set-Cookie"]
+    assert "Secure" in headers["Set-Cookie"]
+    assert "csrftoken=" in headers["Set-Cookie"]
     assert headers["X-Request-ID"] == request_id
     assert "max-age=31536000" in headers["Strict-Transport-Security"]
     deadline = time.monotonic() + 5

@@ -169,7 +169,8 @@ def test_supervisor_reports_a_child_without_restart_and_gives_up_on_a_crash_loop
         assert f"once (pid {once.pid}) exited with code 3" in out
         assert "crashed 2 times in a row, giving up on it" in out
         assert out.count("looping restarted") == 2
-        assert sup.pid("steady") == steady.pid and _alive(steady.pid)
+        assert sup.pid("steady") == steady.pid
+        assert _alive(steady.pid)
         assert looping.poll() == 4
     finally:
         sup.stop_all()

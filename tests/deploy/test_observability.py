@@ -91,7 +91,8 @@ def test_invalid_request_id_is_replaced(tenant_a, bad: str) -> None:
     response = tenant_client(tenant_a).get("/login/", HTTP_X_REQUEST_ID=bad)
     generated = response["X-Request-ID"]
     assert generated != bad
-    assert len(generated) == 32 and int(generated, 16) >= 0
+    assert len(generated) == 32
+    assert int(generated, 16) >= 0
 
 
 def test_each_request_gets_its_own_id_and_none_leaks_after(tenant_a) -> None:
@@ -113,7 +114,8 @@ def test_access_log_is_json_with_request_tenant_and_user(tenant_a, owner_a, json
     assert record["level"] == "INFO"
     assert record["tenant"] == tenant_a.slug
     assert record["status"] == 200
-    assert record["method"] == "GET" and record["path"] == "/login/"
+    assert record["method"] == "GET"
+    assert record["path"] == "/login/"
     assert isinstance(record["duration_ms"], float)
     assert "time" in record
 
@@ -189,7 +191,8 @@ def test_healthz_reports_worker_without_failing(isolated_heartbeat) -> None:
     response = Client().get("/healthz")
     body = response.json()
     assert response.status_code == 200
-    assert body["checks"]["database"]["ok"] and body["checks"]["broker"]["ok"]
+    assert body["checks"]["database"]["ok"]
+    assert body["checks"]["broker"]["ok"]
     assert body["checks"]["worker"] == {"ok": False, "error": "no_heartbeat"}
 
     worker_heartbeat.apply()

@@ -89,7 +89,8 @@ def test_figures_now_counts_and_amounts_at_risk(story: Any) -> None:
     assert report.as_of == dt.datetime(2026, 1, 1, tzinfo=dt.UTC)  # the end of the range
     now = report.current
     assert now.mrr == {"usd": {"team": 3600, "business": 4900, "enterprise": 4083}, "eur": {"team": 1000}}
-    assert now.total("usd") == 12583 and now.total("eur") == 1000
+    assert now.total("usd") == 12583
+    assert now.total("eur") == 1000
     assert now.counts == {"active": 3, "trialing": 1, "past_due": 1}
     assert now.past_due_mrr == {"usd": 4083}
 
@@ -149,7 +150,8 @@ def test_plan_filter_splits_a_plan_change_into_leaving_and_joining(story: Any) -
 
     ent = fin.finance_report(flt=fin.FinanceFilter(start=YEAR.start, end=YEAR.end, plan="enterprise"), now=NOW)
     assert [(m.month.month, m.kind, m.amount) for m in ent.movements] == [(2, "new", 4083)]
-    assert ent.current.counts == {"past_due": 1} and ent.current.past_due_mrr == {"usd": 4083}
+    assert ent.current.counts == {"past_due": 1}
+    assert ent.current.past_due_mrr == {"usd": 4083}
 
     team_invoices = fin.invoice_figures(flt=fin.FinanceFilter(start=YEAR.start, end=YEAR.end, plan="team"))
     assert team_invoices["usd"]["invoiced_count"] == 3  # cobalt's two and fjord's (acme is on business now)

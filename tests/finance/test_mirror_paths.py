@@ -25,7 +25,8 @@ def test_a_subscription_gone_from_stripe_ends_its_revenue(standin: Any) -> None:
         synced = services.subscription_sync(
             customer=customer, subscription_id="sub_unknown_to_stripe", marker=at("2025-05-01")
         )
-    assert synced is not None and synced.status == "canceled"
+    assert synced is not None
+    assert synced.status == "canceled"
     assert list(SubscriptionRevision.objects.filter(subscription=sub).values_list("status", "mrr", "effective_at")) == [
         ("active", 1200, at("2025-01-10")),
         ("canceled", 0, at("2025-05-01")),

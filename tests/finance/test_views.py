@@ -76,7 +76,8 @@ def test_signed_in_people_without_staff_rights_get_404(story: Any, tenant_a: Any
     before = _mirror()
     response = client.get(f"{url}?{YEAR}")
     assert response.status_code == 404
-    assert b"125.83" not in response.content and b"in_bolt_1" not in response.content
+    assert b"125.83" not in response.content
+    assert b"in_bolt_1" not in response.content
     if url == "/finance/api/":
         assert response.json()["error"]["code"] == "not_found"
     assert _mirror() == before
@@ -111,7 +112,8 @@ def test_signing_in_on_the_public_site_comes_back_to_finance(story: Any, staff: 
     assert page.status_code == 200
     assert b'name="next" value="/finance/?plan=team"' in page.content
     done = client.post("/signin/", {"email": staff.email, "password": TEST_PASSWORD, "next": "/finance/?plan=team"})
-    assert done.status_code == 302 and done["Location"] == "/finance/?plan=team"
+    assert done.status_code == 302
+    assert done["Location"] == "/finance/?plan=team"
     assert client.get(done["Location"]).status_code == 200
 
 
@@ -119,7 +121,8 @@ def test_signing_in_on_the_public_site_comes_back_to_finance(story: Any, staff: 
 def test_sign_in_never_redirects_off_the_host(staff: User, target: str) -> None:
     client = Client(HTTP_HOST="localhost")
     done = client.post("/signin/", {"email": staff.email, "password": TEST_PASSWORD, "next": target})
-    assert done.status_code == 302 and done["Location"] == "/organizations/"
+    assert done.status_code == 302
+    assert done["Location"] == "/organizations/"
 
 
 # --- What it shows --------------------------------------------------------------------------------
@@ -147,14 +150,17 @@ def test_dashboard_shows_the_figures_and_the_charts(story: Any, staff_client: Cl
     assert 'data-figure="failed">2 · 502.00 USD<' in usd
     assert 'data-figure="refunds">1 · 10.00 USD<' in usd
     eur = html[html.index('data-currency="EUR"') :]
-    assert 'data-figure="mrr">10.00 EUR<' in eur and 'data-figure="refunds">1 · 10.00 EUR<' in eur
+    assert 'data-figure="mrr">10.00 EUR<' in eur
+    assert 'data-figure="refunds">1 · 10.00 EUR<' in eur
     # The charts: server-rendered SVG, one per currency, no script anywhere.
     assert html.count('data-chart="mrr"') == 2
     assert "<title>Aug 2025 · team: 48.00 USD</title>" in html
     assert "<title>Jun 2025 · business: 49.00 USD</title>" in html
-    assert "Dec 2025 137.83 USD" not in html and "Dec 2025 125.83 USD" in html  # the chart's description
+    assert "Dec 2025 137.83 USD" not in html
+    assert "Dec 2025 125.83 USD" in html
     # Nothing inline that a strict Content-Security-Policy would refuse: scripts only from static files.
-    assert re.search(r"<script(?![^>]*\bsrc=)", html) is None and "style=" not in html
+    assert re.search(r"<script(?![^>]*\bsrc=)", html) is None
+    assert "style=" not in html
     assert "/static/finance/finance.css" in html
     # Month by month, with the movements.
     usd_table = html[html.index('<table class="fin-months" data-currency="USD">') :]
@@ -181,13 +187,15 @@ def test_dashboard_shows_the_figures_and_the_charts(story: Any, staff_client: Cl
     may = re.search(r"<th scope=\"row\">May 2025</th>(.*?)</tr>", eur_table)
     assert may is not None
     assert re.findall(r"<td>(.*?)</td>", may.group(1)) == ["10.00", "10.00", "+10.00", "—", "—", "—", "—", "+10.00"]
-    assert "INV-BOLT_1" in html and "INV-FJORD_1" in html  # failed payments
+    assert "INV-BOLT_1" in html
+    assert "INV-FJORD_1" in html
 
 
 def test_dashboard_plan_filter(story: Any, staff_client: Client) -> None:
     html = _text(staff_client.get(f"/finance/?{YEAR}&plan=business"))
     assert 'data-figure="mrr">49.00 USD<' in html
-    assert 'data-figure="active">1<' in html and 'data-figure="past_due">0<' in html
+    assert 'data-figure="active">1<' in html
+    assert 'data-figure="past_due">0<' in html
     assert "INV-BOLT_1" not in html
     assert '<option value="business" selected>' in html
 
@@ -277,7 +285,8 @@ def test_bad_filters_are_400_with_a_code(story: Any, staff_client: Client, query
     assert b'data-figure="mrr"' not in page.content
     for csv_url in ("/finance/invoices.csv", "/finance/subscriptions.csv", "/finance/movements.csv"):
         csv = staff_client.get(f"{csv_url}?{query}", HTTP_ACCEPT="application/json")
-        assert csv.status_code == 400 and csv.json()["error"]["code"] == code
+        assert csv.status_code == 400
+        assert csv.json()["error"]["code"] == code
         assert staff_client.get(f"{csv_url}?{query}").status_code == 400  # a browser gets a page
 
 

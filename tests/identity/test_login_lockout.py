@@ -121,7 +121,9 @@ def test_each_failure_past_the_budget_doubles_the_wait(budget: Any, tenant_a: Te
     final = api_sign_in(tenant_a, "owner@alpha.test", TEST_PASSWORD)
     assert_api_locked(final)
     waits.append(int(final["Retry-After"]))
-    assert 55 <= waits[0] <= 60 and 115 <= waits[1] <= 120 and waits[2] == waits[3] == 200, waits
+    assert 55 <= waits[0] <= 60, waits
+    assert 115 <= waits[1] <= 120, waits
+    assert waits[2] == waits[3] == 200, waits
     # Refused attempts during a wait are not failures: they neither extend nor grow it.
     for _ in range(5):
         assert api_sign_in(tenant_a, "owner@alpha.test", WRONG).status_code == 429
@@ -136,7 +138,8 @@ def test_a_right_password_where_the_account_is_not_a_member_answers_like_a_wrong
     assert right.status_code == wrong.status_code == 400
     assert b"Email or password is incorrect." in right.content
     assert page_text(right) == page_text(wrong)
-    assert not right.signed_in and not wrong.signed_in
+    assert not right.signed_in
+    assert not wrong.signed_in
     api_right = api_sign_in(tenant_a, "owner@beta.test", TEST_PASSWORD)
     api_wrong = api_sign_in(tenant_a, "owner@beta.test", WRONG)
     assert api_right.status_code == api_wrong.status_code == 401
@@ -148,7 +151,8 @@ def test_a_right_password_where_the_account_is_not_a_member_answers_like_a_wrong
 
 def test_the_portal_sign_in_points_to_the_public_sign_in_that_lists_organizations(tenant_a: Tenant) -> None:
     page = portal_client(tenant_a).get("/login/")
-    assert b"http://localhost/signin/" in page.content and b"Only members of Alpha" in page.content
+    assert b"http://localhost/signin/" in page.content
+    assert b"Only members of Alpha" in page.content
 
 
 def test_signing_in_where_it_was_attempted_starts_the_accounts_count_over(

@@ -288,7 +288,8 @@ def test_suspend_reactivate_close_actions_change_the_status_and_are_audited(
         assert tenant_a.status == status
         last = _audit(tenant_a)[-1]
         assert last.action == audit_action
-        assert last.actor_id == superuser.pk and last.actor_email == superuser.email
+        assert last.actor_id == superuser.pk
+        assert last.actor_email == superuser.email
         assert last.data["via"] == "admin"
     assert [e.action for e in _audit(tenant_a)] == [s[2] for s in steps]
     # The closed organization answers 410 on its host from then on.
@@ -321,10 +322,12 @@ def test_replay_action_requeues_the_selected_events(admin_client: Client, mirror
     )
     assert "Replayed 1 event(s)" in response.content.decode()
     event = WebhookEvent.objects.get(pk=mirror["event"].pk)
-    assert event.status == EventStatus.PENDING and event.attempts == 0
+    assert event.status == EventStatus.PENDING
+    assert event.attempts == 0
     assert event.enqueued_at is not None  # set only once the broker accepted the task
     other.refresh_from_db()
-    assert other.status == EventStatus.FAILED and other.enqueued_at is None
+    assert other.status == EventStatus.FAILED
+    assert other.enqueued_at is None
 
 
 def test_organization_page_shows_plan_seats_members_and_billing_mirror(
@@ -336,9 +339,13 @@ def test_organization_page_shows_plan_seats_members_and_billing_mirror(
     url = reverse("admin:tenants_tenant_change", args=[tenant_a.pk])
     with CaptureQueriesContext(connection) as queries:
         body = admin_client.get(url).content.decode()
-    assert "team: 1 member(s) of" in body and "3 billed (active)" in body
+    assert "team: 1 member(s) of" in body
+    assert "3 billed (active)" in body
     assert "owner@alpha.test" in body
-    assert "cus_admin_walk" in body and "sub_admin_walk" in body and "ALPHA-0042" in body and "36.00 USD" in body
+    assert "cus_admin_walk" in body
+    assert "sub_admin_walk" in body
+    assert "ALPHA-0042" in body
+    assert "36.00 USD" in body
     # More members and invoices, same number of queries (13 when written).
     for i in range(5):
         member_factory(tenant_a, Role.MEMBER)
@@ -447,7 +454,8 @@ def test_createsuperuser_with_the_stack_environment_signs_in(db, monkeypatch: py
     monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-long-passphrase-2")
     call_command("createsuperuser", "--noinput", stdout=io.StringIO())
     user = User.objects.get(email="root@platform.test")
-    assert user.is_superuser and user.is_staff
+    assert user.is_superuser
+    assert user.is_staff
     assert _signs_in_to_the_admin("root@platform.test", "a-long-passphrase-2")
 
 

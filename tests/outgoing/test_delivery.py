@@ -50,14 +50,18 @@ def test_event_is_signed_and_carries_the_object_as_the_api_renders_it(tenant_a, 
         delivery = _only_delivery()
         assert services.delivery_attempt(delivery_id=delivery.pk) == ("succeeded", None)
         delivery = _only_delivery()
-    assert delivery.status == DeliveryStatus.SUCCEEDED and delivery.response_status == 200
-    assert delivery.duration_ms is not None and '"received": true' in delivery.response_excerpt
+    assert delivery.status == DeliveryStatus.SUCCEEDED
+    assert delivery.response_status == 200
+    assert delivery.duration_ms is not None
+    assert '"received": true' in delivery.response_excerpt
     [record] = receiver.received
     # The documented snippet verifies the raw body against the header.
     event = verify(record["body"], record["headers"]["Tenantry-Signature"], secret)
     assert record["headers"]["Tenantry-Event-Id"] == event["id"] == delivery.event.event_id
-    assert event["type"] == "project.created" and event["api_version"] == "v1"
-    assert event["organization"] == "alpha" and event["sequence"] == delivery.event.pk
+    assert event["type"] == "project.created"
+    assert event["api_version"] == "v1"
+    assert event["organization"] == "alpha"
+    assert event["sequence"] == delivery.event.pk
     assert event["created"].endswith("Z")
     api_view = Api(tenant_a, owner_a).get(f"/api/v1/projects/{project.pk}/").json()
     assert event["data"]["object"] == api_view
@@ -107,7 +111,8 @@ def test_task_events_and_completed(tenant_a, owner_a, receiver_factory):
         "task.deleted",
         "project.deleted",
     ]
-    assert last["data"]["object"]["id"] == project.pk and last["data"]["object"]["name"] == "P"
+    assert last["data"]["object"]["id"] == project.pk
+    assert last["data"]["object"]["name"] == "P"
 
 
 def test_rolled_back_change_announces_nothing(tenant_a, owner_a, receiver_factory):
@@ -190,8 +195,10 @@ def test_retries_with_exponential_backoff_until_the_receiver_recovers(tenant_a, 
             outcome, _retry_in = services.delivery_attempt(delivery_id=delivery.pk, now=now)
             assert outcome == "retry"
             delivery.refresh_from_db()
-            assert delivery.status == DeliveryStatus.PENDING and delivery.response_status == 503
-            assert delivery.error == "HTTP 503" and delivery.attempts == attempt
+            assert delivery.status == DeliveryStatus.PENDING
+            assert delivery.response_status == 503
+            assert delivery.error == "HTTP 503"
+            assert delivery.attempts == attempt
             delay = (_due(delivery) - now).total_seconds()
             cap = 30 * 2 ** (attempt - 1)
             assert cap / 2 <= delay <= cap  # exponential, with jitter in the upper half
@@ -204,7 +211,8 @@ def test_retries_with_exponential_backoff_until_the_receiver_recovers(tenant_a, 
             now = _due(delivery)
         assert services.delivery_attempt(delivery_id=delivery.pk, now=now) == ("succeeded", None)
         delivery.refresh_from_db()
-        assert delivery.status == DeliveryStatus.SUCCEEDED and delivery.attempts == 4
+        assert delivery.status == DeliveryStatus.SUCCEEDED
+        assert delivery.attempts == 4
         assert delivery.endpoint.failing_since is None
         # Already delivered: a late duplicate message sends nothing more.
         assert services.delivery_attempt(delivery_id=delivery.pk, now=now + dt.timedelta(hours=1))[0] == "done"
@@ -235,12 +243,16 @@ def test_endpoint_failing_for_three_days_is_disabled_and_owners_emailed(
         assert outcome == "failed"
         delivery.refresh_from_db()
         endpoint.refresh_from_db()
-    assert delivery.status == DeliveryStatus.FAILED and delivery.next_attempt_at is None
+    assert delivery.status == DeliveryStatus.FAILED
+    assert delivery.next_attempt_at is None
     assert dt.timedelta(days=2, hours=20) <= now - start <= dt.timedelta(days=3)
-    assert 15 <= delivery.attempts <= 40 and len(receiver.received) == delivery.attempts
-    assert not endpoint.enabled and endpoint.disabled_reason == "failing"
+    assert 15 <= delivery.attempts <= 40
+    assert len(receiver.received) == delivery.attempts
+    assert not endpoint.enabled
+    assert endpoint.disabled_reason == "failing"
     [message] = [m for m in mail.outbox if "disabled" in m.subject]
-    assert message.to == ["owner@alpha.test"] and endpoint.url in message.body
+    assert message.to == ["owner@alpha.test"]
+    assert endpoint.url in message.body
     # Disabled: new changes are not announced to it any more.
     with schema_context(tenant_a.schema_name):
         before = OutboxEvent.objects.count()
@@ -263,7 +275,8 @@ def test_a_success_meanwhile_resets_the_failure_clock(tenant_a, owner_a, receive
         first.refresh_from_db()
         services.delivery_attempt(delivery_id=first.pk, now=first.next_attempt_at)
         endpoint.refresh_from_db()
-        assert endpoint.failing_since is None and endpoint.enabled
+        assert endpoint.failing_since is None
+        assert endpoint.enabled
 
 
 @pytest.mark.parametrize(
@@ -311,8 +324,10 @@ def test_production_settings_refuse_loopback_and_private_targets_at_delivery(
             assert time.monotonic() - started < 2  # refused before any connection attempt
         errors = dict(Delivery.objects.values_list("endpoint_id", "error"))
     assert set(outcomes.values()) == {"retry"}
-    assert "loopback" in errors[loopback.pk] and "loopback" in errors[localhost.pk]
-    assert "private" in errors[private.pk] and "address_refused" in errors[private.pk]
+    assert "loopback" in errors[loopback.pk]
+    assert "loopback" in errors[localhost.pk]
+    assert "private" in errors[private.pk]
+    assert "address_refused" in errors[private.pk]
     assert "metadata" in errors[metadata.pk]
     assert receiver.received == []  # nothing reached the receiver
 
@@ -370,9 +385,11 @@ def test_redirects_are_not_followed_and_slow_receivers_time_out(tenant_a, owner_
         release.set()
         redirector.shutdown()
         redirector.server_close()
-    assert rows[redirect_ep.pk].response_status == 307 and "not followed" in rows[redirect_ep.pk].error
+    assert rows[redirect_ep.pk].response_status == 307
+    assert "not followed" in rows[redirect_ep.pk].error
     assert target.received == []
-    assert rows[slow_ep.pk].response_status is None and "timed out" in rows[slow_ep.pk].error.lower()
+    assert rows[slow_ep.pk].response_status is None
+    assert "timed out" in rows[slow_ep.pk].error.lower()
 
 
 def test_response_read_is_capped(tenant_a, owner_a, settings):
@@ -402,7 +419,8 @@ def test_response_read_is_capped(tenant_a, owner_a, settings):
     finally:
         server.shutdown()
         server.server_close()
-    assert delivery.response_excerpt.endswith("…") and len(delivery.response_excerpt) <= 1001
+    assert delivery.response_excerpt.endswith("…")
+    assert len(delivery.response_excerpt) <= 1001
 
 
 def test_sweeper_reenqueues_what_was_not_enqueued(tenant_a, owner_a, receiver_factory):
@@ -444,7 +462,8 @@ def test_the_snippet_in_docs_api_md_verifies_a_real_delivery(tenant_a, owner_a, 
         services.delivery_attempt(delivery_id=_only_delivery().pk)
     [record] = receiver.received
     event = namespace["verify"](record["body"], record["headers"]["Tenantry-Signature"], secret)
-    assert event["type"] == "project.created" and event["data"]["object"]["name"] == "Docs"
+    assert event["type"] == "project.created"
+    assert event["data"]["object"]["name"] == "Docs"
     with pytest.raises(ValueError):
         namespace["verify"](record["body"], record["headers"]["Tenantry-Signature"], "whsec_wrong")
 
@@ -480,10 +499,13 @@ def test_member_and_invitation_events_carry_the_api_representation(tenant_a, own
         "member.removed",
     ]
     assert events[0]["data"]["object"]["email"] == "newbie@example.test"
-    assert events[0]["data"]["object"]["status"] == "pending" and events[1]["data"]["object"]["status"] == "accepted"
+    assert events[0]["data"]["object"]["status"] == "pending"
+    assert events[1]["data"]["object"]["status"] == "accepted"
     joined, changed, removed = (e["data"]["object"] for e in events[2:])
-    assert joined["email"] == "newbie@example.test" and joined["role"] == "member"
-    assert changed["role"] == "admin" and removed["user_id"] == joined["user_id"]
+    assert joined["email"] == "newbie@example.test"
+    assert joined["role"] == "member"
+    assert changed["role"] == "admin"
+    assert removed["user_id"] == joined["user_id"]
     assert sorted(joined) == ["email", "full_name", "joined_at", "role", "user_id"]
 
 

@@ -121,7 +121,8 @@ def test_only_an_owner_grants_the_owner_role(
     before = state(world)
     response = client.post(_fill(world, path), data, follow=actor in (ADMIN, OWNER))
     if actor == OWNER:
-        assert response.status_code == 200 and state(world) != before, response.content[:800]
+        assert response.status_code == 200, response.content[:800]
+        assert state(world) != before, response.content[:800]
         return
     if actor == ADMIN:
         assert b"Only an owner can" in response.content, response.content[:800]

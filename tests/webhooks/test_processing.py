@@ -65,12 +65,15 @@ def test_processing_twice_applies_once(standin, tenant_a) -> None:
     sub = subscribe(standin, customer, "team", 2)
     [created] = _sub_events(standin, sub["id"], ("customer.subscription.created",))
     row = deliver_and_process(created)
-    assert row.status == EventStatus.PROCESSED and row.tenant_id == tenant_a.pk
+    assert row.status == EventStatus.PROCESSED
+    assert row.tenant_id == tenant_a.pk
     assert webhook_event_process(event_id=row.pk) == EventStatus.PROCESSED
     row.refresh_from_db()
     assert row.attempts == 1
     mirror = Subscription.objects.get(stripe_subscription_id=sub["id"])
-    assert mirror.plan_code == "team" and mirror.quantity == 2 and mirror.status == sub["status"]
+    assert mirror.plan_code == "team"
+    assert mirror.quantity == 2
+    assert mirror.status == sub["status"]
     assert entitlements_for_tenant(tenant=tenant_a).plan == "team"
 
 
@@ -119,12 +122,15 @@ def test_failure_is_retried_then_applied_once(standin, tenant_a, settings) -> No
         webhook_event_process(event_id=row.pk)
     assert not info.value.final
     row.refresh_from_db()
-    assert row.status == EventStatus.PENDING and row.attempts == 1 and row.last_error
+    assert row.status == EventStatus.PENDING
+    assert row.attempts == 1
+    assert row.last_error
     assert not Subscription.objects.exists()
     settings.STRIPE_API_BASE = base
     assert webhook_event_process(event_id=row.pk) == EventStatus.PROCESSED
     row.refresh_from_db()
-    assert row.attempts == 2 and row.last_error == ""
+    assert row.attempts == 2
+    assert row.last_error == ""
     assert Subscription.objects.filter(stripe_subscription_id=sub["id"]).count() == 1
 
 
@@ -167,7 +173,8 @@ def test_event_for_tenant_a_never_writes_tenant_b(standin, tenant_a, tenant_b) -
         "evt_forged", "customer.subscription.updated", {"id": sub_a["id"], "customer": customer_b.stripe_customer_id}
     )
     row = deliver_and_process_expect_failure(forged)
-    assert row.status == EventStatus.PENDING and "does not belong" in row.last_error
+    assert row.status == EventStatus.PENDING
+    assert "does not belong" in row.last_error
     assert not Subscription.objects.filter(tenant=tenant_b).exists()
 
 

@@ -40,7 +40,8 @@ def broker_down():
 def test_session_tenants_exist(tenant_a, tenant_b) -> None:
     # Runs first: sets the test database up through pytest-django's regular path (requesting
     # django_db_setup without the django_db mark fails to see the migrated public schema).
-    assert tenant_a.slug == "alpha" and tenant_b.slug == "beta"
+    assert tenant_a.slug == "alpha"
+    assert tenant_b.slug == "beta"
 
 
 def test_same_event_five_times_in_parallel_applies_once(standin, live_db, live_django) -> None:
@@ -72,7 +73,8 @@ def test_broker_down_at_ingest_then_sweeper(standin, live_db, celery_worker_proc
     with broker_down():
         assert deliver(created).status_code == 200
     row = WebhookEvent.objects.get(stripe_event_id=created["id"])
-    assert row.status == EventStatus.PENDING and row.enqueued_at is None
+    assert row.status == EventStatus.PENDING
+    assert row.enqueued_at is None
     assert webhook_events_sweep(older_than_seconds=0) == 1
     wait_for(lambda: WebhookEvent.objects.get(pk=row.pk).status == EventStatus.PROCESSED)
     assert Subscription.objects.get(stripe_subscription_id=sub["id"]).tenant_id == beta.pk
@@ -93,4 +95,5 @@ def test_signed_webhook_over_http_to_worker_changes_entitlements(
     assert entitlements_for_tenant(tenant=Tenant.objects.get(slug="beta")).seats is None
     stored = WebhookEvent.objects.filter(type="customer.subscription.created").get()
     wait_for(lambda: WebhookEvent.objects.get(pk=stored.pk).status == EventStatus.PROCESSED)
-    assert standin.deliveries() and all(d["status"] == "delivered" for d in standin.deliveries())
+    assert standin.deliveries()
+    assert all(d["status"] == "delivered" for d in standin.deliveries())

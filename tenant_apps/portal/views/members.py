@@ -26,10 +26,11 @@ from tenant_apps.portal.access import portal_login, portal_view, signed_in_membe
 from tenant_apps.portal.forms import AcceptInvitationForm, InviteForm, RoleForm
 from tenant_apps.portal.views.common import actor, apply_errors, first_message, origin, tenant_of
 from tenant_apps.portal.views.teams import teams_context
+from tenants.base.request import tenant_request
 
 
 def _actor_role(request: HttpRequest) -> str:
-    return request.membership.role  # type: ignore[attr-defined]
+    return tenant_request(request).membership.role
 
 
 def _members_page(request: HttpRequest, invite_form: InviteForm, status: int = 200) -> HttpResponse:
@@ -94,7 +95,7 @@ def member_role_view(request: HttpRequest, user_id: int) -> HttpResponse:
     try:
         member_services.member_change_role(
             actor=actor(request),
-            actor_role=request.membership.role,  # type: ignore[attr-defined]
+            actor_role=tenant_request(request).membership.role,
             membership=membership,
             role=form.cleaned_data["role"],
         )
@@ -112,7 +113,7 @@ def member_remove_view(request: HttpRequest, user_id: int) -> HttpResponse:
     try:
         member_services.member_remove(
             actor=actor(request),
-            actor_role=request.membership.role,  # type: ignore[attr-defined]
+            actor_role=tenant_request(request).membership.role,
             membership=membership,
         )
     except ValidationError as exc:

@@ -25,6 +25,7 @@ from tenant_apps.portal.views.teams import team_share_context
 from tenant_apps.projects import policies, selectors, services
 from tenant_apps.projects.api.filters import ProjectFilter, TaskFilter
 from tenant_apps.projects.models import Project, Task, TaskStatus
+from tenants.base.request import tenant_request
 
 PERMISSION_LABELS = dict(PERMISSION_CHOICES)
 PROJECTS_PER_PAGE = 20
@@ -35,7 +36,7 @@ TASKS_PER_PAGE = 50
 
 
 def _role(request: HttpRequest) -> str:
-    return request.membership.role  # type: ignore[attr-defined]
+    return tenant_request(request).membership.role
 
 
 def _load(request: HttpRequest, project_id: int) -> tuple[Project, frozenset[str]]:
