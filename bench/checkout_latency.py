@@ -76,7 +76,7 @@ def api_token(port: int, host: str, email: str, password: str) -> str:
     status, body = _request(
         port, "POST", "/api/v1/auth/token/", host=host, body={"email": email, "password": password, "name": "latency"}
     )
-    if status != 201 and status != 200:
+    if status not in {200, 201}:
         raise RuntimeError(f"token for {email} on {host}: {status} {body}")
     return str(body["token"])
 

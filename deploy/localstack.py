@@ -696,7 +696,13 @@ def cmd_test(pytest_args: list[str], *, via_pgbouncer: bool = False) -> int:
 def _manage(env: dict[str, str], *args: str) -> str:
     """A set-up step: its output is shown only if it fails."""
     result = subprocess.run(
-        [PY, "manage.py", *args], cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True
+        [PY, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode:
         sys.stdout.write(result.stdout + result.stderr)

@@ -39,7 +39,6 @@ def django_db_setup(django_db_setup, django_db_blocker):
                     owner_email=f"owner@{slug}.test",
                     owner_password=TEST_PASSWORD,
                 )
-    yield
 
 
 @pytest.fixture(autouse=True)

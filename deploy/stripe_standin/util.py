@@ -131,8 +131,8 @@ def apply_metadata(current: Obj, update: Any, *, param: str = "metadata") -> Obj
     if not isinstance(update, dict):
         raise invalid_param(param, f"Invalid object: {param} must be a hash.", "parameter_invalid_object")
     merged = dict(current)
-    for key, value in update.items():
-        key = str(key)
+    for raw_key, value in update.items():
+        key = str(raw_key)
         if len(key) > 40:
             raise invalid_param(f"{param}[{key}]", "Metadata keys can be at most 40 characters long.")
         if value == "" or value is None:

@@ -232,15 +232,15 @@ class TenantAdmin(admin.ModelAdmin):
         for tenant in queryset:
             try:
                 before = tenant.status
-                tenant = organization_lifecycle_change(
+                after = organization_lifecycle_change(
                     tenant=tenant,
                     action=action,
                     via="admin",
                     operator=request.user,  # type: ignore[arg-type]
                     ip=request.META.get("REMOTE_ADDR"),
                 )
-                if tenant.status != before:
-                    changed.append(tenant.slug)
+                if after.status != before:
+                    changed.append(after.slug)
             except ValidationError as exc:
                 refused.append(f"{tenant.slug} ({' '.join(exc.messages)})")
         if changed:

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import schema_context
@@ -210,7 +211,7 @@ def test_read_only_tenant_refuses_writes_with_402(tenant_a, owner_a):
 
     tenant_a.status = TenantStatus.SUSPENDED  # in memory: the service must refuse on its own
     assert entitlements_for_tenant(tenant=tenant_a).read_only
-    with schema_context(tenant_a.schema_name), pytest.raises(Exception) as exc:
+    with schema_context(tenant_a.schema_name), pytest.raises(ValidationError) as exc:
         project_create(actor=Actor(user=owner_a), tenant=tenant_a, name="x")
     assert getattr(exc.value, "code", None) == "tenant_read_only"
     tenant_a.refresh_from_db()

@@ -54,12 +54,12 @@ def standin() -> Any:
 
 
 @pytest.fixture(autouse=True)
-def _stripe_settings(standin: Any, settings: Any) -> Iterator[Any]:
+def _stripe_settings(standin: Any, settings: Any) -> Any:
     settings.STRIPE_API_BASE = standin.url
     settings.STRIPE_WEBHOOK_SECRETS = [SECRET, OLD_SECRET]
     standin.configure_webhooks(None, SECRET)
     standin.reset()
-    yield standin
+    return standin
 
 
 # --- Stand-in helpers -----------------------------------------------------------------------------

@@ -59,8 +59,8 @@ def _compile(pattern: str) -> re.Pattern[str]:
 
 def _rules(text: str) -> list[_Rule]:
     rules = []
-    for line in text.splitlines():
-        line = line.strip()
+    for raw in text.splitlines():
+        line = raw.strip()
         if not line or line.startswith("#"):
             continue
         include = line.startswith("!")

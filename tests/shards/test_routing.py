@@ -98,10 +98,15 @@ def test_atomic_on_a_shard_rolls_back_global_and_tenant_writes_together(committe
     from tenants.routing import tenant_activate
 
     org = committed.org("atomic", shard=SHARD)
-    with pytest.raises(RuntimeError), tenant_activate(org), transaction.atomic():
-        Project.objects.create(name="never")
-        Tenant.objects.select_for_update().filter(pk=org.pk).update(name="Renamed")  # control, locked
-        raise RuntimeError("abort")
+
+    def write_then_abort() -> None:
+        with tenant_activate(org), transaction.atomic():
+            Project.objects.create(name="never")
+            Tenant.objects.select_for_update().filter(pk=org.pk).update(name="Renamed")  # control, locked
+            raise RuntimeError("abort")
+
+    with pytest.raises(RuntimeError, match="abort"):
+        write_then_abort()
     assert Tenant.objects.get(pk=org.pk).name != "Renamed"
     with shard_activate(SHARD):
         pass
