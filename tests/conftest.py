@@ -27,7 +27,7 @@ SESSION_TENANTS = ("alpha", "beta")
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
+def django_db_setup(django_db_setup, django_db_blocker):  # noqa: ARG001 - requested for its side effect (usefixtures does not apply to fixtures)
     with django_db_blocker.unblock():
         # Enough spare schemas for the session tenants plus the provisioning tests.
         schema_pool_refill(size=len(SESSION_TENANTS) + 4)
@@ -56,17 +56,17 @@ def _public_schema_between_tests() -> Iterator[None]:
 
 
 @pytest.fixture
-def tenant_a(db) -> Tenant:
+def tenant_a(db) -> Tenant:  # noqa: ARG001 - requested for its side effect (usefixtures does not apply to fixtures)
     return Tenant.objects.get(slug="alpha")
 
 
 @pytest.fixture
-def tenant_b(db) -> Tenant:
+def tenant_b(db) -> Tenant:  # noqa: ARG001 - requested for its side effect (usefixtures does not apply to fixtures)
     return Tenant.objects.get(slug="beta")
 
 
 @pytest.fixture
-def owner_a(tenant_a: Tenant) -> User:
+def owner_a(tenant_a: Tenant) -> User:  # noqa: ARG001 - requested for its side effect (usefixtures does not apply to fixtures)
     return User.objects.get(email="owner@alpha.test")
 
 
@@ -83,7 +83,7 @@ def member_factory():
 
 
 @pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup) -> Iterator[subprocess.Popen]:
+def celery_worker_process(django_db_setup) -> Iterator[subprocess.Popen]:  # noqa: ARG001 - requested for its side effect (usefixtures does not apply to fixtures)
     """A real Celery worker process on the real broker, against the test database."""
     from tests.billing.support import standin_server
 

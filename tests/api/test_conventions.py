@@ -141,11 +141,12 @@ def test_unlimited_plan_has_no_ratelimit_headers(tenant_a, owner_a, settings) ->
 # --- Scopes ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("owner_a")
 @pytest.mark.parametrize(
     ("scopes", "expected"),
     [(["read"], ["read"]), (["write"], ["read", "write"]), (["admin"], ["read", "write", "admin"])],
 )
-def test_token_exchange_with_scopes_and_me_shows_them(tenant_a, owner_a, scopes, expected) -> None:
+def test_token_exchange_with_scopes_and_me_shows_them(tenant_a, scopes, expected) -> None:
     r = Api(tenant_a).post(
         "/api/v1/auth/token/", {"email": "owner@alpha.test", "password": TEST_PASSWORD, "scopes": scopes}
     )
@@ -213,7 +214,8 @@ def test_write_token_cannot_administer(tenant_a, owner_a, member_factory) -> Non
     assert admin.get("/api/v1/audit-events/").status_code == 200
 
 
-def test_scope_does_not_widen_a_role(tenant_a, owner_a, member_factory) -> None:
+@pytest.mark.usefixtures("owner_a")
+def test_scope_does_not_widen_a_role(tenant_a, member_factory) -> None:
     """An admin-scoped token of a plain member is still a plain member (403 permission_denied, or 404)."""
     bob = member_factory(tenant_a)
     api = Api(tenant_a, token=_token(tenant_a, bob, ["admin"]))

@@ -87,7 +87,8 @@ def test_a_deactivated_user_is_refused_on_the_next_request_with_the_cache_warm(t
     assert api.get(LIST).status_code == 401
 
 
-def test_a_role_change_shows_on_the_next_request_with_the_cache_warm(tenant_a, owner_a, member_factory):
+@pytest.mark.usefixtures("owner_a")
+def test_a_role_change_shows_on_the_next_request_with_the_cache_warm(tenant_a, member_factory):
     member = member_factory(tenant_a, Role.ADMIN)
     api = Api(tenant_a, token=_token(tenant_a, member))
     _warm(api)

@@ -171,9 +171,8 @@ def committed_session(tenant_a: Any) -> Iterator[None]:
     in_thread(cleanup)
 
 
-def test_generated_client_runs_the_readme_session(
-    generated_client: Any, committed_session: None, tenant_a: Any
-) -> None:
+@pytest.mark.usefixtures("committed_session")
+def test_generated_client_runs_the_readme_session(generated_client: Any, tenant_a: Any) -> None:
     c = generated_client
     from tenantry_client.api.auth import auth_token_create
     from tenantry_client.api.invitations import invitations_accept, invitations_create

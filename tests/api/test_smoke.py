@@ -9,7 +9,8 @@ from tests.support.api import Api, audit_count
 pytestmark = pytest.mark.django_db
 
 
-def test_token_project_share_and_list(tenant_a, owner_a, member_factory):
+@pytest.mark.usefixtures("owner_a")
+def test_token_project_share_and_list(tenant_a, member_factory):
     anon = Api(tenant_a)
     r = anon.post("/api/v1/auth/token/", {"email": "owner@alpha.test", "password": TEST_PASSWORD, "name": "cli"})
     assert r.status_code == 201, r.content

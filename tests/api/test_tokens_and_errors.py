@@ -30,7 +30,8 @@ def _token(tenant, user, **kw) -> tuple[ApiToken, str]:
 # --- tokens ---------------------------------------------------------------------------------------
 
 
-def test_token_exchange_is_shown_once_and_stored_hashed(tenant_a, owner_a):
+@pytest.mark.usefixtures("owner_a")
+def test_token_exchange_is_shown_once_and_stored_hashed(tenant_a):
     r = Api(tenant_a).post(
         "/api/v1/auth/token/", {"email": "OWNER@alpha.test", "password": TEST_PASSWORD, "expires_in_days": 7}
     )
@@ -170,7 +171,8 @@ def test_oversized_body_is_413(tenant_a, owner_a, settings):
     assert snapshot(tenant_a) == before
 
 
-def test_unknown_api_url_on_public_host_is_404(db, client):
+@pytest.mark.usefixtures("db")
+def test_unknown_api_url_on_public_host_is_404(client):
     assert client.get("/api/v1/me/").status_code == 404
 
 
@@ -239,7 +241,8 @@ def _mailed_invitation_token(outbox: list, email: str) -> str:
     return re.search(r"Token: (inv_\S+)", message.body).group(1)
 
 
-def test_invitation_accept_new_and_existing_user(tenant_a, tenant_b, owner_a, django_capture_on_commit_callbacks):
+@pytest.mark.usefixtures("tenant_b")
+def test_invitation_accept_new_and_existing_user(tenant_a, owner_a, django_capture_on_commit_callbacks):
     from django.core import mail
 
     api = Api(tenant_a, user=owner_a)

@@ -236,7 +236,7 @@ def in_thread(fn: Callable[[], Any]) -> Any:
 
 
 @pytest.fixture
-def live_db(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
+def live_db(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:  # noqa: ARG001 - requested for its side effect (usefixtures does not apply to fixtures)
     """Autocommit access for tests whose data other processes (worker, server threads) must see.
     Billing rows of the session tenants, webhook events and drift reports are removed afterwards and
     the session tenants' status restored."""

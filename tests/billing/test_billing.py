@@ -82,7 +82,8 @@ def test_provisioning_creates_the_stripe_customer(standin, settings, django_capt
     assert [c["id"] for c in remote] == [customer.stripe_customer_id]
 
 
-def test_entitlements_follow_the_subscription(subscribed, tenant_a) -> None:
+@pytest.mark.usefixtures("subscribed")
+def test_entitlements_follow_the_subscription(tenant_a) -> None:
     ent = entitlements_for_tenant(tenant=tenant_a)
     assert ent.plan == "team"
     assert ent.seats == 25
@@ -134,7 +135,8 @@ def test_dunning_past_due_suspended_then_restored(standin, subscribed, tenant_a)
     assert Invoice.objects.filter(tenant=tenant_a, status="paid").exists()
 
 
-def test_usage_reported_once_per_tenant_hour(standin, subscribed, tenant_a) -> None:
+@pytest.mark.usefixtures("subscribed")
+def test_usage_reported_once_per_tenant_hour(standin, tenant_a) -> None:
     past = timezone.now() - dt.timedelta(hours=2)
     bucket = usage.hour_bucket(past)
     from tenants.base.redis import redis_client
@@ -152,7 +154,8 @@ def test_usage_reported_once_per_tenant_hour(standin, subscribed, tenant_a) -> N
     redis_client().delete(usage.usage_key(tenant_a.pk, bucket), usage.reported_key(tenant_a.pk, bucket))
 
 
-def test_reconcile_repairs_drift_and_stores_report(standin, subscribed) -> None:
+@pytest.mark.usefixtures("standin")
+def test_reconcile_repairs_drift_and_stores_report(subscribed) -> None:
     Subscription.objects.filter(pk=subscribed.pk).update(quantity=9, status="past_due")
     out = io.StringIO()
     call_command("reconcile_billing", "--no-create-customers", stdout=out)
@@ -169,7 +172,8 @@ def test_reconcile_repairs_drift_and_stores_report(standin, subscribed) -> None:
 # --- Tenant billing API ------------------------------------------------------------------------
 
 
-def test_billing_api_roles(subscribed, tenant_a, tenant_b, owner_a, member_factory) -> None:
+@pytest.mark.usefixtures("subscribed")
+def test_billing_api_roles(tenant_a, tenant_b, owner_a, member_factory) -> None:
     owner = tenant_client(tenant_a, owner_a).get("/api/v1/billing/")
     assert owner.status_code == 200, owner.content
     body = owner.json()
@@ -186,7 +190,8 @@ def test_billing_api_roles(subscribed, tenant_a, tenant_b, owner_a, member_facto
     assert tenant_client(tenant_a).get("/api/v1/billing/").status_code in (401, 403)
 
 
-def test_checkout_validation_and_already_subscribed(subscribed, tenant_a, owner_a) -> None:
+@pytest.mark.usefixtures("subscribed")
+def test_checkout_validation_and_already_subscribed(tenant_a, owner_a) -> None:
     client = tenant_client(tenant_a, owner_a)
     bad = client.post("/api/v1/billing/checkout/", {"plan": "gold"}, content_type="application/json")
     assert bad.status_code == 400
@@ -200,7 +205,8 @@ def test_checkout_validation_and_already_subscribed(subscribed, tenant_a, owner_
     assert portal.json()["url"].startswith("http")
 
 
-def test_suspended_owner_can_still_reach_the_portal_but_not_write(subscribed, tenant_a, owner_a) -> None:
+@pytest.mark.usefixtures("subscribed")
+def test_suspended_owner_can_still_reach_the_portal_but_not_write(tenant_a, owner_a) -> None:
     Tenant.objects.filter(pk=tenant_a.pk).update(status=TenantStatus.SUSPENDED)
     resolution_cache_invalidate()
     client = tenant_client(tenant_a, owner_a)

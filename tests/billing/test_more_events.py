@@ -86,7 +86,8 @@ def test_customer_updated_mirrors_email_and_name_in_any_order(standin, tenant_a)
 # --- charge.refunded -------------------------------------------------------------------------------
 
 
-def test_charge_refunded_records_refunds_on_the_invoice(standin, active_team, tenant_a, owner_a) -> None:
+@pytest.mark.usefixtures("active_team")
+def test_charge_refunded_records_refunds_on_the_invoice(standin, tenant_a, owner_a) -> None:
     customer = BillingCustomer.objects.get(tenant=tenant_a)
     [charge] = standin_call(standin, "GET", f"/v1/charges?customer={customer.stripe_customer_id}")["data"]
     assert charge["amount"] == 2 * TEAM_PRICE
@@ -117,7 +118,8 @@ def test_charge_refunded_records_refunds_on_the_invoice(standin, active_team, te
     assert _invoices_api(tenant_a, owner_a)[invoice.stripe_invoice_id]["amount_refunded"] == 2 * TEAM_PRICE
 
 
-def test_late_partial_refund_event_does_not_lower_the_total(standin, active_team, tenant_a) -> None:
+@pytest.mark.usefixtures("active_team")
+def test_late_partial_refund_event_does_not_lower_the_total(standin, tenant_a) -> None:
     customer = BillingCustomer.objects.get(tenant=tenant_a)
     [charge] = standin_call(standin, "GET", f"/v1/charges?customer={customer.stripe_customer_id}")["data"]
     standin_call(standin, "POST", "/v1/refunds", {"charge": charge["id"], "amount": 300})

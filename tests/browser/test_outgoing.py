@@ -19,7 +19,7 @@ expect.set_options(timeout=10_000)
 
 
 @pytest.fixture(scope="module")
-def hooks_org(stack: Stack) -> dict[str, Any]:
+def hooks_org(stack: Stack) -> dict[str, Any]:  # noqa: ARG001 - requested for its side effect (usefixtures does not apply to fixtures)
     return db(
         lambda: organization_seed(
             "hookshop",
@@ -40,9 +40,8 @@ def _reload_until(page: Any, locator: Any, timeout: float = 20.0) -> None:
     raise AssertionError("the delivery log never showed the expected row")
 
 
-def test_owner_adds_an_endpoint_sends_a_test_event_and_resends_it(
-    stack: Stack, new_context: Any, hooks_org: dict[str, Any]
-) -> None:
+@pytest.mark.usefixtures("hooks_org")
+def test_owner_adds_an_endpoint_sends_a_test_event_and_resends_it(stack: Stack, new_context: Any) -> None:
     origin = stack.origin("hookshop")
     with Receiver() as receiver:
         page = sign_in(new_context(), origin, "olga@hookshop.test")
@@ -79,7 +78,8 @@ def test_owner_adds_an_endpoint_sends_a_test_event_and_resends_it(
         assert [e["id"] for e in receiver.events()] == [event["id"], event["id"]]  # the same event, again
 
 
-def test_a_member_cannot_reach_webhooks(stack: Stack, new_context: Any, hooks_org: dict[str, Any]) -> None:
+@pytest.mark.usefixtures("hooks_org")
+def test_a_member_cannot_reach_webhooks(stack: Stack, new_context: Any) -> None:
     origin = stack.origin("hookshop")
     page = sign_in(new_context(), origin, "max@hookshop.test")
     expect(page.get_by_role("navigation", name="Portal").get_by_role("link", name="Webhooks")).to_have_count(0)

@@ -28,7 +28,7 @@ WIDTHS = [pytest.param(DESKTOP, id="1280px"), pytest.param(PHONE, id="375px")]
 
 
 @pytest.fixture(scope="module")
-def tycho(stack: Stack) -> dict[str, Any]:
+def tycho(stack: Stack) -> dict[str, Any]:  # noqa: ARG001 - requested for its side effect (usefixtures does not apply to fixtures)
     """An owner and two plain members; one project shared with Amos (view + change) with one task."""
     from tests.browser.support import organization_seed
 
@@ -77,9 +77,10 @@ def _task_row(page: Any, title: str) -> Any:
     return page.get_by_role("row").filter(has_text=title)
 
 
+@pytest.mark.usefixtures("tycho")
 @pytest.mark.parametrize("viewport", WIDTHS)
 def test_a_members_day_create_a_project_add_a_task_assign_it_and_complete_it(
-    stack: Stack, tycho: dict[str, Any], new_context: Any, viewport: dict[str, int]
+    stack: Stack, new_context: Any, viewport: dict[str, int]
 ) -> None:
     origin = stack.origin("tycho")
     project_name, task_title = f"Reactor refit {viewport['width']}", f"Replace the coolant pump {viewport['width']}"
@@ -229,9 +230,8 @@ def test_every_page_is_accessible_fits_the_width_and_loads_nothing_from_elsewher
     assert log.foreign() == [], "\n".join(log.foreign())
 
 
-def test_swagger_ui_and_redoc_render_from_this_origin_under_the_policy(
-    stack: Stack, tycho: dict[str, Any], new_context: Any
-) -> None:
+@pytest.mark.usefixtures("tycho")
+def test_swagger_ui_and_redoc_render_from_this_origin_under_the_policy(stack: Stack, new_context: Any) -> None:
     origin = stack.origin("tycho")
     context = new_context()
     log = OriginLog().attach(context)
@@ -267,7 +267,8 @@ def test_swagger_ui_and_redoc_render_from_this_origin_under_the_policy(
     assert [r for r in log.foreign() if "https://cdn.redoc.ly/redoc/logo-mini.svg" not in r] == []
 
 
-def test_the_page_checks_catch_what_they_look_for(stack: Stack, new_context: Any) -> None:
+@pytest.mark.usefixtures("stack")
+def test_the_page_checks_catch_what_they_look_for(new_context: Any) -> None:
     """The helper itself: a nameless button, a page wider than the phone, a button reachable only by
     scrolling inside a table, a generic title and a missing skip link are all caught."""
     page = new_context(viewport=PHONE).new_page()

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(scope="module")
-def gunicorn(django_db_setup, tmp_path_factory) -> Iterator[dict]:
+def gunicorn(django_db_setup, tmp_path_factory) -> Iterator[dict]:  # noqa: ARG001 - requested for its side effect (usefixtures does not apply to fixtures)
     db = settings.DATABASES["default"]
     port = free_port()
     static_root = tmp_path_factory.mktemp("static")

@@ -187,7 +187,8 @@ def test_task_failures_are_counted() -> None:
 # --- /healthz ------------------------------------------------------------------------------------
 
 
-def test_healthz_reports_worker_without_failing(isolated_heartbeat) -> None:
+@pytest.mark.usefixtures("isolated_heartbeat")
+def test_healthz_reports_worker_without_failing() -> None:
     response = Client().get("/healthz")
     body = response.json()
     assert response.status_code == 200
@@ -201,7 +202,8 @@ def test_healthz_reports_worker_without_failing(isolated_heartbeat) -> None:
     assert body["checks"]["worker"]["age_s"] < 5
 
 
-def test_stale_heartbeat_is_not_ok_but_still_200(isolated_heartbeat) -> None:
+@pytest.mark.usefixtures("isolated_heartbeat")
+def test_stale_heartbeat_is_not_ok_but_still_200() -> None:
     import time
 
     redis_client().set(_metrics_key(HEARTBEAT_KEY), repr(time.time() - 3600))
@@ -222,14 +224,15 @@ def test_heartbeat_is_scheduled_by_beat() -> None:
     assert schedule["schedule"] < settings.BEAT_HEARTBEAT_MAX_AGE_SECONDS
 
 
+@pytest.mark.usefixtures("celery_worker_process", "no_heartbeat")
 @pytest.mark.worker
-def test_real_worker_runs_the_heartbeat(celery_worker_process, no_heartbeat, wait_until) -> None:
+def test_real_worker_runs_the_heartbeat(wait_until) -> None:
     worker_heartbeat.delay()
     wait_until(lambda: Client().get("/healthz").json()["checks"]["worker"]["ok"])
 
 
 @shared_task(name="webhooks.tests_log_event")
-def webhook_like_task(event_id: int) -> None:
+def webhook_like_task(event_id: int) -> None:  # noqa: ARG001 - the log context reads it from the task kwargs
     logging.getLogger("tests.deploy").info("processing webhook")
 
 

@@ -32,7 +32,7 @@ def _healthz() -> tuple[int, dict[str, Any]]:
 
 
 @pytest.fixture
-def own_worker(django_db_setup) -> Iterator[tuple[subprocess.Popen, str]]:
+def own_worker(django_db_setup) -> Iterator[tuple[subprocess.Popen, str]]:  # noqa: ARG001 - requested for its side effect (usefixtures does not apply to fixtures)
     """(process, key prefix): a Celery worker of our own, stopped by pid afterwards."""
     tag = uuid.uuid4().hex[:10]
     prefix = f"tenantry-test-hb-{tag}"

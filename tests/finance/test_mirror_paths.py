@@ -3,8 +3,6 @@ that Stripe no longer knows (subscription_sync marks it canceled without an obje
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.db import transaction
 
@@ -18,7 +16,8 @@ __all__ = ["_stripe_settings", "standin"]  # the stand-in Stripe for these tests
 pytestmark = pytest.mark.django_db
 
 
-def test_a_subscription_gone_from_stripe_ends_its_revenue(standin: Any) -> None:
+@pytest.mark.usefixtures("standin")
+def test_a_subscription_gone_from_stripe_ends_its_revenue() -> None:
     customer = organization("gone")
     with transaction.atomic():
         sub = apply(customer, "2025-01-10", "sub_unknown_to_stripe", price="team", start="2025-01-10")

@@ -52,8 +52,9 @@ def _mirror() -> tuple[int, int]:
 # --- Who may see it -----------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("story")
 @pytest.mark.parametrize("url", URLS)
-def test_anonymous_is_sent_to_sign_in_or_gets_401(story: Any, url: str) -> None:
+def test_anonymous_is_sent_to_sign_in_or_gets_401(url: str) -> None:
     before = _mirror()
     response = Client(HTTP_HOST="localhost").get(f"{url}?{YEAR}")
     if url == "/finance/api/":
@@ -68,8 +69,9 @@ def test_anonymous_is_sent_to_sign_in_or_gets_401(story: Any, url: str) -> None:
     assert _mirror() == before
 
 
+@pytest.mark.usefixtures("story", "tenant_a")
 @pytest.mark.parametrize("url", URLS)
-def test_signed_in_people_without_staff_rights_get_404(story: Any, tenant_a: Any, url: str) -> None:
+def test_signed_in_people_without_staff_rights_get_404(url: str) -> None:
     owner = User.objects.get(email="owner@alpha.test")  # an organization owner, not platform staff
     client = Client(HTTP_HOST="localhost")
     client.force_login(owner)
@@ -83,20 +85,23 @@ def test_signed_in_people_without_staff_rights_get_404(story: Any, tenant_a: Any
     assert _mirror() == before
 
 
+@pytest.mark.usefixtures("story")
 @pytest.mark.parametrize("url", URLS)
-def test_staff_get_every_view(story: Any, staff_client: Client, url: str) -> None:
+def test_staff_get_every_view(staff_client: Client, url: str) -> None:
     assert staff_client.get(f"{url}?{YEAR}").status_code == 200
 
 
-def test_an_inactive_staff_account_gets_nothing(story: Any, staff: User) -> None:
+@pytest.mark.usefixtures("story")
+def test_an_inactive_staff_account_gets_nothing(staff: User) -> None:
     client = Client(HTTP_HOST="localhost")
     client.force_login(staff)
     User.objects.filter(pk=staff.pk).update(is_active=False)
     assert client.get(f"/finance/api/?{YEAR}").status_code in (401, 404)
 
 
+@pytest.mark.usefixtures("story")
 @pytest.mark.parametrize("url", URLS)
-def test_tenant_hosts_do_not_serve_finance(story: Any, tenant_a: Any, staff: User, url: str) -> None:
+def test_tenant_hosts_do_not_serve_finance(tenant_a: Any, staff: User, url: str) -> None:
     client = Client(HTTP_HOST=host_of(tenant_a))
     client.force_login(staff)
     response = client.get(f"{url}?{YEAR}")
@@ -104,7 +109,8 @@ def test_tenant_hosts_do_not_serve_finance(story: Any, tenant_a: Any, staff: Use
     assert b"125.83" not in response.content
 
 
-def test_signing_in_on_the_public_site_comes_back_to_finance(story: Any, staff: User) -> None:
+@pytest.mark.usefixtures("story")
+def test_signing_in_on_the_public_site_comes_back_to_finance(staff: User) -> None:
     client = Client(HTTP_HOST="localhost")
     to_signin = client.get("/finance/?plan=team")
     assert to_signin.status_code == 302
@@ -132,7 +138,8 @@ def _text(response: Any) -> str:
     return re.sub(r"\s+", " ", response.content.decode())
 
 
-def test_dashboard_shows_the_figures_and_the_charts(story: Any, staff_client: Client) -> None:
+@pytest.mark.usefixtures("story")
+def test_dashboard_shows_the_figures_and_the_charts(staff_client: Client) -> None:
     response = staff_client.get(f"/finance/?{YEAR}")
     html = _text(response)
     assert response.status_code == 200
@@ -191,7 +198,8 @@ def test_dashboard_shows_the_figures_and_the_charts(story: Any, staff_client: Cl
     assert "INV-FJORD_1" in html
 
 
-def test_dashboard_plan_filter(story: Any, staff_client: Client) -> None:
+@pytest.mark.usefixtures("story")
+def test_dashboard_plan_filter(staff_client: Client) -> None:
     html = _text(staff_client.get(f"/finance/?{YEAR}&plan=business"))
     assert 'data-figure="mrr">49.00 USD<' in html
     assert 'data-figure="active">1<' in html
@@ -200,7 +208,8 @@ def test_dashboard_plan_filter(story: Any, staff_client: Client) -> None:
     assert '<option value="business" selected>' in html
 
 
-def test_default_range_is_the_last_twelve_months(story: Any, staff_client: Client) -> None:
+@pytest.mark.usefixtures("story")
+def test_default_range_is_the_last_twelve_months(staff_client: Client) -> None:
     payload = staff_client.get("/finance/api/").json()
     assert len(payload["months"]) == 12
     assert payload["months"][-1]["month"] == payload["filter"]["to"][:7]
@@ -215,7 +224,8 @@ def _csv(response: Any) -> list[str]:
     return response.content.decode().splitlines()
 
 
-def test_invoices_csv_honours_the_filter(story: Any, staff_client: Client) -> None:
+@pytest.mark.usefixtures("story")
+def test_invoices_csv_honours_the_filter(staff_client: Client) -> None:
     response = staff_client.get("/finance/invoices.csv?from=2025-01-01&to=2025-06-30&plan=team")
     assert response["Content-Disposition"] == 'attachment; filename="invoices_2025-01-01_2025-06-30_team.csv"'
     assert _csv(response) == [
@@ -229,7 +239,8 @@ def test_invoices_csv_honours_the_filter(story: Any, staff_client: Client) -> No
     assert "in_acme_old" not in "".join(whole_year)
 
 
-def test_subscriptions_csv_honours_the_filter(story: Any, staff_client: Client) -> None:
+@pytest.mark.usefixtures("story")
+def test_subscriptions_csv_honours_the_filter(staff_client: Client) -> None:
     assert _csv(staff_client.get(f"/finance/subscriptions.csv?{YEAR}&plan=team")) == [
         "tenant,subscription,status,plan,quantity,unit_amount,interval,mrr,currency,started,canceled,trial_end,"
         "current_period_end",
@@ -244,7 +255,8 @@ def test_subscriptions_csv_honours_the_filter(story: Any, staff_client: Client) 
     assert "bolt,sub_bolt,past_due,enterprise,1,490.00,year,40.83,usd,2025-02-01,,," in q4
 
 
-def test_movements_csv_honours_the_filter(story: Any, staff_client: Client) -> None:
+@pytest.mark.usefixtures("story")
+def test_movements_csv_honours_the_filter(staff_client: Client) -> None:
     assert _csv(staff_client.get(f"/finance/movements.csv?{YEAR}&plan=business")) == [
         "month,tenant,kind,amount,mrr_before,mrr_after,currency",
         "2025-06,acme,new,49.00,0.00,49.00,usd",
@@ -271,8 +283,9 @@ BAD = [
 ]
 
 
+@pytest.mark.usefixtures("story")
 @pytest.mark.parametrize(("query", "code", "field"), BAD)
-def test_bad_filters_are_400_with_a_code(story: Any, staff_client: Client, query: str, code: str, field: Any) -> None:
+def test_bad_filters_are_400_with_a_code(staff_client: Client, query: str, code: str, field: Any) -> None:
     api = staff_client.get(f"/finance/api/?{query}")
     assert api.status_code == 400
     error = api.json()["error"]
@@ -290,7 +303,8 @@ def test_bad_filters_are_400_with_a_code(story: Any, staff_client: Client, query
         assert staff_client.get(f"{csv_url}?{query}").status_code == 400  # a browser gets a page
 
 
-def test_dashboard_queries_do_not_grow_with_the_data(story: Any, staff_client: Client) -> None:
+@pytest.mark.usefixtures("story")
+def test_dashboard_queries_do_not_grow_with_the_data(staff_client: Client) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 

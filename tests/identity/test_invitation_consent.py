@@ -41,8 +41,9 @@ def _without_secrets(content: bytes, *secrets: str) -> bytes:
 # --- Point 7: consent --------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("tenant_b")
 def test_the_inviter_never_receives_the_invitation_token(
-    tenant_a: Tenant, owner_a: User, tenant_b: Tenant, django_capture_on_commit_callbacks: Any
+    tenant_a: Tenant, owner_a: User, django_capture_on_commit_callbacks: Any
 ) -> None:
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
@@ -58,9 +59,8 @@ def test_the_inviter_never_receives_the_invitation_token(
     assert "inv_" in message.body
 
 
-def test_an_existing_account_is_not_added_without_its_own_password(
-    tenant_a: Tenant, owner_a: User, tenant_b: Tenant
-) -> None:
+@pytest.mark.usefixtures("tenant_b")
+def test_an_existing_account_is_not_added_without_its_own_password(tenant_a: Tenant, owner_a: User) -> None:
     # Even holding the token (here: an inviter who somehow got it), no password or a wrong one adds nobody.
     raw = _invite(tenant_a, owner_a, "owner@beta.test", Role.ADMIN)
     anon = Api(tenant_a)
@@ -79,9 +79,8 @@ def test_an_existing_account_is_not_added_without_its_own_password(
     assert ok.json()["role"] == "admin"
 
 
-def test_the_portal_accept_page_needs_the_existing_accounts_password(
-    tenant_a: Tenant, owner_a: User, tenant_b: Tenant
-) -> None:
+@pytest.mark.usefixtures("tenant_b")
+def test_the_portal_accept_page_needs_the_existing_accounts_password(tenant_a: Tenant, owner_a: User) -> None:
     raw = _invite(tenant_a, owner_a, "owner@beta.test")
     client = portal_client(tenant_a)
     before = snapshot(tenant_a)
@@ -92,9 +91,8 @@ def test_the_portal_accept_page_needs_the_existing_accounts_password(
     assert snapshot(tenant_a) == before
 
 
-def test_the_inviter_sees_no_details_of_the_account_before_it_joins(
-    tenant_a: Tenant, owner_a: User, tenant_b: Tenant
-) -> None:
+@pytest.mark.usefixtures("tenant_b")
+def test_the_inviter_sees_no_details_of_the_account_before_it_joins(tenant_a: Tenant, owner_a: User) -> None:
     beta_owner = User.objects.get(email="owner@beta.test")
     beta_owner.full_name = "Bea Secret-Surname"
     beta_owner.save()
@@ -113,8 +111,9 @@ def test_the_inviter_sees_no_details_of_the_account_before_it_joins(
 # --- Point 8: the same answers for known and unknown emails ------------------------------------------
 
 
+@pytest.mark.usefixtures("tenant_b")
 def test_accepting_without_a_password_answers_the_same_for_known_and_unknown_emails(
-    tenant_a: Tenant, owner_a: User, tenant_b: Tenant
+    tenant_a: Tenant, owner_a: User
 ) -> None:
     known = _invite(tenant_a, owner_a, "owner@beta.test")
     unknown = _invite(tenant_a, owner_a, "nobody-yet@example.test")
@@ -125,9 +124,8 @@ def test_accepting_without_a_password_answers_the_same_for_known_and_unknown_ema
     assert a.json() == b.json()
 
 
-def test_the_accept_page_is_the_same_for_known_and_unknown_emails(
-    tenant_a: Tenant, owner_a: User, tenant_b: Tenant
-) -> None:
+@pytest.mark.usefixtures("tenant_b")
+def test_the_accept_page_is_the_same_for_known_and_unknown_emails(tenant_a: Tenant, owner_a: User) -> None:
     known = _invite(tenant_a, owner_a, "owner@beta.test")
     unknown = _invite(tenant_a, owner_a, "nobody@beta.test")
     a = portal_client(tenant_a).get(f"/invitations/accept/{known}/")
@@ -139,9 +137,10 @@ def test_the_accept_page_is_the_same_for_known_and_unknown_emails(
 SIGNUP = {"name": "Delta Inc", "slug": "delta", "password": "a-long-enough-pass"}
 
 
+@pytest.mark.usefixtures("tenant_a", "owner_a")
 @pytest.mark.parametrize("password", ["a-long-enough-pass", "short"])
 def test_signup_answers_the_same_for_known_and_unknown_emails(
-    tenant_a: Tenant, owner_a: User, password: str, django_capture_on_commit_callbacks: Any
+    password: str, django_capture_on_commit_callbacks: Any
 ) -> None:
     tenants_before = Tenant.objects.count()
     mail.outbox.clear()

@@ -44,7 +44,7 @@ def _public_client() -> Client:
 
 
 @pytest.fixture
-def superuser(db) -> User:
+def superuser(db) -> User:  # noqa: ARG001 - requested for its side effect (usefixtures does not apply to fixtures)
     return User.objects.create_superuser(email="ops@platform.test", password=TEST_PASSWORD)
 
 
@@ -187,7 +187,8 @@ def _admin_urls(client: Client) -> Iterator[tuple[str, str]]:
         yield f"{model.__name__} change", reverse("admin:{}_{}_change".format(*info), args=[obj.pk])
 
 
-def test_every_admin_page_answers_200_for_a_platform_superuser(admin_client: Client, mirror) -> None:
+@pytest.mark.usefixtures("mirror")
+def test_every_admin_page_answers_200_for_a_platform_superuser(admin_client: Client) -> None:
     index = admin_client.get("/admin/")
     assert index.status_code == 200
     visited = 0
@@ -245,7 +246,8 @@ def test_the_same_pages_redirect_others_to_the_login_and_change_nothing(
     assert (event.status, event.attempts, event.enqueued_at) == (EventStatus.FAILED, 5, None)
 
 
-def test_staff_without_permissions_gets_403_on_model_pages(db, tenant_a: Tenant) -> None:
+@pytest.mark.usefixtures("db")
+def test_staff_without_permissions_gets_403_on_model_pages(tenant_a: Tenant) -> None:
     staff = UserFactory(is_staff=True)
     client = _public_client()
     client.force_login(staff)
@@ -362,7 +364,8 @@ def test_organization_page_shows_plan_seats_members_and_billing_mirror(
     assert f'href="{url}"' in subscriptions
 
 
-def test_organization_list_costs_the_same_queries_for_more_organizations(admin_client: Client, mirror) -> None:
+@pytest.mark.usefixtures("mirror")
+def test_organization_list_costs_the_same_queries_for_more_organizations(admin_client: Client) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -447,7 +450,8 @@ def _signs_in_to_the_admin(email: str, password: str) -> bool:
     return response.status_code == 302 and client.get("/admin/").status_code == 200
 
 
-def test_createsuperuser_with_the_stack_environment_signs_in(db, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.usefixtures("db")
+def test_createsuperuser_with_the_stack_environment_signs_in(monkeypatch: pytest.MonkeyPatch) -> None:
     from django.core.management import call_command
 
     monkeypatch.setenv("DJANGO_SUPERUSER_EMAIL", "root@platform.test")
@@ -459,7 +463,8 @@ def test_createsuperuser_with_the_stack_environment_signs_in(db, monkeypatch: py
     assert _signs_in_to_the_admin("root@platform.test", "a-long-passphrase-2")
 
 
-def test_seed_demo_creates_the_platform_admin_from_the_environment(db, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.usefixtures("db")
+def test_seed_demo_creates_the_platform_admin_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     from django.core.management import call_command
 
     monkeypatch.setenv("ADMIN_EMAIL", "Ops@Platform.TEST")
@@ -479,7 +484,8 @@ def test_seed_demo_creates_the_platform_admin_from_the_environment(db, monkeypat
     assert _signs_in_to_the_admin("ops@platform.test", "a-long-passphrase-3")
 
 
-def test_seed_demo_without_admin_email_creates_no_superuser(db, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.usefixtures("db")
+def test_seed_demo_without_admin_email_creates_no_superuser(monkeypatch: pytest.MonkeyPatch) -> None:
     from django.core.management import call_command
 
     monkeypatch.delenv("ADMIN_EMAIL", raising=False)

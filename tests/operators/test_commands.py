@@ -119,7 +119,8 @@ def test_cli_refused_transition_is_an_error_and_changes_nothing(tenant_b: Tenant
 # --- export and purge: progress on a terminal only, summaries always -----------------------------
 
 
-def test_export_summary_and_no_progress_when_not_a_terminal(tenant_a: Tenant, tmp_path: Any) -> None:
+@pytest.mark.usefixtures("tenant_a")
+def test_export_summary_and_no_progress_when_not_a_terminal(tmp_path: Any) -> None:
     target = tmp_path / "alpha.json"
     out, err = run("tenant", "export", "alpha", "-o", str(target))
     data = json.loads(target.read_text())
@@ -128,13 +129,15 @@ def test_export_summary_and_no_progress_when_not_a_terminal(tenant_a: Tenant, tm
     assert err == ""
 
 
-def test_export_to_stdout_is_only_json(tenant_a: Tenant) -> None:
+@pytest.mark.usefixtures("tenant_a")
+def test_export_to_stdout_is_only_json() -> None:
     out, err = run("tenant", "export", "alpha")
     assert json.loads(out)["organization"]["slug"] == "alpha"
     assert err.strip().startswith("alpha: 1 member(s)")
 
 
-def test_export_shows_a_progress_bar_on_a_terminal(tenant_a: Tenant, tmp_path: Any, terminal: None) -> None:
+@pytest.mark.usefixtures("tenant_a", "terminal")
+def test_export_shows_a_progress_bar_on_a_terminal(tmp_path: Any) -> None:
     target = tmp_path / "alpha.json"
     out, err = run("tenant", "export", "alpha", "-o", str(target))
     tables = len(json.loads(target.read_text())["data"])
@@ -145,7 +148,8 @@ def test_export_shows_a_progress_bar_on_a_terminal(tenant_a: Tenant, tmp_path: A
     assert quiet == ""
 
 
-def test_purge_expired_shows_progress_and_a_summary(terminal: None) -> None:
+@pytest.mark.usefixtures("terminal")
+def test_purge_expired_shows_progress_and_a_summary() -> None:
     doomed = [
         organization_provision(slug=f"doomed{i}", name="Doomed", owner_email=f"o@doomed{i}.test") for i in range(2)
     ]
@@ -163,7 +167,8 @@ def test_purge_expired_shows_progress_and_a_summary(terminal: None) -> None:
 # --- billing and webhook commands ----------------------------------------------------------------
 
 
-def test_sync_plans_progress_and_summary(terminal: None) -> None:
+@pytest.mark.usefixtures("terminal")
+def test_sync_plans_progress_and_summary() -> None:
     out, err = run("sync_plans")
     lines = out.splitlines()
     assert [line.split(":")[0] for line in lines[:-1]] == ["free", "team", "business"]
@@ -175,7 +180,8 @@ def test_sync_plans_progress_and_summary(terminal: None) -> None:
     assert out.splitlines()[-1].startswith("3 plan(s) in sync")
 
 
-def test_reconcile_billing_progress_and_summary(tenant_a: Tenant, tenant_b: Tenant, terminal: None) -> None:
+@pytest.mark.usefixtures("tenant_b", "terminal")
+def test_reconcile_billing_progress_and_summary(tenant_a: Tenant) -> None:
     billing_services.plans_sync()
     customer_for(tenant_a)
     organizations = Tenant.objects.exclude(status=TenantStatus.CLOSED).count()
@@ -190,7 +196,8 @@ def test_reconcile_billing_progress_and_summary(tenant_a: Tenant, tenant_b: Tena
     assert f"{organizations}/{organizations}" in err
 
 
-def test_replay_webhooks_progress_and_summary_by_outcome(terminal: None) -> None:
+@pytest.mark.usefixtures("terminal")
+def test_replay_webhooks_progress_and_summary_by_outcome() -> None:
     for i in range(3):
         WebhookEvent.objects.create(
             stripe_event_id=f"evt_replay_{i}", type="invoice.paid", body="{}", payload={}, status=EventStatus.FAILED

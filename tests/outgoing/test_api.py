@@ -59,11 +59,12 @@ def _requests(ep: int, dl: int) -> list[tuple[str, str, dict | None]]:
     ]
 
 
+@pytest.mark.usefixtures("tenant_b")
 @pytest.mark.parametrize(
     ("who", "expected"),
     [("anonymous", 401), ("other_tenant_admin", 404), ("member", 403), ("billing", 403)],
 )
-def test_denied_callers_change_nothing(setup, tenant_a, tenant_b, who, expected):
+def test_denied_callers_change_nothing(setup, tenant_a, who, expected):
     user = {"anonymous": None, "other_tenant_admin": setup["other_admin"]}.get(who, setup.get(who))
     api = Api(tenant_a, user)
     before = _state(tenant_a)
@@ -83,7 +84,8 @@ def test_another_tenants_endpoint_is_404_for_its_admins(setup, tenant_b, member_
     assert _state(tenant_b) == before
 
 
-def test_admin_manages_endpoints(setup, tenant_a, settings):
+@pytest.mark.usefixtures("settings")
+def test_admin_manages_endpoints(setup, tenant_a):
     api = Api(tenant_a, setup["admin"])
     created = api.post(
         "/api/v1/webhook-endpoints/",

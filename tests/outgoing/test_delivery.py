@@ -189,7 +189,7 @@ def test_retries_with_exponential_backoff_until_the_receiver_recovers(tenant_a, 
     settings.OUTGOING_WEBHOOKS_RETRY_BASE_SECONDS = 30
     failures = {"left": 3}
 
-    def flaky(event, headers):
+    def flaky(_event, _headers):
         if failures["left"]:
             failures["left"] -= 1
             return 503
@@ -236,7 +236,7 @@ def test_retries_with_exponential_backoff_until_the_receiver_recovers(tenant_a, 
 def test_endpoint_failing_for_three_days_is_disabled_and_owners_emailed(
     tenant_a, owner_a, receiver_factory, django_capture_on_commit_callbacks
 ):
-    receiver = receiver_factory(behaviour=lambda event, headers: 500)
+    receiver = receiver_factory(behaviour=lambda _event, _headers: 500)
     endpoint, receiver.secret = make_endpoint(tenant_a, receiver.url, ["project.created"])
     with schema_context(tenant_a.schema_name):
         projects.project_create(actor=Actor(user=owner_a), tenant=tenant_a, name="Doomed")
@@ -273,7 +273,7 @@ def test_endpoint_failing_for_three_days_is_disabled_and_owners_emailed(
 
 def test_a_success_meanwhile_resets_the_failure_clock(tenant_a, owner_a, receiver_factory):
     state = {"ok": False}
-    receiver = receiver_factory(behaviour=lambda event, headers: 200 if state["ok"] else 500)
+    receiver = receiver_factory(behaviour=lambda _event, _headers: 200 if state["ok"] else 500)
     endpoint, receiver.secret = make_endpoint(tenant_a, receiver.url, ["project.created"])
     with schema_context(tenant_a.schema_name):
         projects.project_create(actor=Actor(user=owner_a), tenant=tenant_a, name="A")
@@ -530,7 +530,7 @@ def test_metrics_count_deliveries_failures_and_queue_depth(tenant_a, owner_a, re
     for name in ("outgoing_webhook_deliveries", "outgoing_webhook_queue_depth"):
         redis_client().delete(_metrics_key(name))
     state = {"status": 500}
-    receiver = receiver_factory(behaviour=lambda event, headers: state["status"])
+    receiver = receiver_factory(behaviour=lambda _event, _headers: state["status"])
     make_endpoint(tenant_a, receiver.url, ["project.created"])
     with schema_context(tenant_a.schema_name):
         projects.project_create(actor=Actor(user=owner_a), tenant=tenant_a, name="M")

@@ -37,7 +37,7 @@ PREFIX = "outgoing-worker-test"
 
 
 @pytest.fixture
-def alpha(django_db_setup: Any, django_db_blocker: Any, settings: Any) -> Iterator[Tenant]:
+def alpha(django_db_setup: Any, django_db_blocker: Any, settings: Any) -> Iterator[Tenant]:  # noqa: ARG001 - requested for its side effect (usefixtures does not apply to fixtures)
     """Autocommit access to tenant alpha; everything these tests commit there is removed afterwards."""
     settings.OUTGOING_WEBHOOKS_QUEUE = f"{PREFIX}-{uuid.uuid4().hex[:8]}"
     settings.BILLING_PLANS = {

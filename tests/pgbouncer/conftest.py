@@ -27,7 +27,7 @@ from tests.pgbouncer.support import POOL_SIZE
 
 
 @pytest.fixture(scope="session")
-def pgbouncer(django_db_setup) -> Iterator[dict[str, object]]:
+def pgbouncer(django_db_setup) -> Iterator[dict[str, object]]:  # noqa: ARG001 - requested for its side effect (usefixtures does not apply to fixtures)
     try:
         binary = ensure_pgbouncer()
     except PgbouncerUnavailable as exc:

@@ -268,9 +268,8 @@ def test_api_token_needs_the_code_when_two_factor_is_on(tenant_a: Tenant, owner_
 # --- The organization's rule ---------------------------------------------------------------------------
 
 
-def test_required_two_factor_sends_unenrolled_members_to_the_grace_page(
-    tenant_a: Tenant, owner_a: User, people: dict
-) -> None:
+@pytest.mark.usefixtures("owner_a")
+def test_required_two_factor_sends_unenrolled_members_to_the_grace_page(tenant_a: Tenant, people: dict) -> None:
     TwoFactorPolicy.objects.create(tenant=tenant_a, required=True)
     member = people[MEMBER]
     client = portal_client(tenant_a)
@@ -389,8 +388,9 @@ def test_renaming_yourself(tenant_a: Tenant, owner_a: User) -> None:
     assert owner_a.full_name == "Ada Lovelace"
 
 
+@pytest.mark.usefixtures("tenant_a")
 def test_other_password_surfaces_do_not_skip_the_second_factor(
-    tenant_a: Tenant, tenant_b: Tenant, owner_a: User, django_capture_on_commit_callbacks: Any
+    tenant_b: Tenant, owner_a: User, django_capture_on_commit_callbacks: Any
 ) -> None:
     """Signup with an existing account and accepting an invitation also ask for (or refuse without) the code."""
     from tenant_apps.invitations.services import invitation_create

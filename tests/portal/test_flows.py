@@ -35,7 +35,8 @@ def _handoff_token(location: str) -> str:
 # --- Sign in and out --------------------------------------------------------------------------------
 
 
-def test_sign_in_binds_the_session_to_this_organization(tenant_a: Tenant, owner_a: User) -> None:
+@pytest.mark.usefixtures("owner_a")
+def test_sign_in_binds_the_session_to_this_organization(tenant_a: Tenant) -> None:
     client = portal_client(tenant_a)
     response = client.post("/login/", {"email": "owner@alpha.test", "password": TEST_PASSWORD, "next": "/members/"})
     assert response.status_code == 302
@@ -47,7 +48,8 @@ def test_sign_in_binds_the_session_to_this_organization(tenant_a: Tenant, owner_
     assert b"Signed in." in page.content
 
 
-def test_wrong_password_shows_an_error_and_signs_nobody_in(tenant_a: Tenant, owner_a: User) -> None:
+@pytest.mark.usefixtures("owner_a")
+def test_wrong_password_shows_an_error_and_signs_nobody_in(tenant_a: Tenant) -> None:
     client = portal_client(tenant_a)
     response = client.post("/login/", {"email": "owner@alpha.test", "password": "wrong-password"})
     assert response.status_code == 400
@@ -55,7 +57,8 @@ def test_wrong_password_shows_an_error_and_signs_nobody_in(tenant_a: Tenant, own
     assert "_auth_user_id" not in client.session
 
 
-def test_sign_in_is_throttled_after_repeated_failures(tenant_a: Tenant, owner_a: User, settings: Any) -> None:
+@pytest.mark.usefixtures("owner_a")
+def test_sign_in_is_throttled_after_repeated_failures(tenant_a: Tenant, settings: Any) -> None:
     settings.LOGIN_LOCKOUT_ACCOUNT_FAILURES = 3
     client = portal_client(tenant_a)
     for _ in range(3):
@@ -67,7 +70,8 @@ def test_sign_in_is_throttled_after_repeated_failures(tenant_a: Tenant, owner_a:
     assert "_auth_user_id" not in client.session
 
 
-def test_a_person_from_another_organization_cannot_sign_in_here(tenant_a: Tenant, tenant_b: Tenant) -> None:
+@pytest.mark.usefixtures("tenant_b")
+def test_a_person_from_another_organization_cannot_sign_in_here(tenant_a: Tenant) -> None:
     # The same answer as a wrong password: this host does not tell whether the password was right.
     client = portal_client(tenant_a)
     response = client.post("/login/", {"email": "owner@beta.test", "password": TEST_PASSWORD})
@@ -77,7 +81,8 @@ def test_a_person_from_another_organization_cannot_sign_in_here(tenant_a: Tenant
     assert "_auth_user_id" not in client.session
 
 
-def test_open_redirects_after_sign_in_are_refused(tenant_a: Tenant, owner_a: User) -> None:
+@pytest.mark.usefixtures("owner_a")
+def test_open_redirects_after_sign_in_are_refused(tenant_a: Tenant) -> None:
     client = portal_client(tenant_a)
     response = client.post(
         "/login/", {"email": "owner@alpha.test", "password": TEST_PASSWORD, "next": "https://evil.example/"}
@@ -212,6 +217,7 @@ def test_signup_provisions_the_organization_and_hands_the_owner_over(
     )
 
 
+@pytest.mark.usefixtures("tenant_a")
 @pytest.mark.parametrize(
     ("change", "field", "message"),
     [
@@ -224,9 +230,7 @@ def test_signup_provisions_the_organization_and_hands_the_owner_over(
         ({"name": ""}, "name", b"required"),
     ],
 )
-def test_signup_errors_are_shown_next_to_their_field(
-    change: dict, field: str, message: bytes, tenant_a: Tenant
-) -> None:
+def test_signup_errors_are_shown_next_to_their_field(change: dict, field: str, message: bytes) -> None:
     tenants_before = Tenant.objects.count()
     response = public_client().post("/signup/", {**SIGNUP, **change})
     assert response.status_code == 400
@@ -235,8 +239,9 @@ def test_signup_errors_are_shown_next_to_their_field(
     assert Tenant.objects.count() == tenants_before
 
 
+@pytest.mark.usefixtures("tenant_a")
 def test_signup_with_an_existing_email_needs_that_accounts_password(
-    tenant_a: Tenant, owner_a: User, django_capture_on_commit_callbacks: Any
+    owner_a: User, django_capture_on_commit_callbacks: Any
 ) -> None:
     tenants_before = Tenant.objects.count()
     mail.outbox.clear()
@@ -257,9 +262,8 @@ def test_signup_with_an_existing_email_needs_that_accounts_password(
     assert Membership.objects.get(tenant__slug="gamma", user=owner_a).role == Role.OWNER
 
 
-def test_public_sign_in_lists_your_organizations_and_opens_one(
-    tenant_a: Tenant, tenant_b: Tenant, owner_a: User
-) -> None:
+@pytest.mark.usefixtures("tenant_a", "tenant_b", "owner_a")
+def test_public_sign_in_lists_your_organizations_and_opens_one() -> None:
     client = public_client()
     assert (
         client.post("/signin/", {"email": "owner@alpha.test", "password": TEST_PASSWORD})["Location"]
@@ -273,7 +277,8 @@ def test_public_sign_in_lists_your_organizations_and_opens_one(
     assert client.post("/organizations/beta/enter/").status_code == 404
 
 
-def test_public_sign_in_with_a_wrong_password_finds_nothing(owner_a: User) -> None:
+@pytest.mark.usefixtures("owner_a")
+def test_public_sign_in_with_a_wrong_password_finds_nothing() -> None:
     client = public_client()
     response = client.post("/signin/", {"email": "owner@alpha.test", "password": "nope-nope-nope"})
     assert response.status_code == 400
@@ -341,7 +346,8 @@ def test_an_admin_cannot_make_or_unmake_owners(tenant_a: Tenant, owner_a: User, 
     assert snapshot(tenant_a) == before
 
 
-def test_unknown_member_or_invitation_ids_are_404(tenant_a: Tenant, owner_a: User, tenant_b: Tenant) -> None:
+@pytest.mark.usefixtures("tenant_b")
+def test_unknown_member_or_invitation_ids_are_404(tenant_a: Tenant, owner_a: User) -> None:
     client = portal_client(tenant_a, owner_a)
     beta_owner = User.objects.get(email="owner@beta.test")
     assert client.post(f"/members/{beta_owner.pk}/remove/").status_code == 404
@@ -383,7 +389,8 @@ def test_a_new_person_accepts_an_invitation_and_lands_in_the_portal(tenant_a: Te
     assert client.get(f"/invitations/accept/{raw}/").status_code == 404  # used up
 
 
-def test_an_existing_user_confirms_their_password_to_accept(tenant_a: Tenant, tenant_b: Tenant, owner_a: User) -> None:
+@pytest.mark.usefixtures("tenant_b")
+def test_an_existing_user_confirms_their_password_to_accept(tenant_a: Tenant, owner_a: User) -> None:
     raw = _invite(tenant_a, owner_a, "owner@beta.test", Role.ADMIN)
     client = portal_client(tenant_a)
     page = client.get(f"/invitations/accept/{raw}/")
@@ -488,7 +495,8 @@ def test_billing_trouble_shows_a_banner(tenant_a: Tenant, owner_a: User, status:
     assert b'data-banner="' + banner + b'"' in page.content
 
 
-def test_a_suspended_organization_can_sign_in_but_not_write(tenant_a: Tenant, owner_a: User) -> None:
+@pytest.mark.usefixtures("owner_a")
+def test_a_suspended_organization_can_sign_in_but_not_write(tenant_a: Tenant) -> None:
     Tenant.objects.filter(pk=tenant_a.pk).update(status=TenantStatus.SUSPENDED)
     client = portal_client(tenant_a)
     assert client.post("/login/", {"email": "owner@alpha.test", "password": TEST_PASSWORD}).status_code == 302
@@ -554,7 +562,8 @@ def test_billing_page_lists_invoices_with_links_and_a_notice_for_a_failed_paymen
     assert b"ALPHA-0002" in page
 
 
-def test_password_reset_is_offered_on_the_public_host_too(owner_a: User) -> None:
+@pytest.mark.usefixtures("owner_a")
+def test_password_reset_is_offered_on_the_public_host_too() -> None:
     client = public_client()
     page = client.get("/password-reset/")
     assert page.status_code == 200

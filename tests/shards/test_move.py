@@ -102,7 +102,7 @@ def test_move_while_writing_and_reading_loses_nothing_and_duplicates_nothing(com
     reader.start()
     time.sleep(0.5)
     steps: list[str] = []
-    move = tenant_move(tenant=org, target=SHARD, progress=lambda step, detail: steps.append(step))
+    move = tenant_move(tenant=org, target=SHARD, progress=lambda step, _detail: steps.append(step))
     time.sleep(1.5)  # writes and reads go on against the new shard
     writer.stop.set()
     reader.stop.set()
@@ -192,7 +192,7 @@ def test_an_interrupted_move_resumes_from_its_step(committed: Committed) -> None
     _step_schema(move, None)  # ... and the operator's terminal went away here
     assert TenantMove.objects.get(pk=move.pk).state == TenantMove.State.COPYING
     steps: list[str] = []
-    resumed = tenant_move(tenant=org, target=SHARD, progress=lambda step, detail: steps.append(step))
+    resumed = tenant_move(tenant=org, target=SHARD, progress=lambda step, _detail: steps.append(step))
     assert resumed.pk == move.pk
     assert steps[0] == "resume"
     assert resumed.state == TenantMove.State.DONE

@@ -195,7 +195,8 @@ def test_api_reads_and_writes_answer_quickly_with_valkey_down(tenant_a, tenant_b
         }
 
 
-def test_portal_pages_and_forms_work_for_a_signed_in_member(tenant_a, owner_a, dead_valkey) -> None:
+@pytest.mark.usefixtures("owner_a")
+def test_portal_pages_and_forms_work_for_a_signed_in_member(tenant_a, dead_valkey) -> None:
     client = signed_in_portal(tenant_a)  # the session lives in PostgreSQL
     assert client.get("/").status_code == 200
     with valkey_at(dead_valkey):
@@ -211,7 +212,8 @@ def test_portal_pages_and_forms_work_for_a_signed_in_member(tenant_a, owner_a, d
     assert Tenant.objects.get(pk=tenant_a.pk).name == "Alpha During Outage"
 
 
-def test_a_session_survives_valkey_going_away_and_coming_back(tenant_a, owner_a, settings: Any) -> None:
+@pytest.mark.usefixtures("owner_a")
+def test_a_session_survives_valkey_going_away_and_coming_back(tenant_a, settings: Any) -> None:
     settings.TENANT_RESOLUTION_RECHECK_SECONDS = 0.0  # every request consults Valkey
     client = signed_in_portal(tenant_a)
     assert client.get("/members/").status_code == 200
@@ -423,9 +425,8 @@ def test_a_sign_in_handoff_during_an_outage_falls_back_to_the_password_form(tena
         assert client.get("/login/").status_code == 200
 
 
-def test_password_sign_in_works_and_stays_throttled_with_valkey_down(
-    tenant_a, owner_a, dead_valkey, settings: Any
-) -> None:
+@pytest.mark.usefixtures("owner_a")
+def test_password_sign_in_works_and_stays_throttled_with_valkey_down(tenant_a, dead_valkey, settings: Any) -> None:
     """Sign-in needs no Valkey: the API token exchange and the portal form succeed during an outage,
     and failed attempts still count (they live in PostgreSQL), so guessing does not get easier."""
     settings.LOGIN_LOCKOUT_ACCOUNT_FAILURES = 2

@@ -92,7 +92,8 @@ def test_export_contains_members_and_tenant_data(tenant_a):
     json.dumps(payload, default=str)  # serialisable
 
 
-def test_lifecycle_command(tenant_b, capsys, tmp_path):
+@pytest.mark.usefixtures("capsys")
+def test_lifecycle_command(tenant_b, tmp_path):
     call_command("tenant", "suspend", "beta")
     tenant_b.refresh_from_db()
     assert tenant_b.status == TenantStatus.SUSPENDED

@@ -58,7 +58,7 @@ def _outcomes(run: TenantMigrationRun) -> dict[str, str]:
 
 
 @pytest.fixture
-def extra_schemas(db) -> list[str]:
+def extra_schemas(db) -> list[str]:  # noqa: ARG001 - requested for its side effect (usefixtures does not apply to fixtures)
     """Four more migrated tenant schemas in the spare pool (rolled back with the test)."""
     names = [schema_create_migrated() for _ in range(4)]
     SpareSchema.objects.bulk_create([SpareSchema(schema_name=name) for name in names])
@@ -72,7 +72,8 @@ def test_every_tenant_and_spare_schema_is_a_target(extra_schemas):
     assert "public" not in names
 
 
-def test_nothing_pending_skips_every_schema(extra_schemas):
+@pytest.mark.usefixtures("extra_schemas")
+def test_nothing_pending_skips_every_schema():
     report = tenants_migrate(parallel=1)
     assert report.total == len(tenant_schema_names())
     assert not report.failed
@@ -129,7 +130,8 @@ def test_resume_retries_only_the_failed_schema_then_everything_is_up_to_date(ext
         assert {r.outcome for r in report.results} == {SKIPPED}
 
 
-def test_report_table_and_summary_are_printed(extra_schemas, capsys):
+@pytest.mark.usefixtures("capsys")
+def test_report_table_and_summary_are_printed(extra_schemas):
     from io import StringIO
 
     _break(extra_schemas[0])
@@ -143,7 +145,8 @@ def test_report_table_and_summary_are_printed(extra_schemas, capsys):
     assert f"failed 1 of {len(tenant_schema_names())}" in text
 
 
-def test_schema_without_history_is_migrated_from_scratch(db):
+@pytest.mark.usefixtures("db")
+def test_schema_without_history_is_migrated_from_scratch():
     name = generate_schema_name()
     with connection.cursor() as cursor:
         cursor.execute(f'CREATE SCHEMA "{name}"')
@@ -158,7 +161,8 @@ def test_schema_without_history_is_migrated_from_scratch(db):
         assert cursor.fetchone()[0] > 0
 
 
-def test_missing_schema_is_a_failure_not_a_crash(db):
+@pytest.mark.usefixtures("db")
+def test_missing_schema_is_a_failure_not_a_crash():
     report = tenants_migrate(schema_names=["t_0000000000000000"], parallel=1)
     assert [(r.outcome, r.error) for r in report.results] == [(FAILED, "schema does not exist")]
 

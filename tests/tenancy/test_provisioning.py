@@ -73,7 +73,8 @@ def test_provisioning_takes_a_spare_schema_and_sets_up_owner_and_domain():
         assert Project.objects.count() == 1
 
 
-def test_duplicate_slug_is_refused(tenant_a):
+@pytest.mark.usefixtures("tenant_a")
+def test_duplicate_slug_is_refused():
     with pytest.raises(ValidationError) as exc:
         organization_provision(slug="alpha", name="Again", owner_email="x@example.test")
     assert exc.value.code == "slug_taken"

@@ -46,7 +46,8 @@ def _item_quantity(sub: dict) -> int:
     return int(sub["items"]["data"][0]["quantity"])
 
 
-def test_unknown_customer_is_unmatched(standin) -> None:
+@pytest.mark.usefixtures("standin")
+def test_unknown_customer_is_unmatched() -> None:
     row = deliver_and_process(
         _event("evt_u1", "customer.subscription.updated", {"id": "sub_x", "customer": "cus_nobody"})
     )

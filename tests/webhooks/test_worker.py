@@ -44,7 +44,8 @@ def test_session_tenants_exist(tenant_a, tenant_b) -> None:
     assert tenant_b.slug == "beta"
 
 
-def test_same_event_five_times_in_parallel_applies_once(standin, live_db, live_django) -> None:
+@pytest.mark.usefixtures("live_db")
+def test_same_event_five_times_in_parallel_applies_once(standin, live_django) -> None:
     plans_sync()
     beta = Tenant.objects.get(slug="beta")
     sub = subscribe(standin, customer_for(beta), "team", 1)
@@ -64,8 +65,9 @@ def test_same_event_five_times_in_parallel_applies_once(standin, live_db, live_d
     assert Subscription.objects.filter(stripe_subscription_id=sub["id"]).count() == 1
 
 
+@pytest.mark.usefixtures("live_db", "celery_worker_process")
 @pytest.mark.worker
-def test_broker_down_at_ingest_then_sweeper(standin, live_db, celery_worker_process) -> None:
+def test_broker_down_at_ingest_then_sweeper(standin) -> None:
     plans_sync()
     beta = Tenant.objects.get(slug="beta")
     sub = subscribe(standin, customer_for(beta), "team", 1)
@@ -80,10 +82,9 @@ def test_broker_down_at_ingest_then_sweeper(standin, live_db, celery_worker_proc
     assert Subscription.objects.get(stripe_subscription_id=sub["id"]).tenant_id == beta.pk
 
 
+@pytest.mark.usefixtures("live_db", "celery_worker_process")
 @pytest.mark.worker
-def test_signed_webhook_over_http_to_worker_changes_entitlements(
-    standin, live_db, live_django, celery_worker_process
-) -> None:
+def test_signed_webhook_over_http_to_worker_changes_entitlements(standin, live_django) -> None:
     standin.configure_webhooks(f"{live_django.url}/webhooks/stripe/", SECRET)
     plans_sync()
     beta = Tenant.objects.get(slug="beta")
