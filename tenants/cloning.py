@@ -39,7 +39,7 @@ class CloneRefused(Exception):
 
 
 @functools.cache
-def _planner(migration_modules: str):
+def _planner(_migration_modules: str):
     """One migration graph per process (and per MIGRATION_MODULES, which tests may change)."""
     from tenants.migration import MigrationPlanner
 

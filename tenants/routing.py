@@ -139,7 +139,7 @@ class ShardRouter:
     def db_for_write(self, model: Any, **hints: Any) -> str | None:
         return self._route(model)
 
-    def allow_relation(self, obj1: Any, obj2: Any, **hints: Any) -> bool | None:
+    def allow_relation(self, _obj1: Any, _obj2: Any, **hints: Any) -> bool | None:
         # A tenant row on a shard points at a global row (a user) by id; that is the design (D131).
         return True if sharding_enabled() else None
 

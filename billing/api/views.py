@@ -30,7 +30,7 @@ class IsBillingManager(IsTenantMember):
         return tenant_request(request).membership.role in BILLING_ROLES
 
 
-def _gateway_unavailable(exc: gateway.GatewayError) -> exceptions.APIException:
+def _gateway_unavailable() -> exceptions.APIException:
     error = exceptions.APIException(
         "Billing is temporarily unavailable. Try again shortly.", code="billing_unavailable"
     )
@@ -166,7 +166,7 @@ class BillingViewSet(TenantViewSet):
                 tenant=self.tenant, plan_code=data.validated_data["plan"], host=request.get_host()
             )
         except gateway.GatewayError as exc:
-            raise _gateway_unavailable(exc) from exc
+            raise _gateway_unavailable() from exc
         return Response({"url": url}, status=201)
 
     @extend_schema(operation_id="billing_portal", request=None, responses={201: UrlOutput, **_BILLING_ERRORS})
@@ -174,5 +174,5 @@ class BillingViewSet(TenantViewSet):
         try:
             url = services.portal_start(tenant=self.tenant, host=request.get_host())
         except gateway.GatewayError as exc:
-            raise _gateway_unavailable(exc) from exc
+            raise _gateway_unavailable() from exc
         return Response({"url": url}, status=201)

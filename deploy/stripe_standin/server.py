@@ -37,6 +37,8 @@ from deploy.stripe_standin.store import Store, random_token
 from deploy.stripe_standin.util import Obj, expand_paths, get_int, get_str
 from deploy.stripe_standin.webhooks import DEFAULT_RETRY_DELAYS, WebhookDispatcher
 
+_SHORT_KEY = 8  # keys this short are masked entirely
+
 log = logging.getLogger("deploy.stripe_standin")
 
 T = TypeVar("T")
@@ -518,7 +520,7 @@ def _api_key(authorization: str) -> str | None:
 
 
 def _mask(key: str) -> str:
-    if len(key) <= 8:
+    if len(key) <= _SHORT_KEY:
         return "*" * len(key)
     return f"{key[:3]}{'*' * 12}{key[-4:]}"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import exceptions
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
+from typing_extensions import override
 
 from shared_apps.accounts.models import Membership
 from shared_apps.accounts.policies import ADMIN_ROLES
@@ -72,6 +73,7 @@ class IsTenantAdmin(IsTenantMember):
 class OnTenantHost(BasePermission):
     """Anonymous endpoints (token exchange, invitation acceptance) still need a tenant host."""
 
+    @override
     def has_permission(self, request: Request, view: object) -> bool:
         if getattr(request._request, "tenant", None) is None:
             raise exceptions.NotFound()

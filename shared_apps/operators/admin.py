@@ -18,6 +18,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
+from typing_extensions import override
 
 from billing.models import BillingCustomer, Invoice, Subscription
 from billing.organizations import organization_plan, organizations_annotate
@@ -52,9 +53,11 @@ class PlanFilter(admin.SimpleListFilter):
     title = "plan"
     parameter_name = "plan"
 
+    @override
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return [(code, str(spec.get("name", code))) for code, spec in settings.BILLING_PLANS.items()]
 
+    @override
     def queryset(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> QuerySet[Tenant]:
         code = self.value()
         if not code:
@@ -216,12 +219,15 @@ class TenantAdmin(admin.ModelAdmin):
 
     # --- writes ---------------------------------------------------------------------------------
 
+    @override
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # provisioning takes a ready schema: signup or `manage.py provision_tenant`
 
+    @override
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False  # close, then `manage.py tenant purge` after the retention period
 
+    @override
     def save_model(self, request: HttpRequest, obj: Tenant, form: Any, change: bool) -> None:
         # Only the name is editable on the organization itself; domains are saved by the inline.
         if "name" in form.changed_data:
@@ -268,12 +274,15 @@ class SpareSchemaAdmin(admin.ModelAdmin):
     list_display = ("schema_name", "created_at")
     search_fields = ("schema_name",)
 
+    @override
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # `manage.py refill_schema_pool`
 
+    @override
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
+    @override
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
@@ -286,6 +295,7 @@ class MigrationResultInline(admin.TabularInline):
     can_delete = False
     ordering = ("outcome", "schema_name")
 
+    @override
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
@@ -315,8 +325,10 @@ class TenantMigrationRunAdmin(admin.ModelAdmin):
     def failed(self, obj: TenantMigrationRun) -> int:
         return obj.failed_total  # type: ignore[attr-defined]
 
+    @override
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    @override
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

@@ -19,6 +19,7 @@ import time
 from django.core.cache import cache
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
+from typing_extensions import override
 
 from tenants.base.api.context import client_ip_of, entitlements_of
 from tenants.base.observability import degraded
@@ -160,5 +161,6 @@ class CredentialRateThrottle(_PlanRateThrottle):
 class TenantRateThrottle(_PlanRateThrottle):
     scope = "tenant"
 
+    @override
     def ident(self, request: Request) -> str:
         return "all"

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from django.db import transaction
@@ -43,7 +44,7 @@ class _ApiBaseMixin:
         with transaction.atomic():
             response: HttpResponseBase = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
             claim = getattr(self, "_idempotency_claim", None)
-            if not 200 <= response.status_code < 300:
+            if not HTTPStatus.OK <= response.status_code < HTTPStatus.MULTIPLE_CHOICES:
                 transaction.set_rollback(True)  # an error leaves nothing behind, and is not stored
             elif claim is not None:
                 if hasattr(response, "render"):
@@ -93,7 +94,7 @@ class _ApiBaseMixin:
         etag = None
         if (
             isinstance(response, Response)
-            and 200 <= response.status_code < 300
+            and HTTPStatus.OK <= response.status_code < HTTPStatus.MULTIPLE_CHOICES
             and request.method in ("GET", "HEAD", "PATCH", "PUT")
             and isinstance(response.data, dict)
             and "results" not in response.data
