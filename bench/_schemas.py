@@ -44,7 +44,7 @@ def run_scripts(database_url: str, scripts: Sequence[str], workers: int = 2) -> 
         with psycopg.connect(database_url, autocommit=True) as conn:
             for script in chunk:
                 with conn.transaction():
-                    conn.execute(script.encode())  # type: ignore[call-overload]
+                    conn.execute(script.encode())
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(work, [scripts[i::workers] for i in range(workers)]))

@@ -809,7 +809,8 @@ def stage_case(env: dict[str, str], requests: list[list[str]], *, seconds: float
         cpu_after = proc_cpu_or_none(worker_pid)
         snap = bench_get(port, "/__bench__/stages?reset=1")
     n = snap["requests"]
-    assert n and measured["statuses"].get("200") == n, (measured["statuses"], n)
+    assert n, (measured["statuses"], n)
+    assert measured["statuses"].get("200") == n, (measured["statuses"], n)
     cpu_us = {k: round(v / n * 1e6, 1) for k, v in sorted(snap["cpu_s"].items(), key=lambda kv: -kv[1])}
     wall_us = {k: round(v / n * 1e6, 1) for k, v in sorted(snap["wall_s"].items(), key=lambda kv: -kv[1])}
     inside = sum(snap["cpu_s"].values())

@@ -76,7 +76,7 @@ def api_token(port: int, host: str, email: str, password: str) -> str:
     status, body = _request(
         port, "POST", "/api/v1/auth/token/", host=host, body={"email": email, "password": password, "name": "latency"}
     )
-    if status != 201 and status != 200:
+    if status not in {200, 201}:
         raise RuntimeError(f"token for {email} on {host}: {status} {body}")
     return str(body["token"])
 
@@ -85,7 +85,8 @@ def measure_upgrade(*, web_port: int, host: str, token: str, plan: str = "team")
     """Checkout for `plan`, press Pay, poll the billing overview every 20 ms until the plan shows."""
     auth = {"Authorization": f"Bearer {token}"}
     status, body = _request(web_port, "GET", "/api/v1/billing/", host=host, headers=auth)
-    assert status == 200 and body["plan"] != plan, (status, body)
+    assert status == 200, (status, body)
+    assert body["plan"] != plan, (status, body)
     status, body = _request(web_port, "POST", "/api/v1/billing/checkout/", host=host, body={"plan": plan}, headers=auth)
     assert status == 201, (status, body)
     pay_url = urlsplit(body["url"])

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CLONE_PREFIX = "memprobe_"
 
 
-def _memory(conn) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+def _memory(conn) -> tuple[int, int]:
     # CacheMemoryContext and everything below it (relcache/catcache entries, index info), found
     # through `path` (PostgreSQL 18 dropped the `parent` column), and the backend's total.
     row = conn.execute(

@@ -97,7 +97,7 @@ def _wait(predicate: Any, timeout: float) -> bool:
 def _measure(
     env: dict[str, str],
     tenant: Any,
-    receiver: Any,
+    _receiver: Any,
     arrivals: dict[str, float],
     lock: threading.Lock,
     *,
@@ -216,7 +216,7 @@ def run(env: dict[str, str]) -> dict[str, Any]:
     arrivals: dict[str, float] = {}
     lock = threading.Lock()
 
-    def record(event: dict | None, headers: dict[str, str]) -> int:
+    def record(event: dict | None, _headers: dict[str, str]) -> int:
         if event is None:
             return 400
         with lock:

@@ -18,7 +18,7 @@ from bench._util import ms, percentile
 NAME = "provisioning"
 
 
-def run(env: dict[str, str]) -> dict[str, Any]:
+def run(_env: dict[str, str]) -> dict[str, Any]:
     from django.conf import settings
 
     from shared_apps.accounts.services import organization_provision

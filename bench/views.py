@@ -5,12 +5,12 @@ from django.http import HttpRequest, JsonResponse
 from tenant_apps.projects.models import Project
 
 
-def one_query(request: HttpRequest) -> JsonResponse:
+def one_query(_request: HttpRequest) -> JsonResponse:
     rows = list(Project.objects.order_by("id").values("id", "name")[:5])
     return JsonResponse({"projects": rows})
 
 
-def backend_pid(request: HttpRequest) -> JsonResponse:
+def backend_pid(_request: HttpRequest) -> JsonResponse:
     """The worker's PostgreSQL backend pid (the benchmark reads that process's CPU time)."""
     from django.db import connection
 

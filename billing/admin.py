@@ -10,6 +10,7 @@ from django.db import models
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from typing_extensions import override
 
 from billing.models import BillingCustomer, DriftReport, Invoice, Plan, Subscription
 
@@ -27,12 +28,15 @@ def _money(amount: int, currency: str) -> str:
 class ReadOnlyAdmin(admin.ModelAdmin):
     """View-only for every operator: list, search, filters and detail pages."""
 
+    @override
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    @override
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
+    @override
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 

@@ -12,11 +12,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
 
 import stripe
 from django.conf import settings
+
+IDEMPOTENCY_KEY_MAX_LENGTH = 255  # Stripe's limit for an Idempotency-Key
 
 
 class GatewayError(Exception):
@@ -36,7 +39,7 @@ class NotFoundError(GatewayError):
 def idempotency_key(*, tenant_id: int | str, operation: str, business_id: str) -> str:
     """Deterministic: the same (tenant, operation, business id) always yields the same key."""
     raw = f"tenantry:{tenant_id}:{operation}:{business_id}"
-    if len(raw) <= 255:
+    if len(raw) <= IDEMPOTENCY_KEY_MAX_LENGTH:
         return raw
     return f"tenantry:{tenant_id}:{operation}:{hashlib.sha256(business_id.encode()).hexdigest()}"
 
@@ -57,7 +60,7 @@ def _call(fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
     try:
         result = fn(*args, **kwargs)
     except stripe.InvalidRequestError as exc:
-        if exc.http_status == 404 or exc.code == "resource_missing":
+        if exc.http_status == HTTPStatus.NOT_FOUND or exc.code == "resource_missing":
             raise NotFoundError(str(exc), code=exc.code or "resource_missing", http_status=404) from exc
         raise GatewayError(str(exc), code=exc.code or "invalid_request", http_status=exc.http_status) from exc
     except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
@@ -68,7 +71,11 @@ def _call(fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
         raise GatewayError(str(exc), code="idempotency_error", http_status=exc.http_status) from exc
     except stripe.StripeError as exc:
         status = exc.http_status
-        retryable = status is None or status >= 500 or status in (409, 429)
+        retryable = (
+            status is None
+            or status >= HTTPStatus.INTERNAL_SERVER_ERROR
+            or status in (HTTPStatus.CONFLICT, HTTPStatus.TOO_MANY_REQUESTS)
+        )
         raise GatewayError(str(exc), code=exc.code or "stripe_error", http_status=status, retryable=retryable) from exc
     if isinstance(result, stripe.StripeResponse):
         return dict(result.data)  # type: ignore[call-overload]

@@ -46,7 +46,7 @@ def _on_trial_will_end(customer: BillingCustomer, obj: dict[str, Any], marker: d
         services.subscription_note_trial_ending(subscription=sub, at=marker)
 
 
-def _on_invoice(customer: BillingCustomer, obj: dict[str, Any], marker: dt.datetime | None) -> None:
+def _on_invoice(customer: BillingCustomer, obj: dict[str, Any], _marker: dt.datetime | None) -> None:
     services.invoice_sync(customer=customer, invoice_id=obj["id"])
 
 
@@ -56,7 +56,7 @@ def _on_invoice_paid(customer: BillingCustomer, obj: dict[str, Any], marker: dt.
         services.tenant_mark_paid(tenant=customer.tenant)
 
 
-def _on_invoice_failed(customer: BillingCustomer, obj: dict[str, Any], marker: dt.datetime | None) -> None:
+def _on_invoice_failed(customer: BillingCustomer, obj: dict[str, Any], _marker: dt.datetime | None) -> None:
     invoice = services.invoice_sync(customer=customer, invoice_id=obj["id"])
     # Re-fetched: if it was paid meanwhile (events out of order) the tenant stays in good standing.
     if invoice.status == "open":
@@ -73,11 +73,11 @@ def _on_invoice_action_required(customer: BillingCustomer, obj: dict[str, Any], 
         services.tenant_mark_past_due(tenant=customer.tenant)
 
 
-def _on_customer_updated(customer: BillingCustomer, obj: dict[str, Any], marker: dt.datetime | None) -> None:
+def _on_customer_updated(customer: BillingCustomer, _obj: dict[str, Any], _marker: dt.datetime | None) -> None:
     services.customer_refresh(customer=customer)
 
 
-def _on_charge_refunded(customer: BillingCustomer, obj: dict[str, Any], marker: dt.datetime | None) -> None:
+def _on_charge_refunded(customer: BillingCustomer, obj: dict[str, Any], _marker: dt.datetime | None) -> None:
     charge = gateway.charge_retrieve(charge_id=obj["id"])
     if services.invoice_refunds_sync(customer=customer, charge=charge) is None:
         logger.info("refund of %s not linked to an invoice", obj["id"])

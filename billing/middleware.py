@@ -4,6 +4,7 @@ fails the request when Valkey is down, see billing.usage)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from http import HTTPStatus
 
 from django.http import HttpRequest, HttpResponse
 
@@ -18,6 +19,6 @@ class ApiUsageMiddleware:
         response = self.get_response(request)
         tenant = getattr(request, "tenant", None)
         # Only requests the API actually served count: not rejected credentials, throttles or errors.
-        if tenant is not None and request.path.startswith("/api/v1/") and response.status_code < 400:
+        if tenant is not None and request.path.startswith("/api/v1/") and response.status_code < HTTPStatus.BAD_REQUEST:
             usage_increment(tenant.pk)
         return response

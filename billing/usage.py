@@ -20,6 +20,8 @@ from django.utils import timezone
 from tenants.base.observability import degraded
 from tenants.base.redis import VALKEY_ERRORS, guarded, never_sent, redis_client
 
+_LAST_READ_MAX_ENTRIES = 10_000  # a bound on the process-local fallback map
+
 logger = logging.getLogger(__name__)
 
 KEY_TTL_SECONDS = 7 * 24 * 3600
@@ -108,7 +110,7 @@ def usage_current_hour(tenant_id: int) -> int:
     except VALKEY_ERRORS as exc:
         degraded(component="redis", feature="usage_display", exc=exc)
         return _last_read.get(key, 0) + pending
-    if len(_last_read) > 10_000:
+    if len(_last_read) > _LAST_READ_MAX_ENTRIES:
         _last_read.clear()
     _last_read[key] = value
     return value + pending

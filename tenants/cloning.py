@@ -39,7 +39,7 @@ class CloneRefused(Exception):
 
 
 @functools.cache
-def _planner(migration_modules: str):  # type: ignore[no-untyped-def]
+def _planner(_migration_modules: str):
     """One migration graph per process (and per MIGRATION_MODULES, which tests may change)."""
     from tenants.migration import MigrationPlanner
 
@@ -100,7 +100,7 @@ def schema_clone(*, template: str, schema_name: str) -> None:
             """,
             {"n": nsp},
         )
-        others, functions, triggers, loose_sequences = cursor.fetchone()  # type: ignore[misc]
+        others, functions, triggers, loose_sequences = cursor.fetchone()
         if others or functions or triggers or loose_sequences:
             raise CloneRefused(
                 f"{template} has {others} views/other relations, {functions} functions, "

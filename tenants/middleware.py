@@ -13,6 +13,7 @@ from django_tenants.utils import remove_www
 from tenants.base.errors import error_response
 from tenants.base.health import healthz
 from tenants.base.observability import metrics_view
+from tenants.base.request import tenant_request
 from tenants.conn import connection
 from tenants.models import TenantStatus
 from tenants.moves_gate import tenant_move_gate
@@ -68,7 +69,7 @@ class TenantResolutionMiddleware:
             return error_response(request, status=404, code="unknown_host", message="No such organization.")
 
         tenant.domain_url = hostname
-        request.tenant = tenant  # type: ignore[attr-defined]
+        tenant_request(request).tenant = tenant
         # The organization's shard is this thread's `default` connection for the request (a no-op
         # for the control database's own tenants, and with no TENANT_SHARDS): tenants/routing.py.
         with tenant_shard_context(tenant):
@@ -94,7 +95,7 @@ def _activate(tenant: object) -> None:
 
 def _use_public(request: HttpRequest) -> None:
     connection.set_schema_to_public()
-    request.tenant = None  # type: ignore[attr-defined]
+    tenant_request(request).tenant = None
     request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
     set_urlconf(request.urlconf)
 

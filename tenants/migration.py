@@ -38,6 +38,8 @@ from django.db import transaction
 
 from tenants.conn import connection
 
+_RESULT_BATCH = 100  # outcomes written to the ledger per flush
+
 Node = tuple[str, str]  # (app_label, migration name)
 
 OK = "ok"
@@ -514,7 +516,7 @@ def _tenants_migrate(
         pending_rows.append(outcome)
         if on_result is not None:
             on_result(outcome)
-        if len(pending_rows) >= 100:
+        if len(pending_rows) >= _RESULT_BATCH:
             flush()
 
     def flush() -> None:

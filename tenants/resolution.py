@@ -29,6 +29,8 @@ from tenants.base.redis import VALKEY_ERRORS
 from tenants.cache import public_key
 from tenants.models import Domain, Tenant
 
+_MAX_ENTRIES = 10_000  # a bound on the per-process host cache
+
 GENERATION_KEY = "tenants:resolution:generation"
 _UNKNOWN = object()
 
@@ -91,7 +93,7 @@ class _ResolutionCache:
             tenant = _load_tenant(host)
             entry = _Entry(value=tenant if tenant is not None else _UNKNOWN, generation=generation, loaded_at=now)
             with self._lock:
-                if len(self._entries) > 10_000:
+                if len(self._entries) > _MAX_ENTRIES:
                     self._entries.clear()
                 self._entries[host] = entry
         if entry.value is _UNKNOWN:

@@ -139,7 +139,7 @@ class ShardRouter:
     def db_for_write(self, model: Any, **hints: Any) -> str | None:
         return self._route(model)
 
-    def allow_relation(self, obj1: Any, obj2: Any, **hints: Any) -> bool | None:
+    def allow_relation(self, _obj1: Any, _obj2: Any, **hints: Any) -> bool | None:
         # A tenant row on a shard points at a global row (a user) by id; that is the design (D131).
         return True if sharding_enabled() else None
 
@@ -200,7 +200,7 @@ def install() -> None:
     """Called from TenantsConfig.ready(): only a sharded install pairs atomic blocks."""
     if sharding_enabled() and Atomic.__enter__ is not _atomic_enter:
         Atomic.__enter__ = _atomic_enter  # type: ignore[method-assign]
-        Atomic.__exit__ = _atomic_exit  # type: ignore[method-assign,assignment]
+        Atomic.__exit__ = _atomic_exit  # type: ignore[method-assign]
     _connect_celery()
 
 

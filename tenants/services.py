@@ -25,6 +25,8 @@ from tenants.shard_config import DEFAULT_SHARD
 from tenants.shards import schema_detach_global_references, shard_for_new_tenant
 from tenants.signals import tenant_provisioned
 
+ORGANIZATION_NAME_MAX_LENGTH = 200
+
 logger = logging.getLogger(__name__)
 
 
@@ -115,7 +117,7 @@ def tenant_provision(
     The organization goes to `shard`, or to the shard with the most room (tenants/shards.py)."""
     validate_slug(slug)
     name = (name or "").strip()
-    if not name or len(name) > 200:
+    if not name or len(name) > ORGANIZATION_NAME_MAX_LENGTH:
         raise ValidationError("An organization name of 1 to 200 characters is required.", code="name_invalid")
     if Tenant.objects.filter(slug=slug).exists():
         raise ValidationError("This slug is already taken.", code="slug_taken")
@@ -200,7 +202,7 @@ def tenant_set_status(*, tenant: Tenant, status: str) -> Tenant:
 @transaction.atomic
 def tenant_rename(*, tenant: Tenant, name: str) -> Tenant:
     name = (name or "").strip()
-    if not name or len(name) > 200:
+    if not name or len(name) > ORGANIZATION_NAME_MAX_LENGTH:
         raise ValidationError(
             {"name": ValidationError("An organization name of 1 to 200 characters is required.", code="name_invalid")}
         )

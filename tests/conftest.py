@@ -27,7 +27,7 @@ SESSION_TENANTS = ("alpha", "beta")
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
+def django_db_setup(django_db_setup, django_db_blocker):  # noqa: ARG001 - requested for its side effect (usefixtures does not apply to fixtures)
     with django_db_blocker.unblock():
         # Enough spare schemas for the session tenants plus the provisioning tests.
         schema_pool_refill(size=len(SESSION_TENANTS) + 4)
@@ -39,7 +39,6 @@ def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-unty
                     owner_email=f"owner@{slug}.test",
                     owner_password=TEST_PASSWORD,
                 )
-    yield
 
 
 @pytest.fixture(autouse=True)
@@ -57,22 +56,22 @@ def _public_schema_between_tests() -> Iterator[None]:
 
 
 @pytest.fixture
-def tenant_a(db) -> Tenant:  # type: ignore[no-untyped-def]
+def tenant_a(db) -> Tenant:  # noqa: ARG001 - requested for its side effect (usefixtures does not apply to fixtures)
     return Tenant.objects.get(slug="alpha")
 
 
 @pytest.fixture
-def tenant_b(db) -> Tenant:  # type: ignore[no-untyped-def]
+def tenant_b(db) -> Tenant:  # noqa: ARG001 - requested for its side effect (usefixtures does not apply to fixtures)
     return Tenant.objects.get(slug="beta")
 
 
 @pytest.fixture
-def owner_a(tenant_a: Tenant) -> User:
+def owner_a(tenant_a: Tenant) -> User:  # noqa: ARG001 - requested for its side effect (usefixtures does not apply to fixtures)
     return User.objects.get(email="owner@alpha.test")
 
 
 @pytest.fixture
-def member_factory():  # type: ignore[no-untyped-def]
+def member_factory():
     """make(tenant, role) -> a new user with that role in that tenant."""
 
     def make(tenant: Tenant, role: str = Role.MEMBER, **kwargs: object) -> User:
@@ -84,7 +83,7 @@ def member_factory():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup) -> Iterator[subprocess.Popen]:  # type: ignore[no-untyped-def]
+def celery_worker_process(django_db_setup) -> Iterator[subprocess.Popen]:  # noqa: ARG001 - requested for its side effect (usefixtures does not apply to fixtures)
     """A real Celery worker process on the real broker, against the test database."""
     from tests.billing.support import standin_server
 
@@ -139,8 +138,8 @@ def celery_worker_process(django_db_setup) -> Iterator[subprocess.Popen]:  # typ
 
 
 @pytest.fixture
-def wait_until():  # type: ignore[no-untyped-def]
-    def wait(predicate, timeout: float = 20.0, interval: float = 0.1):  # type: ignore[no-untyped-def]
+def wait_until():
+    def wait(predicate, timeout: float = 20.0, interval: float = 0.1):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             result = predicate()

@@ -49,4 +49,4 @@ def enrol(user: User) -> list[str]:
     """Turn two-factor on for `user` (the service path the portal uses); the recovery codes."""
     device = totp_device_start(user=user)
     step = int(time.time()) // 30
-    return totp_device_confirm(user=user, code=totp_for_key(device.key).at((step - 1) * 30))  # type: ignore[attr-defined]
+    return totp_device_confirm(user=user, code=totp_for_key(device.key).at((step - 1) * 30))

@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
+from typing_extensions import override
 
 from webhooks.models import WebhookEvent
 from webhooks.services import webhook_events_replay
@@ -71,11 +72,14 @@ class WebhookEventAdmin(admin.ModelAdmin):
     def has_replay_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("webhooks.change_webhookevent")
 
+    @override
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # events arrive signed from Stripe only
 
+    @override
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False  # the stored event is evidence: read it, replay it, never edit it
 
+    @override
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

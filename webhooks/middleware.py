@@ -21,6 +21,7 @@ from django.urls import set_urlconf
 from django_tenants.utils import get_public_schema_name, remove_www
 
 from tenants.base.observability import RequestContextMiddleware
+from tenants.base.request import tenant_request
 
 WEBHOOK_PATH = "/webhooks/stripe/"
 
@@ -49,7 +50,7 @@ class StripeWebhookFastPathMiddleware:
         # django-tenants from sending `SET search_path` again on every request (TENANT_LIMIT_SET_CALLS).
         if connection.schema_name != get_public_schema_name():  # type: ignore[attr-defined]
             connection.set_schema_to_public()  # type: ignore[attr-defined]
-        request.tenant = None  # type: ignore[attr-defined]
-        request.urlconf = settings.PUBLIC_SCHEMA_URLCONF  # type: ignore[attr-defined]
-        set_urlconf(request.urlconf)  # type: ignore[attr-defined]
+        tenant_request(request).tenant = None
+        request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
+        set_urlconf(request.urlconf)
         return stripe_webhook(request)

@@ -22,6 +22,10 @@ from tenants.base.observability import metric_incr
 from webhooks import stages
 from webhooks.models import FINAL_STATUSES, EventStatus, WebhookEvent
 
+_SHOWN_PATHS = 10
+EVENT_ID_MAX_LENGTH = 255
+EVENT_TYPE_MAX_LENGTH = 120
+
 logger = logging.getLogger(__name__)
 
 # A Stripe event nests under 10 levels (metadata is flat); anything deeper is not one Stripe sent as is.
@@ -104,16 +108,16 @@ def parse_event(body: bytes) -> ParsedEvent:
     # and UTF-8 cannot carry a lone surrogate), so the walk over the whole payload runs only then.
     bad_paths = jsonlimits.unstorable_paths(raw) if _MAYBE_UNSTORABLE.search(text) else []
     if bad_paths:
-        shown = ", ".join(path[:120] for path in bad_paths[:10])
-        if len(bad_paths) > 10:
-            shown += f" and {len(bad_paths) - 10} more"
+        shown = ", ".join(path[:120] for path in bad_paths[:_SHOWN_PATHS])
+        if len(bad_paths) > _SHOWN_PATHS:
+            shown += f" and {len(bad_paths) - _SHOWN_PATHS} more"
         problems.append(f"U+0000 or unpaired surrogate replaced by U+FFFD in payload at: {shown}")
         parked = parked or any(_is_routing(path) for path in bad_paths)
     payload: dict[str, Any] = jsonlimits.jsonb_safe(raw) if bad_paths else raw
     event_id, event_type = payload.get("id"), payload.get("type")
-    if not isinstance(event_id, str) or not event_id.startswith("evt_") or len(event_id) > 255:
+    if not isinstance(event_id, str) or not event_id.startswith("evt_") or len(event_id) > EVENT_ID_MAX_LENGTH:
         raise InvalidEventError("invalid_event", "The event has no valid id.")
-    if not isinstance(event_type, str) or not event_type or len(event_type) > 120:
+    if not isinstance(event_type, str) or not event_type or len(event_type) > EVENT_TYPE_MAX_LENGTH:
         raise InvalidEventError("invalid_event", "The event has no valid type.")
     if not isinstance(payload.get("data", {}), dict):
         raise InvalidEventError("invalid_event", "The event data is malformed.")

@@ -12,6 +12,7 @@ from shared_apps.accounts.permissions import IsTenantMember
 from shared_apps.accounts.policies import BILLING_ROLES
 from shared_apps.accounts.viewsets import TenantViewSet
 from tenants.base.api.docs import ErrorEnvelope, error_responses
+from tenants.base.request import tenant_request
 
 _BILLING_ERRORS = {
     **error_responses(),
@@ -26,10 +27,10 @@ class IsBillingManager(IsTenantMember):
 
     def has_permission(self, request: Request, view: object) -> bool:
         super().has_permission(request, view)
-        return request.membership.role in BILLING_ROLES  # type: ignore[attr-defined]
+        return tenant_request(request).membership.role in BILLING_ROLES
 
 
-def _gateway_unavailable(exc: gateway.GatewayError) -> exceptions.APIException:
+def _gateway_unavailable() -> exceptions.APIException:
     error = exceptions.APIException(
         "Billing is temporarily unavailable. Try again shortly.", code="billing_unavailable"
     )
@@ -165,7 +166,7 @@ class BillingViewSet(TenantViewSet):
                 tenant=self.tenant, plan_code=data.validated_data["plan"], host=request.get_host()
             )
         except gateway.GatewayError as exc:
-            raise _gateway_unavailable(exc) from exc
+            raise _gateway_unavailable() from exc
         return Response({"url": url}, status=201)
 
     @extend_schema(operation_id="billing_portal", request=None, responses={201: UrlOutput, **_BILLING_ERRORS})
@@ -173,5 +174,5 @@ class BillingViewSet(TenantViewSet):
         try:
             url = services.portal_start(tenant=self.tenant, host=request.get_host())
         except gateway.GatewayError as exc:
-            raise _gateway_unavailable(exc) from exc
+            raise _gateway_unavailable() from exc
         return Response({"url": url}, status=201)

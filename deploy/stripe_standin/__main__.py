@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     stop = threading.Event()
 
-    def _on_signal(signum: int, frame: FrameType | None) -> None:
+    def _on_signal(_signum: int, _frame: FrameType | None) -> None:
         stop.set()
 
     signal.signal(signal.SIGINT, _on_signal)

@@ -197,7 +197,7 @@ def portal_page(engine: Engine, session: Obj, notice: str | None = None) -> str:
 
 
 # -- invoices -----------------------------------------------------------------------------------------
-def invoice_page(engine: Engine, invoice: Obj) -> str:
+def invoice_page(_engine: Engine, invoice: Obj) -> str:
     lines = "".join(
         f"<tr><td>{escape(ln['description'] or '')}</td>"
         f"<td class=muted>{fmt_date(ln['period']['start'])} &ndash; {fmt_date(ln['period']['end'])}</td>"

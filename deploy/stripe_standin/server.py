@@ -37,6 +37,8 @@ from deploy.stripe_standin.store import Store, random_token
 from deploy.stripe_standin.util import Obj, expand_paths, get_int, get_str
 from deploy.stripe_standin.webhooks import DEFAULT_RETRY_DELAYS, WebhookDispatcher
 
+_SHORT_KEY = 8  # keys this short are masked entirely
+
 log = logging.getLogger("deploy.stripe_standin")
 
 T = TypeVar("T")
@@ -385,7 +387,8 @@ class StandinServer:
         if action == "advance" and method == "POST":
             sub_id = get_str(params, "subscription", required=True)
             act = get_str(params, "action", required=True)
-            assert sub_id is not None and act is not None
+            assert sub_id is not None
+            assert act is not None
             return json_response(200, self.advance(sub_id, act))
         if action == "refund" and method == "POST":
             ch_id = get_str(params, "charge", required=True)
@@ -517,7 +520,7 @@ def _api_key(authorization: str) -> str | None:
 
 
 def _mask(key: str) -> str:
-    if len(key) <= 8:
+    if len(key) <= _SHORT_KEY:
         return "*" * len(key)
     return f"{key[:3]}{'*' * 12}{key[-4:]}"
 

@@ -10,6 +10,11 @@ from typing import Any
 
 from deploy.stripe_standin.errors import invalid_param, missing_param
 
+# Stripe's metadata limits
+METADATA_MAX_KEY_LENGTH = 40
+METADATA_MAX_VALUE_LENGTH = 500
+METADATA_MAX_KEYS = 50
+
 Obj = dict[str, Any]
 
 INTERVALS = ("day", "week", "month", "year")
@@ -131,18 +136,18 @@ def apply_metadata(current: Obj, update: Any, *, param: str = "metadata") -> Obj
     if not isinstance(update, dict):
         raise invalid_param(param, f"Invalid object: {param} must be a hash.", "parameter_invalid_object")
     merged = dict(current)
-    for key, value in update.items():
-        key = str(key)
-        if len(key) > 40:
+    for raw_key, value in update.items():
+        key = str(raw_key)
+        if len(key) > METADATA_MAX_KEY_LENGTH:
             raise invalid_param(f"{param}[{key}]", "Metadata keys can be at most 40 characters long.")
         if value == "" or value is None:
             merged.pop(key, None)
         else:
             text = str(value)
-            if len(text) > 500:
+            if len(text) > METADATA_MAX_VALUE_LENGTH:
                 raise invalid_param(f"{param}[{key}]", "Metadata values can be at most 500 characters long.")
             merged[key] = text
-    if len(merged) > 50:
+    if len(merged) > METADATA_MAX_KEYS:
         raise invalid_param(param, "Metadata can have at most 50 keys.")
     return merged
 

@@ -12,6 +12,7 @@ import urllib.request
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -227,4 +228,4 @@ class WebhookDispatcher:
         delivery.response_status = status
         delivery.error = error
         delivery.history.append({"at": time.time(), "status": status, "error": error})
-        return status is not None and 200 <= status < 300
+        return status is not None and HTTPStatus.OK <= status < HTTPStatus.MULTIPLE_CHOICES

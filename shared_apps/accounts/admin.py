@@ -15,6 +15,7 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
+from typing_extensions import override
 
 from shared_apps.accounts.models import Membership, Role, User
 from shared_apps.accounts.services import membership_add, membership_change_role, membership_remove
@@ -47,6 +48,7 @@ class MembershipInline(admin.TabularInline):
     show_change_link = True
     ordering = ("tenant__slug",)
 
+    @override
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False  # add memberships from the Memberships page (through membership_add)
 
@@ -85,6 +87,7 @@ class UserAdmin(DjangoUserAdmin):
     filter_horizontal = ("groups", "user_permissions")
     actions = ()
 
+    @override
     def get_inlines(self, request: HttpRequest, obj: User | None) -> tuple[type, ...]:
         return self.inlines if obj is not None else ()
 
@@ -119,9 +122,11 @@ class MembershipAdmin(admin.ModelAdmin):
     ordering = ("tenant__slug", "user__email")
     actions = ("remove_selected",)
 
+    @override
     def get_fields(self, request: HttpRequest, obj: Membership | None = None) -> Any:
         return ["user", "tenant", "role"] if obj is None else ["user", "tenant", "role", "created_at"]
 
+    @override
     def get_readonly_fields(self, request: HttpRequest, obj: Membership | None = None) -> list[str]:
         return [] if obj is None else ["user", "tenant", "created_at"]
 
@@ -130,6 +135,7 @@ class MembershipAdmin(admin.ModelAdmin):
         actions.pop("delete_selected", None)  # replaced by remove_selected (keeps the last owner)
         return actions
 
+    @override
     def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
         if change:
             saved = membership_change_role(membership=obj, role=form.cleaned_data["role"])
@@ -146,6 +152,7 @@ class MembershipAdmin(admin.ModelAdmin):
             return False  # the last owner: make someone else owner first
         return super().has_delete_permission(request, obj)
 
+    @override
     def delete_model(self, request: HttpRequest, obj: Membership) -> None:
         membership_remove(membership=obj)
 

@@ -28,5 +28,5 @@ class SessionActivityMiddleware:
         now = time.time()
         if now - float(session.get(SEEN_KEY, 0) or 0) < settings.SESSION_ACTIVITY_WRITE_SECONDS:
             return
-        user_session_touch(request=request, user=user)  # type: ignore[arg-type]
+        user_session_touch(request=request, user=user)
         session[SEEN_KEY] = now  # saved with the response by the session middleware

@@ -5,12 +5,14 @@ from __future__ import annotations
 from rest_framework import exceptions
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
+from typing_extensions import override
 
 from shared_apps.accounts.models import Membership
 from shared_apps.accounts.policies import ADMIN_ROLES
 from shared_apps.accounts.selectors import membership_get
 from tenants.base.api.context import entitlements_of
 from tenants.base.api.tenant_policies import ensure_writable
+from tenants.base.request import tenant_request
 from tenants.base.request_cache import request_cache_for
 
 _MISSING = object()
@@ -28,17 +30,17 @@ def membership_of(request: Request) -> Membership | None:
         if tenant is not None and user is not None and user.is_authenticated:
             cached = request_cache_for(raw).get_or_load(
                 ("membership", user.pk),
-                lambda: membership_get(user=user, tenant_id=tenant.pk),  # type: ignore[arg-type]
+                lambda: membership_get(user=user, tenant_id=tenant.pk),
                 copy=True,
             )
-        raw.membership = cached  # type: ignore[attr-defined]
+        raw.membership = cached  # type: ignore[attr-defined]  # None: looked, not a member
     return cached  # type: ignore[return-value]
 
 
 def require_writable(request: Request) -> None:
     """A write on a read-only organization: 402 `tenant_read_only` (the rule: billing.policies)."""
     if request.method not in SAFE_METHODS:
-        ensure_writable(tenant=request._request.tenant, entitlements=entitlements_of(request))  # type: ignore[attr-defined]
+        ensure_writable(tenant=tenant_request(request).tenant, entitlements=entitlements_of(request))
 
 
 class IsTenantMember(BasePermission):
@@ -65,12 +67,13 @@ class IsTenantAdmin(IsTenantMember):
 
     def has_permission(self, request: Request, view: object) -> bool:
         super().has_permission(request, view)
-        return request.membership.role in ADMIN_ROLES  # type: ignore[attr-defined]
+        return tenant_request(request).membership.role in ADMIN_ROLES
 
 
 class OnTenantHost(BasePermission):
     """Anonymous endpoints (token exchange, invitation acceptance) still need a tenant host."""
 
+    @override
     def has_permission(self, request: Request, view: object) -> bool:
         if getattr(request._request, "tenant", None) is None:
             raise exceptions.NotFound()

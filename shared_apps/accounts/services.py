@@ -14,6 +14,10 @@ from shared_apps.accounts.signals import membership_changed
 from tenants.models import Tenant
 from tenants.services import tenant_provision
 
+SECONDS_PER_MINUTE = 60
+TOTP_DIGITS = 6
+SECOND_FACTOR_MAX_LENGTH = 64  # longer input is neither a TOTP nor a recovery code
+
 
 class LastOwnerError(ValidationError):
     def __init__(self) -> None:
@@ -95,8 +99,12 @@ def membership_remove(*, membership: Membership) -> None:
 class LoginThrottledError(ValidationError):
     def __init__(self, retry_after: int) -> None:
         self.retry_after = max(1, int(retry_after))
-        minutes = math.ceil(self.retry_after / 60)
-        wait = f"{self.retry_after} seconds" if self.retry_after < 60 else f"{minutes} minute{'s' * (minutes != 1)}"
+        minutes = math.ceil(self.retry_after / SECONDS_PER_MINUTE)
+        wait = (
+            f"{self.retry_after} seconds"
+            if self.retry_after < SECONDS_PER_MINUTE
+            else f"{minutes} minute{'s' * (minutes != 1)}"
+        )
         super().__init__(
             f"Too many failed sign-in attempts for this account or from your network. Try again in {wait}.",
             code="login_throttled",
@@ -174,16 +182,16 @@ def user_authenticate(
         raise InvalidCredentialsError()
     from shared_apps.accounts.selectors import two_factor_enabled, two_factor_required
 
-    if two_factor_enabled(user=user):  # type: ignore[arg-type]
+    if two_factor_enabled(user=user):
         if not otp:
-            raise OtpRequiredError(user=user)  # type: ignore[arg-type]
-        if _second_factor_match(user=user, code=otp) is None:  # type: ignore[arg-type]
+            raise OtpRequiredError(user=user)
+        if _second_factor_match(user=user, code=otp) is None:
             lockout.login_failure_record(request=request, email=email)
             raise OtpInvalidError()
     elif not enrolment_grace and tenant_id is not None and two_factor_required(tenant_id=tenant_id):
         raise TwoFactorEnrolmentRequiredError()
     lockout.login_failures_reset(email=email)
-    return user  # type: ignore[return-value]
+    return user
 
 
 # --- Cross-host sign-in hand-off ------------------------------------------------------------------
@@ -265,9 +273,9 @@ def _second_factor_match(*, user: User, code: str) -> str | None:
     from shared_apps.accounts.models import RecoveryCode
 
     code = (code or "").strip().replace(" ", "")
-    if len(code) > 64:
+    if len(code) > SECOND_FACTOR_MAX_LENGTH:
         return None
-    if code.isdigit() and len(code) == 6:
+    if code.isdigit() and len(code) == TOTP_DIGITS:
         for device in TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True):
             if device.verify_token(code):
                 return "totp"
@@ -320,7 +328,7 @@ def totp_device_confirm(*, user: User, code: str) -> list[str]:
     if device is None:
         raise ValidationError("Start the set-up again: no authenticator is waiting for confirmation.", code="no_device")
     code = (code or "").strip().replace(" ", "")
-    if not (code.isdigit() and len(code) == 6) or not device.verify_token(code):
+    if not (code.isdigit() and len(code) == TOTP_DIGITS) or not device.verify_token(code):
         raise ValidationError(
             {"code": ValidationError("That code is not valid. Try the current one.", code="otp_invalid")}
         )

@@ -27,7 +27,7 @@ from tenants.base.api.views import _ApiBaseMixin
 from tenants.models import Tenant
 
 
-class TenantViewSet(_ApiBaseMixin, GenericViewSet):  # type: ignore[misc]
+class TenantViewSet(_ApiBaseMixin, GenericViewSet):
     permission_classes = [IsTenantMember]
     lookup_value_converter = "id"  # ids fit a bigint: an absurd id is a 404, never a database error
     scope_area: str | None = None  # "admin" for administrative resources (D64); actions may set it
@@ -35,7 +35,7 @@ class TenantViewSet(_ApiBaseMixin, GenericViewSet):  # type: ignore[misc]
 
     @property
     def membership(self) -> Membership:
-        return self.request.membership  # type: ignore[attr-defined, no-any-return]
+        return self.request.membership  # type: ignore[attr-defined]
 
     @property
     def tenant(self) -> Tenant:

@@ -18,6 +18,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
+from typing_extensions import override
 
 from billing.models import BillingCustomer, Invoice, Subscription
 from billing.organizations import organization_plan, organizations_annotate
@@ -52,9 +53,11 @@ class PlanFilter(admin.SimpleListFilter):
     title = "plan"
     parameter_name = "plan"
 
+    @override
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return [(code, str(spec.get("name", code))) for code, spec in settings.BILLING_PLANS.items()]
 
+    @override
     def queryset(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> QuerySet[Tenant]:
         code = self.value()
         if not code:
@@ -121,11 +124,11 @@ class TenantAdmin(admin.ModelAdmin):
 
     @admin.display(description="members", ordering="member_count")
     def members(self, obj: Tenant) -> str:
-        return _changelist_link(Membership, str(obj.member_count), tenant__id__exact=obj.pk)  # type: ignore[attr-defined]
+        return _changelist_link(Membership, str(obj.member_count), tenant__id__exact=obj.pk)
 
     @admin.display(description="billed seats", ordering="billed_seats")
     def seats_billed(self, obj: Tenant) -> object:
-        return obj.billed_seats if obj.billed_seats is not None else "-"  # type: ignore[attr-defined]
+        return obj.billed_seats if obj.billed_seats is not None else "-"
 
     @admin.display(description="primary domain")
     def primary_domain(self, obj: Tenant) -> str:
@@ -141,7 +144,7 @@ class TenantAdmin(admin.ModelAdmin):
         limit = "unlimited" if ent.seats is None else str(ent.seats)
         billed = f", {sub.quantity} billed ({sub.status})" if sub is not None else ", no live subscription"
         read_only = " — read-only" if ent.read_only else ""
-        return f"{ent.plan}: {obj.member_count} member(s) of {limit} seat(s){billed}{read_only}"  # type: ignore[attr-defined]
+        return f"{ent.plan}: {obj.member_count} member(s) of {limit} seat(s){billed}{read_only}"
 
     @admin.display(description="members")
     def members_table(self, obj: Tenant) -> str:
@@ -151,7 +154,7 @@ class TenantAdmin(admin.ModelAdmin):
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
             ((_change_link(m.user), m.get_role_display(), f"{m.created_at:%Y-%m-%d}") for m in rows),
         )
-        more = _changelist_link(Membership, f"all {obj.member_count} →", tenant__id__exact=obj.pk)  # type: ignore[attr-defined]
+        more = _changelist_link(Membership, f"all {obj.member_count} →", tenant__id__exact=obj.pk)
         return format_html(
             "<table><thead><tr><th>person</th><th>role</th><th>joined</th></tr></thead><tbody>{}</tbody></table>{}",
             body,
@@ -216,12 +219,15 @@ class TenantAdmin(admin.ModelAdmin):
 
     # --- writes ---------------------------------------------------------------------------------
 
+    @override
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # provisioning takes a ready schema: signup or `manage.py provision_tenant`
 
+    @override
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False  # close, then `manage.py tenant purge` after the retention period
 
+    @override
     def save_model(self, request: HttpRequest, obj: Tenant, form: Any, change: bool) -> None:
         # Only the name is editable on the organization itself; domains are saved by the inline.
         if "name" in form.changed_data:
@@ -232,15 +238,15 @@ class TenantAdmin(admin.ModelAdmin):
         for tenant in queryset:
             try:
                 before = tenant.status
-                tenant = organization_lifecycle_change(
+                after = organization_lifecycle_change(
                     tenant=tenant,
                     action=action,
                     via="admin",
                     operator=request.user,  # type: ignore[arg-type]
                     ip=request.META.get("REMOTE_ADDR"),
                 )
-                if tenant.status != before:
-                    changed.append(tenant.slug)
+                if after.status != before:
+                    changed.append(after.slug)
             except ValidationError as exc:
                 refused.append(f"{tenant.slug} ({' '.join(exc.messages)})")
         if changed:
@@ -268,12 +274,15 @@ class SpareSchemaAdmin(admin.ModelAdmin):
     list_display = ("schema_name", "created_at")
     search_fields = ("schema_name",)
 
+    @override
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # `manage.py refill_schema_pool`
 
+    @override
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
+    @override
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
@@ -286,6 +295,7 @@ class MigrationResultInline(admin.TabularInline):
     can_delete = False
     ordering = ("outcome", "schema_name")
 
+    @override
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
@@ -315,8 +325,10 @@ class TenantMigrationRunAdmin(admin.ModelAdmin):
     def failed(self, obj: TenantMigrationRun) -> int:
         return obj.failed_total  # type: ignore[attr-defined]
 
+    @override
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    @override
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

@@ -27,6 +27,8 @@ from shared_apps.accounts.services import organization_provision, user_create
 from shared_apps.public_site.models import PendingSignup, SignupMail
 from tenants.models import Tenant
 
+_TOKEN_MAX_LENGTH = 100
+
 SIGNUP_CONFIRM_TTL_HOURS = 24
 
 
@@ -120,7 +122,7 @@ def signup_records_purge(*, now: dt.datetime | None = None) -> int:
 
 def signup_pending_get(*, raw: str) -> PendingSignup | None:
     """The unexpired, unused pending signup for a confirmation token, else None."""
-    if not raw or len(raw) > 100:
+    if not raw or len(raw) > _TOKEN_MAX_LENGTH:
         return None
     return PendingSignup.objects.filter(
         secret_hash=_hash(raw), completed_at__isnull=True, expires_at__gt=timezone.now()

@@ -212,11 +212,7 @@ def signin_two_factor_view(request: HttpRequest) -> HttpResponse:
 def organizations_view(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return HttpResponseRedirect("/signin/")
-    memberships = [
-        m
-        for m in tenants_for_user(user=request.user)
-        if m.tenant.status != TenantStatus.CLOSED  # type: ignore[arg-type]
-    ]
+    memberships = [m for m in tenants_for_user(user=request.user) if m.tenant.status != TenantStatus.CLOSED]
     return render(request, "public_site/organizations.html", {"memberships": memberships})
 
 
@@ -227,9 +223,9 @@ def enter_view(request: HttpRequest, slug: str) -> HttpResponse:
     tenant = tenant_by_slug(slug=slug)
     if tenant is None or tenant.status == TenantStatus.CLOSED:
         raise Http404()
-    if membership_get(user=request.user, tenant_id=tenant.pk) is None:  # type: ignore[arg-type]
+    if membership_get(user=request.user, tenant_id=tenant.pk) is None:
         raise Http404()
-    return _enter(request, request.user, tenant)  # type: ignore[arg-type]
+    return _enter(request, request.user, tenant)
 
 
 @require_POST

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -86,7 +87,11 @@ class Receiver:
                         else record["error"]
                     )
                     print(f"{'OK ' if event else 'BAD'} {shown}", flush=True)
-                reply = b'{"received": true}' if 200 <= status < 300 else b'{"received": false}'
+                reply = (
+                    b'{"received": true}'
+                    if HTTPStatus.OK <= status < HTTPStatus.MULTIPLE_CHOICES
+                    else b'{"received": false}'
+                )
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(reply)))

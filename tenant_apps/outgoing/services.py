@@ -19,6 +19,7 @@ import random
 import time
 import uuid
 from collections.abc import Iterable
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -435,9 +436,13 @@ def delivery_attempt(*, delivery_id: int, now: dt.datetime | None = None) -> tup
         )
         status_code = result.status
         excerpt = _excerpt(result.body, result.truncated)
-        ok = 200 <= result.status < 300
+        ok = HTTPStatus.OK <= result.status < HTTPStatus.MULTIPLE_CHOICES
         if not ok:
-            error = f"HTTP {result.status}" + (" (redirects are not followed)" if 300 <= result.status < 400 else "")
+            error = f"HTTP {result.status}" + (
+                " (redirects are not followed)"
+                if HTTPStatus.MULTIPLE_CHOICES <= result.status < HTTPStatus.BAD_REQUEST
+                else ""
+            )
     except netguard.DeliveryRefused as exc:
         ok, error = False, f"{exc.code}: {exc}"
     except (OSError, TimeoutError, ValueError) as exc:

@@ -20,6 +20,7 @@ from django.shortcuts import render
 from billing.selectors import entitlements_for_tenant
 from shared_apps.accounts.models import Membership
 from shared_apps.accounts.selectors import membership_get
+from tenants.base.request import tenant_request
 
 SESSION_TENANT_KEY = "portal_tenant_id"
 
@@ -31,7 +32,7 @@ def portal_login(request: HttpRequest, user: Any) -> None:
     from django.contrib.auth import login
 
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    request.session[SESSION_TENANT_KEY] = request.tenant.pk  # type: ignore[attr-defined]
+    request.session[SESSION_TENANT_KEY] = tenant_request(request).tenant.pk
 
 
 def signed_in_member(request: HttpRequest) -> Membership | None:
@@ -41,7 +42,7 @@ def signed_in_member(request: HttpRequest) -> Membership | None:
         return None
     if request.session.get(SESSION_TENANT_KEY) != tenant.pk:
         return None
-    return membership_get(user=request.user, tenant_id=tenant.pk)  # type: ignore[arg-type]
+    return membership_get(user=request.user, tenant_id=tenant.pk)
 
 
 def _to_login(request: HttpRequest) -> HttpResponse:
@@ -74,11 +75,11 @@ def portal_view(roles: Iterable[str] | None = None, *, two_factor_exempt: bool =
             if request.session.get(SESSION_TENANT_KEY) != tenant.pk:
                 logout(request)  # a session from elsewhere: start over on this host
                 return _to_login(request)
-            membership = membership_get(user=request.user, tenant_id=tenant.pk)  # type: ignore[arg-type]
+            membership = membership_get(user=request.user, tenant_id=tenant.pk)
             if membership is None:
                 raise Http404()
-            request.membership = membership  # type: ignore[attr-defined]
-            request.entitlements = entitlements_for_tenant(tenant=tenant)  # type: ignore[attr-defined]
+            tenant_request(request).membership = membership
+            tenant_request(request).entitlements = entitlements_for_tenant(tenant=tenant)
             if not two_factor_exempt and two_factor_missing(request, tenant.pk):
                 return HttpResponseRedirect(TWO_FACTOR_PAGE)
             if allowed is not None and membership.role not in allowed:

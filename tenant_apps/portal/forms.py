@@ -20,7 +20,7 @@ class InviteForm(forms.Form):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         # Offer only the roles this member may grant (accounts.policies). Any real role still validates
         # here, so a forged one reaches the service, which refuses it by the same rule with a clear message.
-        self.fields["role"].widget.choices = role_choices_grantable(by=actor_role)  # type: ignore[attr-defined]
+        self.fields["role"].widget.choices = role_choices_grantable(by=actor_role)
 
 
 class RoleForm(forms.Form):
@@ -28,7 +28,7 @@ class RoleForm(forms.Form):
 
     def __init__(self, *args: object, actor_role: str, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["role"].widget.choices = role_choices_grantable(by=actor_role)  # type: ignore[attr-defined]
+        self.fields["role"].widget.choices = role_choices_grantable(by=actor_role)
 
 
 class AcceptInvitationForm(forms.Form):

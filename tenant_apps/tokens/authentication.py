@@ -8,6 +8,7 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
+from typing_extensions import override
 
 from tenant_apps.tokens.crypto import API_TOKEN_SCHEME, secret_matches, secret_prefix
 from tenant_apps.tokens.models import ApiToken
@@ -53,7 +54,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             return None
         if getattr(request._request, "tenant", None) is None:
             raise exceptions.AuthenticationFailed("API tokens are only valid on an organization's host.")
-        if len(header) != 2:
+        if len(header) != 2:  # noqa: PLR2004 - "Bearer <token>"
             raise exceptions.AuthenticationFailed("Malformed Authorization header.")
         try:
             raw = header[1].decode()
@@ -67,6 +68,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         cached.last_used_at = token.last_used_at  # the cached copy knows the use was recorded
         return token.user, token
 
+    @override
     def authenticate_header(self, request: Request) -> str:
         return f'{self.keyword} realm="api"'
 
@@ -75,6 +77,7 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
     target_class = "tenant_apps.tokens.authentication.BearerTokenAuthentication"
     name = "bearerAuth"
 
+    @override
     def get_security_definition(self, auto_schema: object) -> dict:
         return {
             "type": "http",

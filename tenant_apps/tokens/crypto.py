@@ -8,6 +8,7 @@ import secrets
 
 API_TOKEN_SCHEME = "tnt"  # noqa: S105 - a public prefix, not a secret
 INVITATION_SCHEME = "inv"
+_PREFIX_MAX_LENGTH = 16
 
 
 def secret_hash(raw: str) -> str:
@@ -22,10 +23,11 @@ def secret_new(*, scheme: str) -> tuple[str, str]:
 
 def secret_prefix(raw: str, *, scheme: str) -> str | None:
     """The lookup prefix of a well-formed secret of `scheme`, else None."""
-    parts = raw.split("_", 2)
-    if len(parts) != 3 or parts[0] != scheme or not parts[1] or not parts[2] or len(parts[1]) > 16:
+    given_scheme, _, rest = raw.partition("_")
+    prefix, _, secret = rest.partition("_")
+    if given_scheme != scheme or not prefix or not secret or len(prefix) > _PREFIX_MAX_LENGTH:
         return None
-    return parts[1]
+    return prefix
 
 
 def secret_matches(*, stored_hash: str, raw: str) -> bool:

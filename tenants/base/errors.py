@@ -26,5 +26,5 @@ def error_response(request: HttpRequest, *, status: int, code: str, message: str
         '<meta name=viewport content="width=device-width,initial-scale=1"></head>'
         "<body><h1>{title}</h1><p>{message}</p><p><small>Error code: <code>{code}</code></small></p>"
         "</body></html>"
-    ).format(title=escape(message.split(".")[0]), message=escape(message), code=escape(code))
+    ).format(title=escape(message.split(".", maxsplit=1)[0]), message=escape(message), code=escape(code))
     return HttpResponse(body, status=status, content_type="text/html; charset=utf-8")

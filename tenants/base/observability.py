@@ -34,6 +34,8 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.functional import empty
 
+from tenants.base.request import tenant_request
+
 logger = logging.getLogger("tenantry.request")
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -347,7 +349,7 @@ class RequestContextMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = valid_request_id(request.headers.get(REQUEST_ID_HEADER))
-        request.request_id = request_id  # type: ignore[attr-defined]
+        tenant_request(request).request_id = request_id
         id_token = _request_id.set(request_id)
         req_token = _request.set(request)
         started = time.perf_counter()
@@ -465,5 +467,5 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Collector())  # type: ignore[arg-type]
+    registry.register(_Collector())
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

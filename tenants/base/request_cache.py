@@ -146,7 +146,7 @@ class RequestCache:
         if bucket is not None and bucket.generation == self.generation:
             found = bucket.entries.get(key)
             if found is not None and now - found[1] < _max_age():
-                return copy_module.copy(found[0]) if copy else found[0]  # type: ignore[no-any-return]
+                return copy_module.copy(found[0]) if copy else found[0]
         value = load()
         if value is not None:
             with _lock:

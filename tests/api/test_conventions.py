@@ -30,22 +30,25 @@ def _token(tenant: Any, user: User, scopes: list[str] | None = None) -> str:
 # --- ETags ----------------------------------------------------------------------------------------
 
 
-def test_etag_and_if_none_match(tenant_a, owner_a) -> None:  # type: ignore[no-untyped-def]
+def test_etag_and_if_none_match(tenant_a, owner_a) -> None:
     api = Api(tenant_a, user=owner_a)
     project = make_project(tenant_a, owner_a, "Tagged")
     first = api.get(f"/api/v1/projects/{project.pk}/")
     etag = first.headers["ETag"]
-    assert etag.startswith('"') and len(etag) > 10
+    assert etag.startswith('"')
+    assert len(etag) > 10
     not_modified = api.get(f"/api/v1/projects/{project.pk}/", HTTP_IF_NONE_MATCH=etag)
-    assert not_modified.status_code == 304 and not_modified.content == b""
+    assert not_modified.status_code == 304
+    assert not_modified.content == b""
     assert not_modified.headers["ETag"] == etag
     changed = api.patch(f"/api/v1/projects/{project.pk}/", {"name": "Retagged"})
-    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+    assert changed.status_code == 200
+    assert changed.headers["ETag"] != etag
     assert api.get(f"/api/v1/projects/{project.pk}/", HTTP_IF_NONE_MATCH=etag).status_code == 200
     assert api.get(f"/api/v1/projects/{project.pk}/", HTTP_IF_NONE_MATCH=changed.headers["ETag"]).status_code == 304
 
 
-def test_stale_if_match_is_412_and_nothing_changes(tenant_a, owner_a) -> None:  # type: ignore[no-untyped-def]
+def test_stale_if_match_is_412_and_nothing_changes(tenant_a, owner_a) -> None:
     api = Api(tenant_a, user=owner_a)
     project = make_project(tenant_a, owner_a, "Guarded")
     task = api.post(f"/api/v1/projects/{project.pk}/tasks/", {"title": "T"}).json()
@@ -64,19 +67,21 @@ def test_stale_if_match_is_412_and_nothing_changes(tenant_a, owner_a) -> None:  
     assert snapshot(tenant_a) == before
     current = api.get(f"/api/v1/projects/{project.pk}/").headers["ETag"]
     ok = api.patch(f"/api/v1/projects/{project.pk}/", {"name": "Mine"}, HTTP_IF_MATCH=current)
-    assert ok.status_code == 200 and ok.json()["name"] == "Mine"
+    assert ok.status_code == 200
+    assert ok.json()["name"] == "Mine"
     task_etag = api.get(f"/api/v1/projects/{project.pk}/tasks/{task['id']}/").headers["ETag"]
     assert api.delete(f"/api/v1/projects/{project.pk}/tasks/{task['id']}/", HTTP_IF_MATCH=task_etag).status_code == 204
     assert api.delete(f"/api/v1/projects/{project.pk}/", HTTP_IF_MATCH="*").status_code == 204
 
 
-def test_members_and_invitations_have_etags_and_refuse_a_stale_if_match(tenant_a, owner_a, member_factory) -> None:  # type: ignore[no-untyped-def]
+def test_members_and_invitations_have_etags_and_refuse_a_stale_if_match(tenant_a, owner_a, member_factory) -> None:
     from shared_apps.accounts.models import Membership
 
     api = Api(tenant_a, user=owner_a)
     bea = member_factory(tenant_a)
     member = api.get(f"/api/v1/members/{bea.pk}/")
-    assert member.status_code == 200 and member.json()["role"] == "member"
+    assert member.status_code == 200
+    assert member.json()["role"] == "member"
     stale = member.headers["ETag"]
     assert api.get(f"/api/v1/members/{bea.pk}/", HTTP_IF_NONE_MATCH=stale).status_code == 304
     assert api.patch(f"/api/v1/members/{bea.pk}/", {"role": "billing"}).status_code == 200  # someone else
@@ -92,7 +97,8 @@ def test_members_and_invitations_have_etags_and_refuse_a_stale_if_match(tenant_a
 
     invitation = api.post("/api/v1/invitations/", {"email": "cleo@example.test", "role": "member"}).json()
     read = api.get(f"/api/v1/invitations/{invitation['id']}/")
-    assert read.status_code == 200 and read.json()["status"] == "pending"
+    assert read.status_code == 200
+    assert read.json()["status"] == "pending"
     assert api.delete(f"/api/v1/invitations/{invitation['id']}/", HTTP_IF_MATCH='"not-the-etag"').status_code == 412
     assert api.get(f"/api/v1/invitations/{invitation['id']}/").json()["status"] == "pending"
     deleted = api.delete(f"/api/v1/invitations/{invitation['id']}/", HTTP_IF_MATCH=read.headers["ETag"])
@@ -103,7 +109,7 @@ def test_members_and_invitations_have_etags_and_refuse_a_stale_if_match(tenant_a
 # --- Rate-limit headers ---------------------------------------------------------------------------
 
 
-def test_every_response_carries_ratelimit_headers_and_429_has_retry_after(tenant_a, owner_a, settings) -> None:  # type: ignore[no-untyped-def]
+def test_every_response_carries_ratelimit_headers_and_429_has_retry_after(tenant_a, owner_a, settings) -> None:
     set_limits(settings, api_rpm=8)  # 4 a minute for one credential
     raw = _token(tenant_a, owner_a)
     api = Api(tenant_a, token=raw)
@@ -121,32 +127,36 @@ def test_every_response_carries_ratelimit_headers_and_429_has_retry_after(tenant
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
     # Refused before throttling (bad token): the headers of the caller's budget, peeked.
     anonymous = Api(tenant_a).get("/api/v1/me/")
-    assert anonymous.status_code == 401 and "RateLimit-Limit" in anonymous.headers
+    assert anonymous.status_code == 401
+    assert "RateLimit-Limit" in anonymous.headers
 
 
-def test_unlimited_plan_has_no_ratelimit_headers(tenant_a, owner_a, settings) -> None:  # type: ignore[no-untyped-def]
+def test_unlimited_plan_has_no_ratelimit_headers(tenant_a, owner_a, settings) -> None:
     set_limits(settings, api_rpm=None)
     response = Api(tenant_a, user=owner_a).get("/api/v1/me/")
-    assert response.status_code == 200 and "RateLimit-Limit" not in response.headers
+    assert response.status_code == 200
+    assert "RateLimit-Limit" not in response.headers
 
 
 # --- Scopes ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("owner_a")
 @pytest.mark.parametrize(
     ("scopes", "expected"),
     [(["read"], ["read"]), (["write"], ["read", "write"]), (["admin"], ["read", "write", "admin"])],
 )
-def test_token_exchange_with_scopes_and_me_shows_them(tenant_a, owner_a, scopes, expected) -> None:  # type: ignore[no-untyped-def]
+def test_token_exchange_with_scopes_and_me_shows_them(tenant_a, scopes, expected) -> None:
     r = Api(tenant_a).post(
         "/api/v1/auth/token/", {"email": "owner@alpha.test", "password": TEST_PASSWORD, "scopes": scopes}
     )
-    assert r.status_code == 201 and r.json()["scopes"] == expected
+    assert r.status_code == 201
+    assert r.json()["scopes"] == expected
     me = Api(tenant_a, token=r.json()["token"]).get("/api/v1/me/").json()
     assert me["credential"] == {"type": "token", "scopes": expected}
 
 
-def test_session_and_default_tokens_have_full_access(tenant_a, owner_a) -> None:  # type: ignore[no-untyped-def]
+def test_session_and_default_tokens_have_full_access(tenant_a, owner_a) -> None:
     assert Api(tenant_a, user=owner_a).get("/api/v1/me/").json()["credential"] == {
         "type": "session",
         "scopes": ["read", "write", "admin"],
@@ -156,16 +166,17 @@ def test_session_and_default_tokens_have_full_access(tenant_a, owner_a) -> None:
 
 
 @pytest.mark.parametrize("scopes", [[], ["root"], "read", ["read"] * 4])
-def test_bad_scopes_are_400_and_no_token(tenant_a, scopes) -> None:  # type: ignore[no-untyped-def]
+def test_bad_scopes_are_400_and_no_token(tenant_a, scopes) -> None:
     before = snapshot(tenant_a)["tokens"]
     r = Api(tenant_a).post(
         "/api/v1/auth/token/", {"email": "owner@alpha.test", "password": TEST_PASSWORD, "scopes": scopes}
     )
-    assert r.status_code == 400 and "scopes" in r.json()["error"]["fields"]
+    assert r.status_code == 400
+    assert "scopes" in r.json()["error"]["fields"]
     assert snapshot(tenant_a)["tokens"] == before
 
 
-def test_read_token_cannot_write_and_nothing_changes(tenant_a, owner_a) -> None:  # type: ignore[no-untyped-def]
+def test_read_token_cannot_write_and_nothing_changes(tenant_a, owner_a) -> None:
     project = make_project(tenant_a, owner_a, "Read only")
     api = Api(tenant_a, token=_token(tenant_a, owner_a, ["read"]))
     assert api.get("/api/v1/projects/").status_code == 200
@@ -182,7 +193,7 @@ def test_read_token_cannot_write_and_nothing_changes(tenant_a, owner_a) -> None:
     assert snapshot(tenant_a) == before
 
 
-def test_write_token_cannot_administer(tenant_a, owner_a, member_factory) -> None:  # type: ignore[no-untyped-def]
+def test_write_token_cannot_administer(tenant_a, owner_a, member_factory) -> None:
     bob = member_factory(tenant_a)
     project = make_project(tenant_a, owner_a, "Write")
     api = Api(tenant_a, token=_token(tenant_a, owner_a, ["write"]))
@@ -203,12 +214,14 @@ def test_write_token_cannot_administer(tenant_a, owner_a, member_factory) -> Non
     assert admin.get("/api/v1/audit-events/").status_code == 200
 
 
-def test_scope_does_not_widen_a_role(tenant_a, owner_a, member_factory) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.usefixtures("owner_a")
+def test_scope_does_not_widen_a_role(tenant_a, member_factory) -> None:
     """An admin-scoped token of a plain member is still a plain member (403 permission_denied, or 404)."""
     bob = member_factory(tenant_a)
     api = Api(tenant_a, token=_token(tenant_a, bob, ["admin"]))
     response = api.post("/api/v1/invitations/", {"email": "x@example.com", "role": "member"})
-    assert response.status_code == 403 and response.json()["error"]["code"] == "permission_denied"
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "permission_denied"
 
 
 def test_existing_tokens_keep_full_access_after_the_migration() -> None:
@@ -230,7 +243,7 @@ def _origins(tenant: Any, *origins: str) -> None:
     cache.delete(f"api-cors:{tenant.schema_name}:{tenant.pk}")
 
 
-def test_preflight_for_a_listed_origin_without_authentication(tenant_a, tenant_b) -> None:  # type: ignore[no-untyped-def]
+def test_preflight_for_a_listed_origin_without_authentication(tenant_a, tenant_b) -> None:
     _origins(tenant_a, "https://app.example.com")
     api = Api(tenant_a)
     preflight = api.client.options(
@@ -242,9 +255,12 @@ def test_preflight_for_a_listed_origin_without_authentication(tenant_a, tenant_b
     assert preflight.status_code == 200
     assert preflight.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
     allowed = preflight.headers["Access-Control-Allow-Headers"].lower()
-    assert "idempotency-key" in allowed and "if-match" in allowed and "authorization" in allowed
+    assert "idempotency-key" in allowed
+    assert "if-match" in allowed
+    assert "authorization" in allowed
     actual = api.get("/api/v1/me/", HTTP_ORIGIN="https://app.example.com")
-    assert actual.status_code == 401 and actual.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+    assert actual.status_code == 401
+    assert actual.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
     assert "RateLimit-Remaining" in actual.headers["Access-Control-Expose-Headers"]
     # Another origin, or the same origin on another organization: no CORS headers at all.
     other = api.client.options(
@@ -257,7 +273,7 @@ def test_preflight_for_a_listed_origin_without_authentication(tenant_a, tenant_b
     assert "Access-Control-Allow-Origin" not in beta.headers
 
 
-def test_cors_origins_api(tenant_a, owner_a, member_factory) -> None:  # type: ignore[no-untyped-def]
+def test_cors_origins_api(tenant_a, owner_a, member_factory) -> None:
     api = Api(tenant_a, user=owner_a)
     r = api.put(
         "/api/v1/organization/cors-origins/",
@@ -297,14 +313,15 @@ def _walk(api: Api, path: str, params: dict, key: str = "id") -> list[int]:
     response = api.get(path, {**params, "cursor": ""})
     while True:
         body = response.json()
-        assert response.status_code == 200 and "count" not in body
+        assert response.status_code == 200
+        assert "count" not in body
         ids += [row[key] for row in body["results"]]
         if not body["next"]:
             return ids
         response = api.client.get(body["next"])
 
 
-def test_cursor_walks_every_visible_row_once_in_order(tenant_a, owner_a, member_factory) -> None:  # type: ignore[no-untyped-def]
+def test_cursor_walks_every_visible_row_once_in_order(tenant_a, owner_a, member_factory) -> None:
     bob = member_factory(tenant_a)
     projects = [make_project(tenant_a, owner_a, f"C{i:02d}") for i in range(23)]
     for p in projects[::2]:
@@ -312,12 +329,13 @@ def test_cursor_walks_every_visible_row_once_in_order(tenant_a, owner_a, member_
     api = Api(tenant_a, user=bob)
     paged = api.get("/api/v1/projects/", {"page_size": 100}).json()
     walked = _walk(api, "/api/v1/projects/", {"page_size": 5})
-    assert walked == [r["id"] for r in paged["results"]] and len(walked) == 12
+    assert walked == [r["id"] for r in paged["results"]]
+    assert len(walked) == 12
     by_name = _walk(api, "/api/v1/projects/", {"page_size": 4, "ordering": "name"})
     assert by_name == [p.pk for p in projects[::2]]
 
 
-def test_cursor_is_stable_under_inserts_and_previous_goes_back(tenant_a, owner_a) -> None:  # type: ignore[no-untyped-def]
+def test_cursor_is_stable_under_inserts_and_previous_goes_back(tenant_a, owner_a) -> None:
     for i in range(10):
         make_project(tenant_a, owner_a, f"S{i}")
     api = Api(tenant_a, user=owner_a)
@@ -332,7 +350,7 @@ def test_cursor_is_stable_under_inserts_and_previous_goes_back(tenant_a, owner_a
     assert [r["id"] for r in back["results"]] == ids1
 
 
-def test_cursor_on_tasks_with_a_nullable_ordering(tenant_a, owner_a) -> None:  # type: ignore[no-untyped-def]
+def test_cursor_on_tasks_with_a_nullable_ordering(tenant_a, owner_a) -> None:
     project = make_project(tenant_a, owner_a, "Dates")
     api = Api(tenant_a, user=owner_a)
     for i in range(9):
@@ -367,22 +385,24 @@ def test_cursor_on_tasks_with_a_nullable_ordering(tenant_a, owner_a) -> None:  #
         "A" * 5000,
     ],
 )
-def test_bad_cursor_is_400(tenant_a, owner_a, cursor) -> None:  # type: ignore[no-untyped-def]
+def test_bad_cursor_is_400(tenant_a, owner_a, cursor) -> None:
     r = Api(tenant_a, user=owner_a).get("/api/v1/projects/", {"cursor": cursor})
-    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_cursor"
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "invalid_cursor"
 
 
-def test_cursor_of_one_ordering_is_refused_with_another(tenant_a, owner_a) -> None:  # type: ignore[no-untyped-def]
+def test_cursor_of_one_ordering_is_refused_with_another(tenant_a, owner_a) -> None:
     for i in range(3):
         make_project(tenant_a, owner_a, f"O{i}")
     api = Api(tenant_a, user=owner_a)
     nxt = api.get("/api/v1/projects/", {"page_size": 1, "cursor": ""}).json()["next"]
     token = nxt.split("cursor=")[1].split("&")[0]
     r = api.get("/api/v1/projects/", {"page_size": 1, "cursor": token, "ordering": "name"})
-    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_cursor"
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "invalid_cursor"
 
 
-def test_cursor_pages_skip_the_count_and_cost_the_same_queries(tenant_a, owner_a) -> None:  # type: ignore[no-untyped-def]
+def test_cursor_pages_skip_the_count_and_cost_the_same_queries(tenant_a, owner_a) -> None:
     for i in range(12):
         make_project(tenant_a, owner_a, f"Q{i}")
     api = Api(tenant_a, user=owner_a)
@@ -410,7 +430,7 @@ def test_cursor_pages_skip_the_count_and_cost_the_same_queries(tenant_a, owner_a
         ("/api/v1/projects/", {"ordering": "-updated_at", "search": "L"}),
     ],
 )
-def test_every_list_takes_a_cursor(tenant_a, owner_a, member_factory, path, params) -> None:  # type: ignore[no-untyped-def]
+def test_every_list_takes_a_cursor(tenant_a, owner_a, member_factory, path, params) -> None:
     for i in range(5):
         member_factory(tenant_a)
         make_project(tenant_a, owner_a, f"L{i}")

@@ -22,7 +22,7 @@ from tests.support.clients import host_of
 pytestmark = pytest.mark.django_db
 
 
-def _send(client: Client, kwargs: dict[str, Any]):  # type: ignore[no-untyped-def]
+def _send(client: Client, kwargs: dict[str, Any]):
     """Replay a schemathesis request (requests-style kwargs) through Django's test client, in process."""
     url = urlsplit(kwargs["url"])
     query = urlencode(kwargs.get("params") or {}, doseq=True)
@@ -37,7 +37,7 @@ def _send(client: Client, kwargs: dict[str, Any]):  # type: ignore[no-untyped-de
         data: Any = json.dumps(kwargs["json"])
     else:
         data = kwargs.get("data") or b""
-    return client.generic(kwargs["method"].upper(), path, data, content_type=content_type, **extra)  # type: ignore[arg-type]
+    return client.generic(kwargs["method"].upper(), path, data, content_type=content_type, **extra)
 
 
 def test_no_input_causes_a_server_error(tenant_a, owner_a, member_factory):

@@ -32,7 +32,7 @@ def _projects(tenant: Any, name: str) -> int:
         return Project.objects.filter(name=name).count()
 
 
-def test_same_key_same_request_replays_without_a_second_effect(tenant_a, owner_a) -> None:  # type: ignore[no-untyped-def]
+def test_same_key_same_request_replays_without_a_second_effect(tenant_a, owner_a) -> None:
     api = Api(tenant_a, user=owner_a)
     key = str(uuid.uuid4())
     first = api.post("/api/v1/projects/", {"name": "Once"}, HTTP_IDEMPOTENCY_KEY=key)
@@ -49,7 +49,7 @@ def test_same_key_same_request_replays_without_a_second_effect(tenant_a, owner_a
     assert _projects(tenant_a, "Twice") == 2
 
 
-def test_same_key_with_another_request_is_422_and_writes_nothing(tenant_a, owner_a) -> None:  # type: ignore[no-untyped-def]
+def test_same_key_with_another_request_is_422_and_writes_nothing(tenant_a, owner_a) -> None:
     api = Api(tenant_a, user=owner_a)
     key = "key-reused-1"
     assert api.post("/api/v1/projects/", {"name": "First"}, HTTP_IDEMPOTENCY_KEY=key).status_code == 201
@@ -64,7 +64,7 @@ def test_same_key_with_another_request_is_422_and_writes_nothing(tenant_a, owner
     assert snapshot(tenant_a) == before
 
 
-def test_keys_are_per_credential_and_per_organization(tenant_a, tenant_b, owner_a, member_factory) -> None:  # type: ignore[no-untyped-def]
+def test_keys_are_per_credential_and_per_organization(tenant_a, tenant_b, owner_a, member_factory) -> None:
     other_admin = member_factory(tenant_a, role="admin")
     key = "shared-key"
     a = Api(tenant_a, user=owner_a).post("/api/v1/projects/", {"name": "Per cred"}, HTTP_IDEMPOTENCY_KEY=key)
@@ -75,10 +75,11 @@ def test_keys_are_per_credential_and_per_organization(tenant_a, tenant_b, owner_
     assert _projects(tenant_a, "Per cred") == 2
     owner_b = User.objects.get(email="owner@beta.test")
     c = Api(tenant_b, user=owner_b).post("/api/v1/projects/", {"name": "Per cred"}, HTTP_IDEMPOTENCY_KEY=key)
-    assert c.status_code == 201 and "Idempotent-Replayed" not in c.headers
+    assert c.status_code == 201
+    assert "Idempotent-Replayed" not in c.headers
 
 
-def test_errors_are_not_stored_and_the_key_can_be_used_for_the_fixed_request(tenant_a, owner_a) -> None:  # type: ignore[no-untyped-def]
+def test_errors_are_not_stored_and_the_key_can_be_used_for_the_fixed_request(tenant_a, owner_a) -> None:
     api = Api(tenant_a, user=owner_a)
     key = "fix-and-retry"
     before = snapshot(tenant_a)
@@ -91,7 +92,7 @@ def test_errors_are_not_stored_and_the_key_can_be_used_for_the_fixed_request(ten
 
 
 @pytest.mark.parametrize("key", ["", "x" * 256, "tab\tkey", "é-unicode"])
-def test_malformed_key_is_400_and_writes_nothing(tenant_a, owner_a, key: str) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_key_is_400_and_writes_nothing(tenant_a, owner_a, key: str) -> None:
     api = Api(tenant_a, user=owner_a)
     before = snapshot(tenant_a)
     response = api.post("/api/v1/projects/", {"name": "Bad key"}, HTTP_IDEMPOTENCY_KEY=key)
@@ -100,7 +101,7 @@ def test_malformed_key_is_400_and_writes_nothing(tenant_a, owner_a, key: str) ->
     assert snapshot(tenant_a) == before
 
 
-def test_delete_and_patch_replay(tenant_a, owner_a) -> None:  # type: ignore[no-untyped-def]
+def test_delete_and_patch_replay(tenant_a, owner_a) -> None:
     api = Api(tenant_a, user=owner_a)
     project = make_project(tenant_a, owner_a, "To delete")
     first = api.delete(f"/api/v1/projects/{project.pk}/", HTTP_IDEMPOTENCY_KEY="del-1")
@@ -111,7 +112,7 @@ def test_delete_and_patch_replay(tenant_a, owner_a) -> None:  # type: ignore[no-
     assert api.delete(f"/api/v1/projects/{project.pk}/").status_code == 404
 
 
-def test_expiry_task_deletes_keys_older_than_a_day(tenant_a, owner_a) -> None:  # type: ignore[no-untyped-def]
+def test_expiry_task_deletes_keys_older_than_a_day(tenant_a, owner_a) -> None:
     api = Api(tenant_a, user=owner_a)
     api.post("/api/v1/projects/", {"name": "Old"}, HTTP_IDEMPOTENCY_KEY="old-key")
     api.post("/api/v1/projects/", {"name": "New"}, HTTP_IDEMPOTENCY_KEY="new-key")
@@ -120,7 +121,8 @@ def test_expiry_task_deletes_keys_older_than_a_day(tenant_a, owner_a) -> None:  
     assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new-key"]
     # An expired key is a new request again.
     again = api.post("/api/v1/projects/", {"name": "Old"}, HTTP_IDEMPOTENCY_KEY="old-key")
-    assert again.status_code == 201 and "Idempotent-Replayed" not in again.headers
+    assert again.status_code == 201
+    assert "Idempotent-Replayed" not in again.headers
     assert _projects(tenant_a, "Old") == 2
 
 
@@ -181,7 +183,8 @@ def test_replay_after_the_server_process_restarts(live_token: Committed, tmp_pat
     first_server = Gunicorn(tmp_path / "first.log")
     try:
         status, h, first = first_server.request("POST", "/api/v1/projects/", host=host, body=body, headers=headers)
-        assert status == 201 and "idempotent-replayed" not in h
+        assert status == 201
+        assert "idempotent-replayed" not in h
     finally:
         first_server.stop()
     second_server = Gunicorn(tmp_path / "second.log")  # new processes: nothing kept in memory
@@ -189,7 +192,8 @@ def test_replay_after_the_server_process_restarts(live_token: Committed, tmp_pat
         status, h, again = second_server.request("POST", "/api/v1/projects/", host=host, body=body, headers=headers)
         assert (status, h.get("idempotent-replayed"), again) == (201, "true", first)
         other = second_server.request("POST", "/api/v1/projects/", host=host, body={"name": "Else"}, headers=headers)
-        assert other[0] == 422 and other[2]["error"]["code"] == "idempotency_key_reused"
+        assert other[0] == 422
+        assert other[2]["error"]["code"] == "idempotency_key_reused"
     finally:
         second_server.stop()
     assert in_thread(lambda: _projects(live_token.tenant, "Survives restart")) == 1

@@ -27,7 +27,8 @@ def test_token_page_creates_a_read_token_and_lists_its_scopes(tenant_a: Any, own
     api = Api(tenant_a, token=secret)
     assert api.get("/api/v1/projects/").status_code == 200
     denied = api.post("/api/v1/projects/", {"name": "No"})
-    assert denied.status_code == 403 and denied.json()["error"]["code"] == "insufficient_scope"
+    assert denied.status_code == 403
+    assert denied.json()["error"]["code"] == "insufficient_scope"
 
 
 def test_token_page_refuses_an_unknown_scope(tenant_a: Any, owner_a: Any) -> None:
@@ -49,7 +50,8 @@ def test_settings_page_edits_cors_origins(tenant_a: Any, owner_a: Any, member_fa
     ]
     assert "https://app.example.com" in client.get("/settings/").content.decode()
     bad = client.post("/settings/", {"section": "cors", "origins": "javascript:alert(1)"})
-    assert bad.status_code == 400 and "is not an origin" in bad.content.decode()
+    assert bad.status_code == 400
+    assert "is not an origin" in bad.content.decode()
     assert CorsOrigin.objects.filter(tenant_id=tenant_a.pk).count() == 2
     member = member_factory(tenant_a)
     refused = portal_client(tenant_a, member).post("/settings/", {"section": "cors", "origins": "https://x.example"})

@@ -77,9 +77,11 @@ def test_list_query_count_does_not_grow_with_page_size(populated, tenant_a, owne
     print(f"QUERIES {who} {url}: {big}")
 
 
-def test_page_size_is_capped(populated, tenant_a, owner_a):
+@pytest.mark.usefixtures("populated")
+def test_page_size_is_capped(tenant_a, owner_a):
     r = Api(tenant_a, user=owner_a).get("/api/v1/audit-events/", {"page_size": 1000})
-    assert r.status_code == 200 and len(r.json()["results"]) <= 100
+    assert r.status_code == 200
+    assert len(r.json()["results"]) <= 100
 
 
 def test_openapi_schema_generates_without_warnings():
@@ -108,5 +110,6 @@ def test_openapi_schema_generates_without_warnings():
 def test_schema_and_docs_are_served_on_a_tenant_host(tenant_a):
     api = Api(tenant_a)
     r = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
-    assert r.status_code == 200 and b"/api/v1/me/" in r.content
+    assert r.status_code == 200
+    assert b"/api/v1/me/" in r.content
     assert api.get("/api/docs/").status_code == 200

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 LIST = "/api/v1/projects/?page_size=5"
 
 
-def _token(tenant, user) -> str:  # type: ignore[no-untyped-def]
+def _token(tenant, user) -> str:
     with schema_context(tenant.schema_name):
         return api_token_create(actor=Actor(user=user), user=user, name="cache")[1]
 
@@ -33,7 +33,7 @@ def _token(tenant, user) -> str:  # type: ignore[no-untyped-def]
 def _role(api: Api) -> str:
     r = api.get("/api/v1/me/")
     assert r.status_code == 200, r.content
-    return r.json()["membership"]["role"]  # type: ignore[no-any-return]
+    return r.json()["membership"]["role"]
 
 
 def _warm(api: Api) -> None:
@@ -48,7 +48,8 @@ def test_a_warm_list_spends_queries_only_on_the_list_itself(tenant_a, owner_a, m
     _warm(api)
     with CaptureQueriesContext(connection) as ctx:
         r = api.get(LIST)
-    assert r.status_code == 200 and r.json()["count"] == 1
+    assert r.status_code == 200
+    assert r.json()["count"] == 1
     sql = [q["sql"] for q in ctx.captured_queries]
     assert not any(t in s for s in sql for t in ("tokens_apitoken", "accounts_membership", "billing_subscription"))
     assert len(sql) == 2, sql  # COUNT and the page
@@ -86,7 +87,8 @@ def test_a_deactivated_user_is_refused_on_the_next_request_with_the_cache_warm(t
     assert api.get(LIST).status_code == 401
 
 
-def test_a_role_change_shows_on_the_next_request_with_the_cache_warm(tenant_a, owner_a, member_factory):
+@pytest.mark.usefixtures("owner_a")
+def test_a_role_change_shows_on_the_next_request_with_the_cache_warm(tenant_a, member_factory):
     member = member_factory(tenant_a, Role.ADMIN)
     api = Api(tenant_a, token=_token(tenant_a, member))
     _warm(api)
@@ -141,7 +143,8 @@ def test_with_valkey_down_requests_read_the_database_and_a_revocation_still_coun
             assert kept_api.get(LIST).status_code == 200
         # No cache without Valkey: the token and the membership come from PostgreSQL.
         sql = " ".join(q["sql"] for q in ctx.captured_queries)
-        assert "tokens_apitoken" in sql and "accounts_membership" in sql
+        assert "tokens_apitoken" in sql
+        assert "accounts_membership" in sql
     # Valkey is back: the revocation that could not be announced is announced now.
     assert revoked_api.get(LIST).status_code == 401
     assert kept_api.get(LIST).status_code == 200

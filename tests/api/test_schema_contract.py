@@ -55,7 +55,8 @@ def test_committed_schema_copy_is_current_and_no_change_is_breaking() -> None:
     # `servers` names this deployment's TENANT_BASE_DOMAIN: checked for its shape, not its host.
     for doc in (committed, live):
         [server] = doc.pop("servers")
-        assert "{organization}" in server["url"] and "organization" in server["variables"]
+        assert "{organization}" in server["url"]
+        assert "organization" in server["variables"]
     assert live == committed, f"The API schema changed (not breakingly): refresh the committed copy with\n  {UPDATE}"
 
 
@@ -170,9 +171,8 @@ def committed_session(tenant_a: Any) -> Iterator[None]:
     in_thread(cleanup)
 
 
-def test_generated_client_runs_the_readme_session(
-    generated_client: Any, committed_session: None, tenant_a: Any
-) -> None:
+@pytest.mark.usefixtures("committed_session")
+def test_generated_client_runs_the_readme_session(generated_client: Any, tenant_a: Any) -> None:
     c = generated_client
     from tenantry_client.api.auth import auth_token_create
     from tenantry_client.api.invitations import invitations_accept, invitations_create
@@ -211,7 +211,8 @@ def test_generated_client_runs_the_readme_session(
         owner = c.AuthenticatedClient(base_url=server.url, token=created.parsed.token, headers=headers)
         clients += [anon, owner]
         me = me_retrieve.sync(client=owner)
-        assert me.user.email == "owner@alpha.test" and me.credential.scopes == ["read", "write", "admin"]
+        assert me.user.email == "owner@alpha.test"
+        assert me.credential.scopes == ["read", "write", "admin"]
         # 2. A project (with an Idempotency-Key: the retry is a replay) and a task.
         project = projects_create.sync_detailed(
             client=owner,
@@ -223,7 +224,8 @@ def test_generated_client_runs_the_readme_session(
             body=ProjectCreateInputRequest(name="Launch", description="Q3 launch plan"),
             idempotency_key="readme-1",
         )
-        assert project.status_code == again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+        assert project.status_code == again.status_code == 201
+        assert again.headers["Idempotent-Replayed"] == "true"
         assert again.parsed.id == project.parsed.id
         assert "RateLimit-Limit" in project.headers
         task = tasks_create.sync_detailed(
@@ -234,9 +236,10 @@ def test_generated_client_runs_the_readme_session(
         invite = invitations_create.sync_detailed(
             client=owner, body=InvitationCreateInputRequest(email="bea@alpha-readme.test")
         )
-        assert invite.status_code == 201 and b"inv_" not in invite.content
+        assert invite.status_code == 201
+        assert b"inv_" not in invite.content
         [message] = [m for m in mail.outbox if m.to == ["bea@alpha-readme.test"]]
-        token = re.search(r"inv_[A-Za-z0-9_-]+", message.body).group(0)  # type: ignore[union-attr]
+        token = re.search(r"inv_[A-Za-z0-9_-]+", message.body).group(0)
         accepted = invitations_accept.sync_detailed(
             client=anon, body=InvitationAcceptInputRequest(token=token, password="bea-strong-passphrase")
         )
@@ -260,7 +263,8 @@ def test_generated_client_runs_the_readme_session(
         denied = projects_partial_update.sync_detailed(
             client=bea, project_id=project.parsed.id, body=PatchedProjectUpdateInputRequest(name="Mine now")
         )
-        assert denied.status_code == 403 and denied.parsed.error.code == "permission_denied"
+        assert denied.status_code == 403
+        assert denied.parsed.error.code == "permission_denied"
         # Cursor mode through the client, too.
         page = projects_list.sync(client=owner, cursor="")
         assert project.parsed.id in [p.id for p in page.results]

@@ -9,7 +9,8 @@ from tests.support.api import Api, audit_count
 pytestmark = pytest.mark.django_db
 
 
-def test_token_project_share_and_list(tenant_a, owner_a, member_factory):
+@pytest.mark.usefixtures("owner_a")
+def test_token_project_share_and_list(tenant_a, member_factory):
     anon = Api(tenant_a)
     r = anon.post("/api/v1/auth/token/", {"email": "owner@alpha.test", "password": TEST_PASSWORD, "name": "cli"})
     assert r.status_code == 201, r.content
@@ -27,6 +28,7 @@ def test_token_project_share_and_list(tenant_a, owner_a, member_factory):
     assert r.status_code == 200, r.content
     assert [p["id"] for p in r.json()["results"]] == [pid]
     r = as_bob.get("/api/v1/me/")
-    assert r.status_code == 200 and r.json()["membership"]["role"] == "member", r.content
+    assert r.status_code == 200, r.content
+    assert r.json()["membership"]["role"] == "member", r.content
     assert audit_count(tenant_a) >= 3
     assert "X-Request-ID" in r

@@ -25,9 +25,11 @@ def test_owner_builds_a_team_and_shares_a_project_with_it(tenant_a, owner_a, mem
     r = owner.post("/api/v1/teams/", {"name": "Design", "description": "Pixels"})
     assert r.status_code == 201, r.content
     team = r.json()
-    assert team["name"] == "Design" and team["member_count"] == 0
+    assert team["name"] == "Design"
+    assert team["member_count"] == 0
     r = owner.post(f"/api/v1/teams/{team['id']}/members/", {"user_id": dana.pk})
-    assert r.status_code == 201 and r.json()["email"] == dana.email
+    assert r.status_code == 201
+    assert r.json()["email"] == dana.email
     r = owner.post(f"/api/v1/projects/{project.pk}/team-permissions/", {"team_id": team["id"], "permissions": ["view"]})
     assert r.status_code == 200, r.content
     assert r.json() == [{"team_id": team["id"], "name": "Design", "permissions": ["view"]}]
@@ -55,7 +57,8 @@ def test_effective_permissions_are_the_union_of_own_and_team_grants(tenant_a, ow
     team = make_team(tenant_a, "Editors", dana)
     grant_team(tenant_a, project, team, "change")
     r = api.patch(f"/api/v1/projects/{project.pk}/", {"name": "Ours"})
-    assert r.status_code == 200 and r.json()["name"] == "Ours"
+    assert r.status_code == 200
+    assert r.json()["name"] == "Ours"
     assert api.post(f"/api/v1/projects/{project.pk}/tasks/", {"title": "Via team"}).status_code == 201
     # Not granted by either: still refused, and nothing changed.
     before = snapshot(tenant_a)
@@ -86,7 +89,8 @@ def test_deleting_a_team_takes_its_grants_with_it(tenant_a, owner_a, member_fact
     assert Api(tenant_a, user=dana).get(f"/api/v1/projects/{project.pk}/").status_code == 404
     with schema_context(tenant_a.schema_name):
         assert not ProjectGroupObjectPermission.objects.exists()
-        assert not Team.objects.exists() and not TeamMember.objects.exists()
+        assert not Team.objects.exists()
+        assert not TeamMember.objects.exists()
 
 
 def test_removal_from_the_organization_empties_team_places_whatever_the_path(tenant_a, owner_a, member_factory):
@@ -115,15 +119,19 @@ def test_team_rules_and_bad_input(tenant_a, tenant_b, owner_a, member_factory):
     team = admin.post("/api/v1/teams/", {"name": "Ops"}).json()
 
     r = admin.post("/api/v1/teams/", {"name": "ops"})
-    assert r.status_code == 400 and r.json()["error"]["fields"]["name"]
+    assert r.status_code == 400
+    assert r.json()["error"]["fields"]["name"]
     assert admin.post("/api/v1/teams/", {"name": "   "}).status_code == 400
     before = snapshot(tenant_a)
     r = member.post("/api/v1/teams/", {"name": "Mine"})
-    assert r.status_code == 403 and r.json()["error"]["code"] == "permission_denied"
+    assert r.status_code == 403
+    assert r.json()["error"]["code"] == "permission_denied"
     r = admin.post(f"/api/v1/teams/{team['id']}/members/", {"user_id": billing_user.pk})
-    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_team_member"
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "invalid_team_member"
     r = admin.post(f"/api/v1/teams/{team['id']}/members/", {"user_id": outsider.pk})
-    assert r.status_code == 400 and r.json()["error"]["code"] == "not_a_member"
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "not_a_member"
     r = admin.post(f"/api/v1/teams/{team['id']}/members/", {"user_id": "x"})
     assert r.status_code == 400
     assert Api(tenant_a, user=billing_user).get("/api/v1/teams/").status_code == 404
@@ -132,7 +140,8 @@ def test_team_rules_and_bad_input(tenant_a, tenant_b, owner_a, member_factory):
     assert Api(tenant_b, user=outsider).get(f"/api/v1/teams/{team['id']}/").status_code == 404
     project = make_project(tenant_a, owner_a)
     r = admin.post(f"/api/v1/projects/{project.pk}/team-permissions/", {"team_id": 999999, "permissions": ["view"]})
-    assert r.status_code == 400 and r.json()["error"]["code"] == "not_a_team"
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "not_a_team"
 
 
 def test_a_member_made_billing_leaves_their_teams(tenant_a, owner_a, member_factory):
@@ -151,4 +160,5 @@ def test_team_rename_with_if_match(tenant_a, owner_a):
     stale = api.patch(f"/api/v1/teams/{team['id']}/", {"name": "Kernel"}, HTTP_IF_MATCH='"stale"')
     assert stale.status_code == 412
     r = api.patch(f"/api/v1/teams/{team['id']}/", {"name": "Kernel"}, HTTP_IF_MATCH=etag)
-    assert r.status_code == 200 and r.json()["name"] == "Kernel"
+    assert r.status_code == 200
+    assert r.json()["name"] == "Kernel"

@@ -54,12 +54,12 @@ def standin() -> Any:
 
 
 @pytest.fixture(autouse=True)
-def _stripe_settings(standin: Any, settings: Any) -> Iterator[Any]:
+def _stripe_settings(standin: Any, settings: Any) -> Any:
     settings.STRIPE_API_BASE = standin.url
     settings.STRIPE_WEBHOOK_SECRETS = [SECRET, OLD_SECRET]
     standin.configure_webhooks(None, SECRET)
     standin.reset()
-    yield standin
+    return standin
 
 
 # --- Stand-in helpers -----------------------------------------------------------------------------
@@ -236,7 +236,7 @@ def in_thread(fn: Callable[[], Any]) -> Any:
 
 
 @pytest.fixture
-def live_db(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
+def live_db(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:  # noqa: ARG001 - requested for its side effect (usefixtures does not apply to fixtures)
     """Autocommit access for tests whose data other processes (worker, server threads) must see.
     Billing rows of the session tenants, webhook events and drift reports are removed afterwards and
     the session tenants' status restored."""

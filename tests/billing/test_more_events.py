@@ -49,13 +49,14 @@ def _invoices_api(tenant: Tenant, owner: User) -> dict[str, dict]:
 
 
 @pytest.fixture
-def active_team(standin, tenant_a) -> Subscription:  # type: ignore[no-untyped-def]
+def active_team(standin, tenant_a) -> Subscription:
     """tenant_a on the Team plan (2 seats), mirrored from its customer.subscription.created."""
     services.plans_sync()
     sub = subscribe(standin, customer_for(tenant_a), "team", 2)
     _processed(event_for(standin, "customer.subscription.created", sub["id"]))
     mirror = Subscription.objects.get(stripe_subscription_id=sub["id"])
-    assert mirror.status == "active" and mirror.plan_code == "team"
+    assert mirror.status == "active"
+    assert mirror.plan_code == "team"
     assert Tenant.objects.get(pk=tenant_a.pk).status == TenantStatus.ACTIVE
     return mirror
 
@@ -63,7 +64,7 @@ def active_team(standin, tenant_a) -> Subscription:  # type: ignore[no-untyped-d
 # --- customer.updated ------------------------------------------------------------------------------
 
 
-def test_customer_updated_mirrors_email_and_name_in_any_order(standin, tenant_a) -> None:  # type: ignore[no-untyped-def]
+def test_customer_updated_mirrors_email_and_name_in_any_order(standin, tenant_a) -> None:
     customer = customer_for(tenant_a)
     cus_id = customer.stripe_customer_id
     # The customer edits their billing details (Customer Portal / dashboard): two updates in Stripe.
@@ -85,10 +86,12 @@ def test_customer_updated_mirrors_email_and_name_in_any_order(standin, tenant_a)
 # --- charge.refunded -------------------------------------------------------------------------------
 
 
-def test_charge_refunded_records_refunds_on_the_invoice(standin, active_team, tenant_a, owner_a) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.usefixtures("active_team")
+def test_charge_refunded_records_refunds_on_the_invoice(standin, tenant_a, owner_a) -> None:
     customer = BillingCustomer.objects.get(tenant=tenant_a)
     [charge] = standin_call(standin, "GET", f"/v1/charges?customer={customer.stripe_customer_id}")["data"]
-    assert charge["amount"] == 2 * TEAM_PRICE and charge["amount_refunded"] == 0
+    assert charge["amount"] == 2 * TEAM_PRICE
+    assert charge["amount_refunded"] == 0
 
     # A partial refund (issued in Stripe, e.g. from the dashboard) ...
     standin_call(standin, "POST", "/v1/refunds", {"charge": charge["id"], "amount": 500})
@@ -107,13 +110,16 @@ def test_charge_refunded_records_refunds_on_the_invoice(standin, active_team, te
     assert invoice.amount_refunded == 2 * TEAM_PRICE
     # Stripe resends the first event: a duplicate, nothing changes.
     again = deliver(partial)
-    assert again.status_code == 200 and again.json()["duplicate"] is True
+    assert again.status_code == 200
+    assert again.json()["duplicate"] is True
     invoice.refresh_from_db()
-    assert invoice.amount_refunded == 2 * TEAM_PRICE and Invoice.objects.filter(tenant=tenant_a).count() == 1
+    assert invoice.amount_refunded == 2 * TEAM_PRICE
+    assert Invoice.objects.filter(tenant=tenant_a).count() == 1
     assert _invoices_api(tenant_a, owner_a)[invoice.stripe_invoice_id]["amount_refunded"] == 2 * TEAM_PRICE
 
 
-def test_late_partial_refund_event_does_not_lower_the_total(standin, active_team, tenant_a) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.usefixtures("active_team")
+def test_late_partial_refund_event_does_not_lower_the_total(standin, tenant_a) -> None:
     customer = BillingCustomer.objects.get(tenant=tenant_a)
     [charge] = standin_call(standin, "GET", f"/v1/charges?customer={customer.stripe_customer_id}")["data"]
     standin_call(standin, "POST", "/v1/refunds", {"charge": charge["id"], "amount": 300})
@@ -128,7 +134,7 @@ def test_late_partial_refund_event_does_not_lower_the_total(standin, active_team
 # --- invoice.finalized -----------------------------------------------------------------------------
 
 
-def test_invoice_finalized_mirrors_the_open_invoice_with_its_hosted_page(  # type: ignore[no-untyped-def]
+def test_invoice_finalized_mirrors_the_open_invoice_with_its_hosted_page(
     standin, active_team, tenant_a, owner_a
 ) -> None:
     sub_id = active_team.stripe_subscription_id
@@ -141,17 +147,23 @@ def test_invoice_finalized_mirrors_the_open_invoice_with_its_hosted_page(  # typ
 
     assert _processed(finalized).tenant_id == tenant_a.pk
     invoice = Invoice.objects.get(stripe_invoice_id=remote["id"])
-    assert invoice.tenant_id == tenant_a.pk and invoice.stripe_subscription_id == sub_id
-    assert invoice.status == "open" and invoice.number == remote["number"] and invoice.number
+    assert invoice.tenant_id == tenant_a.pk
+    assert invoice.stripe_subscription_id == sub_id
+    assert invoice.status == "open"
+    assert invoice.number == remote["number"]
+    assert invoice.number
     assert (invoice.amount_due, invoice.amount_remaining, invoice.amount_paid) == (2 * TEAM_PRICE, 2 * TEAM_PRICE, 0)
     assert invoice.hosted_invoice_url == remote["hosted_invoice_url"] == f"{standin.url}/invoice/{remote['id']}"
     assert invoice.invoice_pdf == remote["invoice_pdf"]
-    assert invoice.period_start is not None and invoice.period_end is not None
+    assert invoice.period_start is not None
+    assert invoice.period_end is not None
     # The organization sees it, with the page where it can be paid (a real page on the stand-in).
     listed = _invoices_api(tenant_a, owner_a)[remote["id"]]
-    assert listed["status"] == "open" and listed["hosted_invoice_url"] == remote["hosted_invoice_url"]
+    assert listed["status"] == "open"
+    assert listed["hosted_invoice_url"] == remote["hosted_invoice_url"]
     with urllib.request.urlopen(listed["hosted_invoice_url"], timeout=10) as page:  # noqa: S310 - stand-in
-        assert page.status == 200 and remote["number"].encode() in page.read()
+        assert page.status == 200
+        assert remote["number"].encode() in page.read()
     # invoice.finalized alone is not a payment failure: the tenant keeps its standing.
     assert Tenant.objects.get(pk=tenant_a.pk).status == TenantStatus.ACTIVE
 
@@ -159,7 +171,7 @@ def test_invoice_finalized_mirrors_the_open_invoice_with_its_hosted_page(  # typ
 # --- invoice.payment_action_required ---------------------------------------------------------------
 
 
-def test_payment_action_required_flags_the_invoice_until_the_customer_confirms(  # type: ignore[no-untyped-def]
+def test_payment_action_required_flags_the_invoice_until_the_customer_confirms(
     standin, active_team, tenant_a, owner_a
 ) -> None:
     sub_id = active_team.stripe_subscription_id
@@ -170,7 +182,8 @@ def test_payment_action_required_flags_the_invoice_until_the_customer_confirms( 
 
     assert _processed(action).tenant_id == tenant_a.pk
     invoice = Invoice.objects.get(stripe_invoice_id=invoice_id)
-    assert invoice.status == "open" and invoice.action_required_at is not None
+    assert invoice.status == "open"
+    assert invoice.action_required_at is not None
     assert invoice.action_required_at == dt.datetime.fromtimestamp(action["created"], tz=dt.UTC)
     assert Subscription.objects.get(pk=active_team.pk).status == "past_due"
     tenant = Tenant.objects.get(pk=tenant_a.pk)
@@ -178,7 +191,8 @@ def test_payment_action_required_flags_the_invoice_until_the_customer_confirms( 
     assert entitlements_for_tenant(tenant=tenant).plan == "team"  # still within the grace period
     notices = _overview(tenant_a, owner_a)["notices"]
     assert [n["code"] for n in notices] == ["payment_action_required"]
-    assert notices[0]["invoice"] == invoice_id and notices[0]["url"] == invoice.hosted_invoice_url
+    assert notices[0]["invoice"] == invoice_id
+    assert notices[0]["url"] == invoice.hosted_invoice_url
     assert invoice.hosted_invoice_url.startswith(standin.url)
 
     # The customer confirms on the hosted invoice page ("Pay" posts this form).
@@ -186,15 +200,14 @@ def test_payment_action_required_flags_the_invoice_until_the_customer_confirms( 
     assert standin_call(standin, "POST", f"/invoice/{invoice_id}/pay")["redirect"] == f"/invoice/{invoice_id}"
     _processed(event_for(standin, "invoice.paid", invoice_id, after=before))
     invoice.refresh_from_db()
-    assert invoice.status == "paid" and invoice.action_required_at is None
+    assert invoice.status == "paid"
+    assert invoice.action_required_at is None
     assert Tenant.objects.get(pk=tenant_a.pk).status == TenantStatus.ACTIVE
     assert Subscription.objects.get(pk=active_team.pk).status == "active"
     assert _overview(tenant_a, owner_a)["notices"] == []
 
 
-def test_payment_action_required_delivered_after_payment_flags_nothing(  # type: ignore[no-untyped-def]
-    standin, active_team, tenant_a, owner_a
-) -> None:
+def test_payment_action_required_delivered_after_payment_flags_nothing(standin, active_team, tenant_a, owner_a) -> None:
     sub_id = active_team.stripe_subscription_id
     before = len(standin.events())
     standin_call(standin, "POST", "/_standin/advance", {"subscription": sub_id, "action": "require_action"})
@@ -203,7 +216,8 @@ def test_payment_action_required_delivered_after_payment_flags_nothing(  # type:
     # Out of order: the confirmation already happened in Stripe when the older event arrives.
     _processed(action)
     invoice = Invoice.objects.get(stripe_invoice_id=action["data"]["object"]["id"])
-    assert invoice.status == "paid" and invoice.action_required_at is None
+    assert invoice.status == "paid"
+    assert invoice.action_required_at is None
     assert Tenant.objects.get(pk=tenant_a.pk).status == TenantStatus.ACTIVE
     assert _overview(tenant_a, owner_a)["notices"] == []
 
@@ -211,7 +225,7 @@ def test_payment_action_required_delivered_after_payment_flags_nothing(  # type:
 # --- customer.subscription.trial_will_end ----------------------------------------------------------
 
 
-def test_trial_will_end_records_the_trial_end_and_a_notice(standin, tenant_a, owner_a) -> None:  # type: ignore[no-untyped-def]
+def test_trial_will_end_records_the_trial_end_and_a_notice(standin, tenant_a, owner_a) -> None:
     services.plans_sync()
     sub = subscribe(standin, customer_for(tenant_a), "team", 1, trial_period_days=14)
     assert sub["status"] == "trialing"
@@ -227,10 +241,12 @@ def test_trial_will_end_records_the_trial_end_and_a_notice(standin, tenant_a, ow
     assert mirror.trial_will_end_at == dt.datetime.fromtimestamp(will_end["created"], tz=dt.UTC)
     assert Tenant.objects.get(pk=tenant_a.pk).status == TenantStatus.TRIALING
     overview = _overview(tenant_a, owner_a)
-    assert overview["plan"] == "team" and overview["subscription"]["status"] == "trialing"
+    assert overview["plan"] == "team"
+    assert overview["subscription"]["status"] == "trialing"
     assert overview["subscription"]["trial_end"] == trial_end.isoformat().replace("+00:00", "Z")
     [notice] = overview["notices"]
-    assert notice["code"] == "trial_ending" and notice["date"] == overview["subscription"]["trial_end"]
+    assert notice["code"] == "trial_ending"
+    assert notice["date"] == overview["subscription"]["trial_end"]
     assert trial_end.strftime("%Y-%m-%d") in notice["message"]
 
     # The trial converts (Stripe announces the end once more, then charges): the notice goes away,

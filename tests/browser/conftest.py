@@ -31,7 +31,7 @@ __all__ = ["standin"]
 
 
 @pytest.fixture(scope="package")
-def stack(django_db_setup: Any, django_db_blocker: Any, celery_worker_process: Any, standin: Any) -> Iterator[Stack]:
+def stack(django_db_setup: Any, django_db_blocker: Any, celery_worker_process: Any, standin: Any) -> Iterator[Stack]:  # noqa: ARG001 - requested for its side effect (usefixtures does not apply to fixtures)
     with django_db_blocker.unblock():
         baseline = db(baseline_take)
         overrides = override_settings(STRIPE_API_BASE=standin.url, STRIPE_WEBHOOK_SECRETS=[SECRET, OLD_SECRET])
@@ -60,7 +60,7 @@ def chromium() -> Path:
 
 
 @pytest.fixture
-def browser(chromium: Path, stack: Stack) -> Iterator[Any]:
+def browser(chromium: Path, stack: Stack) -> Iterator[Any]:  # noqa: ARG001 - requested for its side effect (usefixtures does not apply to fixtures)
     """Playwright and a headless Chromium for one test (about 1.5 s to start). Not kept across tests:
     while Playwright's sync API runs, the test thread has a running asyncio loop, and pytest-django
     opens each test's transaction on that thread before the test (Django refuses that from a thread
@@ -101,7 +101,7 @@ def new_context(browser: Any) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="package")
-def northwind(stack: Stack) -> dict[str, Any]:
+def northwind(stack: Stack) -> dict[str, Any]:  # noqa: ARG001 - requested for its side effect (usefixtures does not apply to fixtures)
     """Owner, two members (one gets promoted in a test, one stays a plain member), three projects."""
     return db(
         lambda: organization_seed(
@@ -118,6 +118,6 @@ def northwind(stack: Stack) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="package")
-def globex(stack: Stack) -> dict[str, Any]:
+def globex(stack: Stack) -> dict[str, Any]:  # noqa: ARG001 - requested for its side effect (usefixtures does not apply to fixtures)
     """Only an owner: room on the Free plan's three seats for an invitation."""
     return db(lambda: organization_seed("globex", "Globex", [("hank@globex.test", "Hank Scorpio", "owner")], []))

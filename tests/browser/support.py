@@ -48,7 +48,7 @@ T = TypeVar("T")
 
 def db(fn: Callable[[], T]) -> T:
     """Run `fn` (ORM work) on a fresh thread with its own connection and return its result."""
-    return in_thread(fn)  # type: ignore[no-any-return]
+    return in_thread(fn)
 
 
 # --- Chromium ----------------------------------------------------------------------------------------

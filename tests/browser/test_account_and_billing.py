@@ -112,7 +112,8 @@ def test_enrol_then_sign_in_with_a_code_a_recovery_code_and_not_a_wrong_one(
     page.get_by_role("button", name="Turn on two-factor").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Two-factor authentication is on")
     codes = [c.strip() for c in page.get_by_test_id("recovery-codes").locator("code").all_inner_texts()]
-    assert len(codes) == 10 and all(re.fullmatch(r"[a-z2-7]{5}-[a-z2-7]{5}", c) for c in codes)
+    assert len(codes) == 10
+    assert all(re.fullmatch(r"[a-z2-7]{5}-[a-z2-7]{5}", c) for c in codes)
     check(page, viewport)
 
     # A wrong code is refused: still on the second step, not signed in.
@@ -215,7 +216,8 @@ def test_after_checkout_the_billing_page_shows_the_new_plan_by_itself(
     page.get_by_role("button", name="Switch to Business").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Switch to Business")
     charge = page.get_by_test_id("charge-now").inner_text()
-    assert re.fullmatch(r"\d+\.\d\d USD", charge) and float(charge.split()[0]) > 0
+    assert re.fullmatch(r"\d+\.\d\d USD", charge)
+    assert float(charge.split()[0]) > 0
     check(page, viewport)
     page.get_by_role("button", name=f"Confirm and pay {charge}").click()
     expect(page.get_by_test_id("billing-plan")).to_have_text("Business", timeout=20_000)

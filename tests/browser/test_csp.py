@@ -46,10 +46,12 @@ def test_portal_and_public_pages_load_under_the_policy(
 
     public = context.new_page()
     response = public.goto(f"{stack.public}/signin/")
-    assert response is not None and "script-src 'self'" in (response.headers.get("content-security-policy") or "")
+    assert response is not None
+    assert "script-src 'self'" in (response.headers.get("content-security-policy") or "")
     assert public.evaluate("getComputedStyle(document.body).backgroundColor") == PAGE_BACKGROUND
     missing = public.goto(f"{stack.public}/no-such-page/")
-    assert missing is not None and missing.status == 404
+    assert missing is not None
+    assert missing.status == 404
     expect(public.get_by_role("heading", level=1)).to_have_text("Page not found")
 
     page = sign_in(context, origin, northwind["owner"])

@@ -46,7 +46,9 @@ def test_staff_sign_in_filter_and_see_the_charts(stack: Stack, new_context: Any,
     expect(chart).to_be_visible()
     assert chart.locator("rect").count() == 30  # 12 months, 1 to 3 plans stacked in each
     box = chart.bounding_box()
-    assert box is not None and box["width"] > 400 and box["height"] > 100
+    assert box is not None
+    assert box["width"] > 400
+    assert box["height"] > 100
     # The stylesheet is a file from the app (no inline style): the filter is laid out in a row.
     assert page.locator("form.fin-filter").evaluate("f => getComputedStyle(f).display") == "flex"
     screenshot(page, "finance")

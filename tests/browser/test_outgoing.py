@@ -19,7 +19,7 @@ expect.set_options(timeout=10_000)
 
 
 @pytest.fixture(scope="module")
-def hooks_org(stack: Stack) -> dict[str, Any]:
+def hooks_org(stack: Stack) -> dict[str, Any]:  # noqa: ARG001 - requested for its side effect (usefixtures does not apply to fixtures)
     return db(
         lambda: organization_seed(
             "hookshop",
@@ -40,9 +40,8 @@ def _reload_until(page: Any, locator: Any, timeout: float = 20.0) -> None:
     raise AssertionError("the delivery log never showed the expected row")
 
 
-def test_owner_adds_an_endpoint_sends_a_test_event_and_resends_it(
-    stack: Stack, new_context: Any, hooks_org: dict[str, Any]
-) -> None:
+@pytest.mark.usefixtures("hooks_org")
+def test_owner_adds_an_endpoint_sends_a_test_event_and_resends_it(stack: Stack, new_context: Any) -> None:
     origin = stack.origin("hookshop")
     with Receiver() as receiver:
         page = sign_in(new_context(), origin, "olga@hookshop.test")
@@ -70,7 +69,8 @@ def test_owner_adds_an_endpoint_sends_a_test_event_and_resends_it(
         expect(succeeded.first).to_contain_text("webhook.test")
         expect(succeeded.first).to_contain_text("HTTP 200")
         [event] = receiver.events()
-        assert event["type"] == "webhook.test" and event["organization"] == "hookshop"
+        assert event["type"] == "webhook.test"
+        assert event["organization"] == "hookshop"
 
         succeeded.first.get_by_role("button", name=re.compile("Send event .* again")).click()
         expect(page.locator("ul.messages")).to_contain_text("queued again")
@@ -78,9 +78,11 @@ def test_owner_adds_an_endpoint_sends_a_test_event_and_resends_it(
         assert [e["id"] for e in receiver.events()] == [event["id"], event["id"]]  # the same event, again
 
 
-def test_a_member_cannot_reach_webhooks(stack: Stack, new_context: Any, hooks_org: dict[str, Any]) -> None:
+@pytest.mark.usefixtures("hooks_org")
+def test_a_member_cannot_reach_webhooks(stack: Stack, new_context: Any) -> None:
     origin = stack.origin("hookshop")
     page = sign_in(new_context(), origin, "max@hookshop.test")
     expect(page.get_by_role("navigation", name="Portal").get_by_role("link", name="Webhooks")).to_have_count(0)
     response = page.goto(f"{origin}/webhooks/")
-    assert response is not None and response.status == 403
+    assert response is not None
+    assert response.status == 403

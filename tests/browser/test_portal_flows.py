@@ -188,7 +188,8 @@ def test_plain_member_cannot_reach_admin_pages_and_the_dashboard_fits_a_phone(
     expect(nav.get_by_role("link", name="Members")).to_have_count(0)
     for path in ("/members/", "/settings/", "/audit/"):
         response = page.goto(f"{origin}{path}")
-        assert response is not None and response.status == 403, path
+        assert response is not None, path
+        assert response.status == 403, path
         expect(page.get_by_role("heading", level=1)).to_have_text("Not allowed")
 
     for email in (member, northwind["owner"]):

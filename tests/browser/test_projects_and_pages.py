@@ -28,7 +28,7 @@ WIDTHS = [pytest.param(DESKTOP, id="1280px"), pytest.param(PHONE, id="375px")]
 
 
 @pytest.fixture(scope="module")
-def tycho(stack: Stack) -> dict[str, Any]:
+def tycho(stack: Stack) -> dict[str, Any]:  # noqa: ARG001 - requested for its side effect (usefixtures does not apply to fixtures)
     """An owner and two plain members; one project shared with Amos (view + change) with one task."""
     from tests.browser.support import organization_seed
 
@@ -77,9 +77,10 @@ def _task_row(page: Any, title: str) -> Any:
     return page.get_by_role("row").filter(has_text=title)
 
 
+@pytest.mark.usefixtures("tycho")
 @pytest.mark.parametrize("viewport", WIDTHS)
 def test_a_members_day_create_a_project_add_a_task_assign_it_and_complete_it(
-    stack: Stack, tycho: dict[str, Any], new_context: Any, viewport: dict[str, int]
+    stack: Stack, new_context: Any, viewport: dict[str, int]
 ) -> None:
     origin = stack.origin("tycho")
     project_name, task_title = f"Reactor refit {viewport['width']}", f"Replace the coolant pump {viewport['width']}"
@@ -129,7 +130,7 @@ def test_a_members_day_create_a_project_add_a_task_assign_it_and_complete_it(
 
         with schema_context(_schema("tycho")):
             task = Task.objects.select_related("project", "assignee").get(title=task_title)
-            return task.project.name, task.status, task.assignee.email, str(task.due_date)  # type: ignore[union-attr]
+            return task.project.name, task.status, task.assignee.email, str(task.due_date)
 
     assert db(stored) == (project_name, "done", COLLEAGUE, "2031-03-14")
 
@@ -166,7 +167,8 @@ def test_a_member_without_a_grant_gets_404_and_a_viewer_cannot_change(
     page.goto(f"{origin}/projects/")
     expect(page.locator("tr[data-project]")).to_have_count(0)
     response = page.goto(f"{origin}/projects/{tycho['project_id']}/")
-    assert response is not None and response.status == 404
+    assert response is not None
+    assert response.status == 404
     expect(page.get_by_role("heading", level=1)).to_have_text("Page not found")
 
 
@@ -228,9 +230,8 @@ def test_every_page_is_accessible_fits_the_width_and_loads_nothing_from_elsewher
     assert log.foreign() == [], "\n".join(log.foreign())
 
 
-def test_swagger_ui_and_redoc_render_from_this_origin_under_the_policy(
-    stack: Stack, tycho: dict[str, Any], new_context: Any
-) -> None:
+@pytest.mark.usefixtures("tycho")
+def test_swagger_ui_and_redoc_render_from_this_origin_under_the_policy(stack: Stack, new_context: Any) -> None:
     origin = stack.origin("tycho")
     context = new_context()
     log = OriginLog().attach(context)
@@ -241,7 +242,8 @@ def test_swagger_ui_and_redoc_render_from_this_origin_under_the_policy(
     page = context.new_page()
 
     response = page.goto(f"{origin}/api/docs/")
-    assert response is not None and response.status == 200
+    assert response is not None
+    assert response.status == 200
     assert "script-src 'self'" in (response.headers.get("content-security-policy") or "")
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("Tenantry API", timeout=30_000)
     expect(page.locator(".opblock").first).to_be_visible(timeout=30_000)
@@ -249,10 +251,12 @@ def test_swagger_ui_and_redoc_render_from_this_origin_under_the_policy(
     assert violations == [], "Swagger UI under the site-wide policy"
 
     response = page.goto(f"{origin}/api/redoc/")
-    assert response is not None and response.status == 200
+    assert response is not None
+    assert response.status == 200
     policy = response.headers.get("content-security-policy") or ""
     # Scripts stay 'self'; only ReDoc's own style attributes and <style> elements are allowed inline.
-    assert "script-src 'self'" in policy and "style-src 'self' 'unsafe-inline'" in policy, policy
+    assert "script-src 'self'" in policy, policy
+    assert "style-src 'self' 'unsafe-inline'" in policy, policy
     # ReDoc parses and lays out the whole schema in the page before it shows anything: seconds of CPU on a
     # loaded 2-core machine, so the wait is generous (the assertion is that it renders at all).
     expect(page.get_by_role("heading", name=re.compile("Tenantry API"))).to_be_visible(timeout=60_000)
@@ -265,7 +269,8 @@ def test_swagger_ui_and_redoc_render_from_this_origin_under_the_policy(
     assert [r for r in log.foreign() if "https://cdn.redoc.ly/redoc/logo-mini.svg" not in r] == []
 
 
-def test_the_page_checks_catch_what_they_look_for(stack: Stack, new_context: Any) -> None:
+@pytest.mark.usefixtures("stack")
+def test_the_page_checks_catch_what_they_look_for(new_context: Any) -> None:
     """The helper itself: a nameless button, a page wider than the phone, a button reachable only by
     scrolling inside a table, a generic title and a missing skip link are all caught."""
     page = new_context(viewport=PHONE).new_page()
@@ -273,7 +278,9 @@ def test_the_page_checks_catch_what_they_look_for(stack: Stack, new_context: Any
     page.set_content(head + "<body><main><button></button><pre>" + "wide " * 200 + "</pre></main></body></html>")
     found = "\n".join(page_problems(page))
     assert "button-name (critical)" in found, found
-    assert "scrollWidth" in found and "does not name the page" in found and "no skip link" in found, found
+    assert "scrollWidth" in found, found
+    assert "does not name the page" in found, found
+    assert "no skip link" in found, found
 
     # The page itself fits (the table scrolls inside its box), but its Remove button is out of reach.
     page.set_content(
@@ -283,4 +290,5 @@ def test_the_page_checks_catch_what_they_look_for(stack: Stack, new_context: Any
     page.add_style_tag(content=".table-wrap { overflow-x: auto; }")
     found = "\n".join(page_problems(page))
     assert "scrollWidth" not in found, found
-    assert "controls outside the viewport's width" in found and "Remove" in found, found
+    assert "controls outside the viewport's width" in found, found
+    assert "Remove" in found, found

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(scope="module")
-def gunicorn(django_db_setup, tmp_path_factory) -> Iterator[dict]:  # type: ignore[no-untyped-def]
+def gunicorn(django_db_setup, tmp_path_factory) -> Iterator[dict]:  # noqa: ARG001 - requested for its side effect (usefixtures does not apply to fixtures)
     db = settings.DATABASES["default"]
     port = free_port()
     static_root = tmp_path_factory.mktemp("static")
@@ -76,7 +76,7 @@ def gunicorn(django_db_setup, tmp_path_factory) -> Iterator[dict]:  # type: igno
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def redirect_request(self, *args, **kwargs):
         return None
 
 
@@ -90,23 +90,24 @@ def get(port: int, path: str, **headers: str) -> tuple[int, dict[str, str], byte
         return exc.code, dict(exc.headers), exc.read()
 
 
-def test_probes_answer_over_plain_http_by_ip(gunicorn) -> None:  # type: ignore[no-untyped-def]
+def test_probes_answer_over_plain_http_by_ip(gunicorn) -> None:
     status, _, body = get(gunicorn["port"], "/healthz", Host="10.0.0.12:8000")
     assert status == 200, body
     checks = json.loads(body)["checks"]
-    assert checks["database"]["ok"] and checks["broker"]["ok"]
+    assert checks["database"]["ok"]
+    assert checks["broker"]["ok"]
     assert "worker" in checks
     status, _, body = get(gunicorn["port"], "/healthz?live=1", Host="10.0.0.12:8000")
     assert (status, json.loads(body)) == (200, {"status": "ok"})
 
 
-def test_plain_http_is_redirected_to_https(gunicorn) -> None:  # type: ignore[no-untyped-def]
+def test_plain_http_is_redirected_to_https(gunicorn) -> None:
     status, headers, _ = get(gunicorn["port"], "/", Host="localhost")
     assert status == 301
     assert headers["Location"].startswith("https://localhost/")
 
 
-def test_tenant_request_behind_the_proxy_logs_json_with_its_request_id(gunicorn) -> None:  # type: ignore[no-untyped-def]
+def test_tenant_request_behind_the_proxy_logs_json_with_its_request_id(gunicorn) -> None:
     request_id = "smoke-" + secrets.token_hex(8)
     status, headers, body = get(
         gunicorn["port"],
@@ -117,7 +118,8 @@ def test_tenant_request_behind_the_proxy_logs_json_with_its_request_id(gunicorn)
     assert status == 200, body
     assert b"Sign in to Alpha" in body
     # The portal's CSRF cookie is Secure behind TLS in production.
-    assert "Secure" in headers["Set-Cookie"] and "csrftoken=" in headers["Set-Cookie"]
+    assert "Secure" in headers["Set-Cookie"]
+    assert "csrftoken=" in headers["Set-Cookie"]
     assert headers["X-Request-ID"] == request_id
     assert "max-age=31536000" in headers["Strict-Transport-Security"]
     deadline = time.monotonic() + 5
@@ -136,7 +138,7 @@ def test_tenant_request_behind_the_proxy_logs_json_with_its_request_id(gunicorn)
     assert mine[0]["logger"] == "tenantry.request"
 
 
-def test_static_files_are_served(gunicorn) -> None:  # type: ignore[no-untyped-def]
+def test_static_files_are_served(gunicorn) -> None:
     status, headers, _ = get(
         gunicorn["port"], "/static/admin/css/base.css", Host="localhost", **{"X-Forwarded-Proto": "https"}
     )

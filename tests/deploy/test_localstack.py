@@ -32,7 +32,7 @@ def _alive(pid: int) -> bool:
         return f.read().rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def _wait(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+def _wait(predicate, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -169,7 +169,8 @@ def test_supervisor_reports_a_child_without_restart_and_gives_up_on_a_crash_loop
         assert f"once (pid {once.pid}) exited with code 3" in out
         assert "crashed 2 times in a row, giving up on it" in out
         assert out.count("looping restarted") == 2
-        assert sup.pid("steady") == steady.pid and _alive(steady.pid)
+        assert sup.pid("steady") == steady.pid
+        assert _alive(steady.pid)
         assert looping.poll() == 4
     finally:
         sup.stop_all()

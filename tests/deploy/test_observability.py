@@ -80,21 +80,22 @@ def isolated_heartbeat() -> Iterator[None]:
 # --- request ids ---------------------------------------------------------------------------------
 
 
-def test_valid_request_id_is_kept_and_echoed(tenant_a) -> None:  # type: ignore[no-untyped-def]
+def test_valid_request_id_is_kept_and_echoed(tenant_a) -> None:
     response = tenant_client(tenant_a).get("/login/", HTTP_X_REQUEST_ID="req-1234.abcd:ef")
     assert response.status_code == 200
     assert response["X-Request-ID"] == "req-1234.abcd:ef"
 
 
 @pytest.mark.parametrize("bad", ["", "has space", "x" * 200, "<script>", "-leading-dash", "é"])
-def test_invalid_request_id_is_replaced(tenant_a, bad: str) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_request_id_is_replaced(tenant_a, bad: str) -> None:
     response = tenant_client(tenant_a).get("/login/", HTTP_X_REQUEST_ID=bad)
     generated = response["X-Request-ID"]
     assert generated != bad
-    assert len(generated) == 32 and int(generated, 16) >= 0
+    assert len(generated) == 32
+    assert int(generated, 16) >= 0
 
 
-def test_each_request_gets_its_own_id_and_none_leaks_after(tenant_a) -> None:  # type: ignore[no-untyped-def]
+def test_each_request_gets_its_own_id_and_none_leaks_after(tenant_a) -> None:
     client = tenant_client(tenant_a)
     first, second = client.get("/login/")["X-Request-ID"], client.get("/login/")["X-Request-ID"]
     assert first != second
@@ -104,7 +105,7 @@ def test_each_request_gets_its_own_id_and_none_leaks_after(tenant_a) -> None:  #
 # --- JSON logs -----------------------------------------------------------------------------------
 
 
-def test_access_log_is_json_with_request_tenant_and_user(tenant_a, owner_a, json_log) -> None:  # type: ignore[no-untyped-def]
+def test_access_log_is_json_with_request_tenant_and_user(tenant_a, owner_a, json_log) -> None:
     client = tenant_client(tenant_a, owner_a)
     client.get("/login/", HTTP_X_REQUEST_ID="trace-abc-123")
     record = next(r for r in _records(json_log) if r.get("request_id") == "trace-abc-123")
@@ -113,12 +114,13 @@ def test_access_log_is_json_with_request_tenant_and_user(tenant_a, owner_a, json
     assert record["level"] == "INFO"
     assert record["tenant"] == tenant_a.slug
     assert record["status"] == 200
-    assert record["method"] == "GET" and record["path"] == "/login/"
+    assert record["method"] == "GET"
+    assert record["path"] == "/login/"
     assert isinstance(record["duration_ms"], float)
     assert "time" in record
 
 
-def test_log_context_adds_webhook_event_id(json_log) -> None:  # type: ignore[no-untyped-def]
+def test_log_context_adds_webhook_event_id(json_log) -> None:
     log = logging.getLogger("tests.deploy")
     with log_context(webhook_event_id="evt_123"):
         log.info("processing")
@@ -133,7 +135,7 @@ def log_inside_task() -> None:
     logging.getLogger("tests.deploy").info("inside task")
 
 
-def test_task_id_is_in_log_records(json_log) -> None:  # type: ignore[no-untyped-def]
+def test_task_id_is_in_log_records(json_log) -> None:
     result = log_inside_task.apply()
     record = next(r for r in _records(json_log) if r["message"] == "inside task")
     assert record["task_id"] == result.id
@@ -155,7 +157,7 @@ def test_metrics_require_the_bearer_token() -> None:
 
 
 @override_settings(METRICS_TOKEN=TOKEN)
-def test_metrics_prometheus_text(tenant_a) -> None:  # type: ignore[no-untyped-def]
+def test_metrics_prometheus_text(tenant_a) -> None:
     redis_client().delete(_metrics_key("http_requests"))
     tenant_client(tenant_a).get("/login/")
     tenant_client(tenant_a).get("/nope-404")
@@ -185,11 +187,13 @@ def test_task_failures_are_counted() -> None:
 # --- /healthz ------------------------------------------------------------------------------------
 
 
-def test_healthz_reports_worker_without_failing(isolated_heartbeat) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.usefixtures("isolated_heartbeat")
+def test_healthz_reports_worker_without_failing() -> None:
     response = Client().get("/healthz")
     body = response.json()
     assert response.status_code == 200
-    assert body["checks"]["database"]["ok"] and body["checks"]["broker"]["ok"]
+    assert body["checks"]["database"]["ok"]
+    assert body["checks"]["broker"]["ok"]
     assert body["checks"]["worker"] == {"ok": False, "error": "no_heartbeat"}
 
     worker_heartbeat.apply()
@@ -198,7 +202,8 @@ def test_healthz_reports_worker_without_failing(isolated_heartbeat) -> None:  # 
     assert body["checks"]["worker"]["age_s"] < 5
 
 
-def test_stale_heartbeat_is_not_ok_but_still_200(isolated_heartbeat) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.usefixtures("isolated_heartbeat")
+def test_stale_heartbeat_is_not_ok_but_still_200() -> None:
     import time
 
     redis_client().set(_metrics_key(HEARTBEAT_KEY), repr(time.time() - 3600))
@@ -219,18 +224,19 @@ def test_heartbeat_is_scheduled_by_beat() -> None:
     assert schedule["schedule"] < settings.BEAT_HEARTBEAT_MAX_AGE_SECONDS
 
 
+@pytest.mark.usefixtures("celery_worker_process", "no_heartbeat")
 @pytest.mark.worker
-def test_real_worker_runs_the_heartbeat(celery_worker_process, no_heartbeat, wait_until) -> None:  # type: ignore[no-untyped-def]
+def test_real_worker_runs_the_heartbeat(wait_until) -> None:
     worker_heartbeat.delay()
     wait_until(lambda: Client().get("/healthz").json()["checks"]["worker"]["ok"])
 
 
 @shared_task(name="webhooks.tests_log_event")
-def webhook_like_task(event_id: int) -> None:
+def webhook_like_task(event_id: int) -> None:  # noqa: ARG001 - the log context reads it from the task kwargs
     logging.getLogger("tests.deploy").info("processing webhook")
 
 
-def test_webhook_tasks_log_their_event_id(json_log) -> None:  # type: ignore[no-untyped-def]
+def test_webhook_tasks_log_their_event_id(json_log) -> None:
     webhook_like_task.apply(kwargs={"event_id": 42})
     logging.getLogger("tests.deploy").info("afterwards")
     during, after = _records(json_log)[-2:]

@@ -32,7 +32,7 @@ def _healthz() -> tuple[int, dict[str, Any]]:
 
 
 @pytest.fixture
-def own_worker(django_db_setup) -> Iterator[tuple[subprocess.Popen, str]]:  # type: ignore[no-untyped-def]
+def own_worker(django_db_setup) -> Iterator[tuple[subprocess.Popen, str]]:  # noqa: ARG001 - requested for its side effect (usefixtures does not apply to fixtures)
     """(process, key prefix): a Celery worker of our own, stopped by pid afterwards."""
     tag = uuid.uuid4().hex[:10]
     prefix = f"tenantry-test-hb-{tag}"
@@ -81,7 +81,7 @@ def test_worker_heartbeat_settings_detect_a_dead_worker_within_15_s() -> None:
     assert settings.WORKER_HEARTBEAT_MAX_AGE_SECONDS + settings.WORKER_HEARTBEAT_INTERVAL_SECONDS <= 15
 
 
-def test_healthz_reports_a_sigkilled_worker_within_15_s(own_worker) -> None:  # type: ignore[no-untyped-def]
+def test_healthz_reports_a_sigkilled_worker_within_15_s(own_worker) -> None:
     proc, prefix = own_worker
     caches = {"default": {**settings.CACHES["default"], "KEY_PREFIX": prefix}}
     with override_settings(CACHES=caches):

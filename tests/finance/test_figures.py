@@ -51,7 +51,8 @@ def story(settings: Any) -> Any:
     return build_story()
 
 
-def test_mrr_per_month_by_plan_and_currency(story: Any) -> None:
+@pytest.mark.usefixtures("story")
+def test_mrr_per_month_by_plan_and_currency() -> None:
     report = fin.finance_report(flt=YEAR, now=NOW)
     assert [m.month for m in report.months] == [dt.date(2025, n, 1) for n in range(1, 13)]
     assert [m.snapshot.mrr.get("usd", {}) for m in report.months] == [USD_BY_PLAN[n] for n in range(1, 13)]
@@ -63,7 +64,8 @@ def test_mrr_per_month_by_plan_and_currency(story: Any) -> None:
     assert report.plans == ["team", "business", "enterprise"]  # catalog order
 
 
-def test_mrr_movements_per_month(story: Any) -> None:
+@pytest.mark.usefixtures("story")
+def test_mrr_movements_per_month() -> None:
     report = fin.finance_report(flt=YEAR, now=NOW)
     for month in report.months:
         assert month.movements["usd"] == USD_MOVES.get(month.month.month, NO_MOVES), month.month
@@ -84,17 +86,20 @@ def test_mrr_movements_per_month(story: Any) -> None:
     ]
 
 
-def test_figures_now_counts_and_amounts_at_risk(story: Any) -> None:
+@pytest.mark.usefixtures("story")
+def test_figures_now_counts_and_amounts_at_risk() -> None:
     report = fin.finance_report(flt=YEAR, now=NOW)
     assert report.as_of == dt.datetime(2026, 1, 1, tzinfo=dt.UTC)  # the end of the range
     now = report.current
     assert now.mrr == {"usd": {"team": 3600, "business": 4900, "enterprise": 4083}, "eur": {"team": 1000}}
-    assert now.total("usd") == 12583 and now.total("eur") == 1000
+    assert now.total("usd") == 12583
+    assert now.total("eur") == 1000
     assert now.counts == {"active": 3, "trialing": 1, "past_due": 1}
     assert now.past_due_mrr == {"usd": 4083}
 
 
-def test_invoice_figures(story: Any) -> None:
+@pytest.mark.usefixtures("story")
+def test_invoice_figures() -> None:
     assert fin.invoice_figures(flt=YEAR) == {
         "usd": {
             "invoiced_count": 6,  # the void one and the 2024 one are not counted
@@ -128,7 +133,8 @@ def test_invoice_figures(story: Any) -> None:
     assert [i.stripe_invoice_id for i in fin.failed_payments(flt=YEAR)] == ["in_bolt_1", "in_fjord_1"]
 
 
-def test_plan_filter_splits_a_plan_change_into_leaving_and_joining(story: Any) -> None:
+@pytest.mark.usefixtures("story")
+def test_plan_filter_splits_a_plan_change_into_leaving_and_joining() -> None:
     team = fin.finance_report(flt=fin.FinanceFilter(start=YEAR.start, end=YEAR.end, plan="team"), now=NOW)
     moves = {m.month.month: m.movements["usd"] for m in team.months if m.movements["usd"] != NO_MOVES}
     assert moves == {
@@ -149,7 +155,8 @@ def test_plan_filter_splits_a_plan_change_into_leaving_and_joining(story: Any) -
 
     ent = fin.finance_report(flt=fin.FinanceFilter(start=YEAR.start, end=YEAR.end, plan="enterprise"), now=NOW)
     assert [(m.month.month, m.kind, m.amount) for m in ent.movements] == [(2, "new", 4083)]
-    assert ent.current.counts == {"past_due": 1} and ent.current.past_due_mrr == {"usd": 4083}
+    assert ent.current.counts == {"past_due": 1}
+    assert ent.current.past_due_mrr == {"usd": 4083}
 
     team_invoices = fin.invoice_figures(flt=fin.FinanceFilter(start=YEAR.start, end=YEAR.end, plan="team"))
     assert team_invoices["usd"]["invoiced_count"] == 3  # cobalt's two and fjord's (acme is on business now)
@@ -157,7 +164,8 @@ def test_plan_filter_splits_a_plan_change_into_leaving_and_joining(story: Any) -
     assert team_invoices["eur"]["refunded"] == 1000
 
 
-def test_a_range_inside_months_and_ending_today(story: Any) -> None:
+@pytest.mark.usefixtures("story")
+def test_a_range_inside_months_and_ending_today() -> None:
     """From mid-March to mid-June: windows are clipped to the range; the last one ends at `now`."""
     flt = fin.FinanceFilter(start=dt.date(2025, 3, 15), end=dt.date(2025, 6, 30))
     report = fin.finance_report(flt=flt, now=dt.datetime(2025, 6, 20, tzinfo=dt.UTC))
@@ -173,7 +181,8 @@ def test_a_range_inside_months_and_ending_today(story: Any) -> None:
     assert report.current.total("usd") == 10183
 
 
-def test_json_payload_has_every_figure_in_currency_units(story: Any) -> None:
+@pytest.mark.usefixtures("story")
+def test_json_payload_has_every_figure_in_currency_units() -> None:
     payload = finance_payload(flt=YEAR, now=NOW)
     assert payload["filter"] == {"from": "2025-01-01", "to": "2025-12-31", "plan": None}
     assert payload["as_of"] == "2026-01-01T00:00:00+00:00"
@@ -230,7 +239,8 @@ def _queries(fn: Any) -> int:
     return len(ctx.captured_queries)
 
 
-def test_query_count_does_not_grow_with_the_data(story: Any) -> None:
+@pytest.mark.usefixtures("story")
+def test_query_count_does_not_grow_with_the_data() -> None:
     def everything() -> None:
         finance_payload(flt=YEAR, now=NOW)
 

@@ -3,8 +3,6 @@ that Stripe no longer knows (subscription_sync marks it canceled without an obje
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.db import transaction
 
@@ -18,14 +16,16 @@ __all__ = ["_stripe_settings", "standin"]  # the stand-in Stripe for these tests
 pytestmark = pytest.mark.django_db
 
 
-def test_a_subscription_gone_from_stripe_ends_its_revenue(standin: Any) -> None:
+@pytest.mark.usefixtures("standin")
+def test_a_subscription_gone_from_stripe_ends_its_revenue() -> None:
     customer = organization("gone")
     with transaction.atomic():
         sub = apply(customer, "2025-01-10", "sub_unknown_to_stripe", price="team", start="2025-01-10")
         synced = services.subscription_sync(
             customer=customer, subscription_id="sub_unknown_to_stripe", marker=at("2025-05-01")
         )
-    assert synced is not None and synced.status == "canceled"
+    assert synced is not None
+    assert synced.status == "canceled"
     assert list(SubscriptionRevision.objects.filter(subscription=sub).values_list("status", "mrr", "effective_at")) == [
         ("active", 1200, at("2025-01-10")),
         ("canceled", 0, at("2025-05-01")),

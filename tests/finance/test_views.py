@@ -52,8 +52,9 @@ def _mirror() -> tuple[int, int]:
 # --- Who may see it -----------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("story")
 @pytest.mark.parametrize("url", URLS)
-def test_anonymous_is_sent_to_sign_in_or_gets_401(story: Any, url: str) -> None:
+def test_anonymous_is_sent_to_sign_in_or_gets_401(url: str) -> None:
     before = _mirror()
     response = Client(HTTP_HOST="localhost").get(f"{url}?{YEAR}")
     if url == "/finance/api/":
@@ -68,34 +69,39 @@ def test_anonymous_is_sent_to_sign_in_or_gets_401(story: Any, url: str) -> None:
     assert _mirror() == before
 
 
+@pytest.mark.usefixtures("story", "tenant_a")
 @pytest.mark.parametrize("url", URLS)
-def test_signed_in_people_without_staff_rights_get_404(story: Any, tenant_a: Any, url: str) -> None:
+def test_signed_in_people_without_staff_rights_get_404(url: str) -> None:
     owner = User.objects.get(email="owner@alpha.test")  # an organization owner, not platform staff
     client = Client(HTTP_HOST="localhost")
     client.force_login(owner)
     before = _mirror()
     response = client.get(f"{url}?{YEAR}")
     assert response.status_code == 404
-    assert b"125.83" not in response.content and b"in_bolt_1" not in response.content
+    assert b"125.83" not in response.content
+    assert b"in_bolt_1" not in response.content
     if url == "/finance/api/":
         assert response.json()["error"]["code"] == "not_found"
     assert _mirror() == before
 
 
+@pytest.mark.usefixtures("story")
 @pytest.mark.parametrize("url", URLS)
-def test_staff_get_every_view(story: Any, staff_client: Client, url: str) -> None:
+def test_staff_get_every_view(staff_client: Client, url: str) -> None:
     assert staff_client.get(f"{url}?{YEAR}").status_code == 200
 
 
-def test_an_inactive_staff_account_gets_nothing(story: Any, staff: User) -> None:
+@pytest.mark.usefixtures("story")
+def test_an_inactive_staff_account_gets_nothing(staff: User) -> None:
     client = Client(HTTP_HOST="localhost")
     client.force_login(staff)
     User.objects.filter(pk=staff.pk).update(is_active=False)
     assert client.get(f"/finance/api/?{YEAR}").status_code in (401, 404)
 
 
+@pytest.mark.usefixtures("story")
 @pytest.mark.parametrize("url", URLS)
-def test_tenant_hosts_do_not_serve_finance(story: Any, tenant_a: Any, staff: User, url: str) -> None:
+def test_tenant_hosts_do_not_serve_finance(tenant_a: Any, staff: User, url: str) -> None:
     client = Client(HTTP_HOST=host_of(tenant_a))
     client.force_login(staff)
     response = client.get(f"{url}?{YEAR}")
@@ -103,7 +109,8 @@ def test_tenant_hosts_do_not_serve_finance(story: Any, tenant_a: Any, staff: Use
     assert b"125.83" not in response.content
 
 
-def test_signing_in_on_the_public_site_comes_back_to_finance(story: Any, staff: User) -> None:
+@pytest.mark.usefixtures("story")
+def test_signing_in_on_the_public_site_comes_back_to_finance(staff: User) -> None:
     client = Client(HTTP_HOST="localhost")
     to_signin = client.get("/finance/?plan=team")
     assert to_signin.status_code == 302
@@ -111,7 +118,8 @@ def test_signing_in_on_the_public_site_comes_back_to_finance(story: Any, staff: 
     assert page.status_code == 200
     assert b'name="next" value="/finance/?plan=team"' in page.content
     done = client.post("/signin/", {"email": staff.email, "password": TEST_PASSWORD, "next": "/finance/?plan=team"})
-    assert done.status_code == 302 and done["Location"] == "/finance/?plan=team"
+    assert done.status_code == 302
+    assert done["Location"] == "/finance/?plan=team"
     assert client.get(done["Location"]).status_code == 200
 
 
@@ -119,7 +127,8 @@ def test_signing_in_on_the_public_site_comes_back_to_finance(story: Any, staff: 
 def test_sign_in_never_redirects_off_the_host(staff: User, target: str) -> None:
     client = Client(HTTP_HOST="localhost")
     done = client.post("/signin/", {"email": staff.email, "password": TEST_PASSWORD, "next": target})
-    assert done.status_code == 302 and done["Location"] == "/organizations/"
+    assert done.status_code == 302
+    assert done["Location"] == "/organizations/"
 
 
 # --- What it shows --------------------------------------------------------------------------------
@@ -129,7 +138,8 @@ def _text(response: Any) -> str:
     return re.sub(r"\s+", " ", response.content.decode())
 
 
-def test_dashboard_shows_the_figures_and_the_charts(story: Any, staff_client: Client) -> None:
+@pytest.mark.usefixtures("story")
+def test_dashboard_shows_the_figures_and_the_charts(staff_client: Client) -> None:
     response = staff_client.get(f"/finance/?{YEAR}")
     html = _text(response)
     assert response.status_code == 200
@@ -147,14 +157,17 @@ def test_dashboard_shows_the_figures_and_the_charts(story: Any, staff_client: Cl
     assert 'data-figure="failed">2 · 502.00 USD<' in usd
     assert 'data-figure="refunds">1 · 10.00 USD<' in usd
     eur = html[html.index('data-currency="EUR"') :]
-    assert 'data-figure="mrr">10.00 EUR<' in eur and 'data-figure="refunds">1 · 10.00 EUR<' in eur
+    assert 'data-figure="mrr">10.00 EUR<' in eur
+    assert 'data-figure="refunds">1 · 10.00 EUR<' in eur
     # The charts: server-rendered SVG, one per currency, no script anywhere.
     assert html.count('data-chart="mrr"') == 2
     assert "<title>Aug 2025 · team: 48.00 USD</title>" in html
     assert "<title>Jun 2025 · business: 49.00 USD</title>" in html
-    assert "Dec 2025 137.83 USD" not in html and "Dec 2025 125.83 USD" in html  # the chart's description
+    assert "Dec 2025 137.83 USD" not in html
+    assert "Dec 2025 125.83 USD" in html
     # Nothing inline that a strict Content-Security-Policy would refuse: scripts only from static files.
-    assert re.search(r"<script(?![^>]*\bsrc=)", html) is None and "style=" not in html
+    assert re.search(r"<script(?![^>]*\bsrc=)", html) is None
+    assert "style=" not in html
     assert "/static/finance/finance.css" in html
     # Month by month, with the movements.
     usd_table = html[html.index('<table class="fin-months" data-currency="USD">') :]
@@ -181,18 +194,22 @@ def test_dashboard_shows_the_figures_and_the_charts(story: Any, staff_client: Cl
     may = re.search(r"<th scope=\"row\">May 2025</th>(.*?)</tr>", eur_table)
     assert may is not None
     assert re.findall(r"<td>(.*?)</td>", may.group(1)) == ["10.00", "10.00", "+10.00", "—", "—", "—", "—", "+10.00"]
-    assert "INV-BOLT_1" in html and "INV-FJORD_1" in html  # failed payments
+    assert "INV-BOLT_1" in html
+    assert "INV-FJORD_1" in html
 
 
-def test_dashboard_plan_filter(story: Any, staff_client: Client) -> None:
+@pytest.mark.usefixtures("story")
+def test_dashboard_plan_filter(staff_client: Client) -> None:
     html = _text(staff_client.get(f"/finance/?{YEAR}&plan=business"))
     assert 'data-figure="mrr">49.00 USD<' in html
-    assert 'data-figure="active">1<' in html and 'data-figure="past_due">0<' in html
+    assert 'data-figure="active">1<' in html
+    assert 'data-figure="past_due">0<' in html
     assert "INV-BOLT_1" not in html
     assert '<option value="business" selected>' in html
 
 
-def test_default_range_is_the_last_twelve_months(story: Any, staff_client: Client) -> None:
+@pytest.mark.usefixtures("story")
+def test_default_range_is_the_last_twelve_months(staff_client: Client) -> None:
     payload = staff_client.get("/finance/api/").json()
     assert len(payload["months"]) == 12
     assert payload["months"][-1]["month"] == payload["filter"]["to"][:7]
@@ -207,7 +224,8 @@ def _csv(response: Any) -> list[str]:
     return response.content.decode().splitlines()
 
 
-def test_invoices_csv_honours_the_filter(story: Any, staff_client: Client) -> None:
+@pytest.mark.usefixtures("story")
+def test_invoices_csv_honours_the_filter(staff_client: Client) -> None:
     response = staff_client.get("/finance/invoices.csv?from=2025-01-01&to=2025-06-30&plan=team")
     assert response["Content-Disposition"] == 'attachment; filename="invoices_2025-01-01_2025-06-30_team.csv"'
     assert _csv(response) == [
@@ -221,7 +239,8 @@ def test_invoices_csv_honours_the_filter(story: Any, staff_client: Client) -> No
     assert "in_acme_old" not in "".join(whole_year)
 
 
-def test_subscriptions_csv_honours_the_filter(story: Any, staff_client: Client) -> None:
+@pytest.mark.usefixtures("story")
+def test_subscriptions_csv_honours_the_filter(staff_client: Client) -> None:
     assert _csv(staff_client.get(f"/finance/subscriptions.csv?{YEAR}&plan=team")) == [
         "tenant,subscription,status,plan,quantity,unit_amount,interval,mrr,currency,started,canceled,trial_end,"
         "current_period_end",
@@ -236,7 +255,8 @@ def test_subscriptions_csv_honours_the_filter(story: Any, staff_client: Client) 
     assert "bolt,sub_bolt,past_due,enterprise,1,490.00,year,40.83,usd,2025-02-01,,," in q4
 
 
-def test_movements_csv_honours_the_filter(story: Any, staff_client: Client) -> None:
+@pytest.mark.usefixtures("story")
+def test_movements_csv_honours_the_filter(staff_client: Client) -> None:
     assert _csv(staff_client.get(f"/finance/movements.csv?{YEAR}&plan=business")) == [
         "month,tenant,kind,amount,mrr_before,mrr_after,currency",
         "2025-06,acme,new,49.00,0.00,49.00,usd",
@@ -263,8 +283,9 @@ BAD = [
 ]
 
 
+@pytest.mark.usefixtures("story")
 @pytest.mark.parametrize(("query", "code", "field"), BAD)
-def test_bad_filters_are_400_with_a_code(story: Any, staff_client: Client, query: str, code: str, field: Any) -> None:
+def test_bad_filters_are_400_with_a_code(staff_client: Client, query: str, code: str, field: Any) -> None:
     api = staff_client.get(f"/finance/api/?{query}")
     assert api.status_code == 400
     error = api.json()["error"]
@@ -277,11 +298,13 @@ def test_bad_filters_are_400_with_a_code(story: Any, staff_client: Client, query
     assert b'data-figure="mrr"' not in page.content
     for csv_url in ("/finance/invoices.csv", "/finance/subscriptions.csv", "/finance/movements.csv"):
         csv = staff_client.get(f"{csv_url}?{query}", HTTP_ACCEPT="application/json")
-        assert csv.status_code == 400 and csv.json()["error"]["code"] == code
+        assert csv.status_code == 400
+        assert csv.json()["error"]["code"] == code
         assert staff_client.get(f"{csv_url}?{query}").status_code == 400  # a browser gets a page
 
 
-def test_dashboard_queries_do_not_grow_with_the_data(story: Any, staff_client: Client) -> None:
+@pytest.mark.usefixtures("story")
+def test_dashboard_queries_do_not_grow_with_the_data(staff_client: Client) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 

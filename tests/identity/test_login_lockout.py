@@ -14,7 +14,6 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models import F
 
-from shared_apps.accounts.models import User
 from tenants.models import Tenant
 from tests.factories import TEST_PASSWORD
 from tests.support.api import Api, snapshot
@@ -71,8 +70,9 @@ def assert_page_locked(response: Any) -> None:
     assert not response.signed_in
 
 
+@pytest.mark.usefixtures("budget", "owner_a")
 def test_failures_against_one_account_add_up_across_every_surface_organization_and_ip(
-    budget: Any, tenant_a: Tenant, tenant_b: Tenant, owner_a: User
+    tenant_a: Tenant, tenant_b: Tenant
 ) -> None:
     # An attacker spreads guesses over organizations (tenant_b stands for one they signed up themselves),
     # surfaces and addresses: the account's budget is one.
@@ -90,9 +90,8 @@ def test_failures_against_one_account_add_up_across_every_surface_organization_a
     assert api_sign_in(tenant_b, "owner@beta.test", TEST_PASSWORD, ip="10.0.0.1").status_code == 201
 
 
-def test_failures_from_one_address_are_limited_across_accounts(
-    budget: Any, tenant_a: Tenant, owner_a: User, settings: Any
-) -> None:
+@pytest.mark.usefixtures("budget", "owner_a")
+def test_failures_from_one_address_are_limited_across_accounts(tenant_a: Tenant, settings: Any) -> None:
     settings.LOGIN_LOCKOUT_IP_FAILURES = 6
     for i in range(6):  # one or two guesses each against many accounts, existing or not
         assert api_sign_in(tenant_a, f"someone{i % 3}@example.test", WRONG, ip="192.0.2.9").status_code == 401
@@ -106,7 +105,8 @@ def _age_failures(seconds: float) -> None:
     AccessAttempt.objects.update(attempt_time=F("attempt_time") - dt.timedelta(seconds=seconds))
 
 
-def test_each_failure_past_the_budget_doubles_the_wait(budget: Any, tenant_a: Tenant, owner_a: User) -> None:
+@pytest.mark.usefixtures("owner_a")
+def test_each_failure_past_the_budget_doubles_the_wait(budget: Any, tenant_a: Tenant) -> None:
     budget.LOGIN_LOCKOUT_ACCOUNT_FAILURES = 2
     budget.LOGIN_LOCKOUT_MAX_SECONDS = 200
     for _ in range(2):
@@ -121,22 +121,26 @@ def test_each_failure_past_the_budget_doubles_the_wait(budget: Any, tenant_a: Te
     final = api_sign_in(tenant_a, "owner@alpha.test", TEST_PASSWORD)
     assert_api_locked(final)
     waits.append(int(final["Retry-After"]))
-    assert 55 <= waits[0] <= 60 and 115 <= waits[1] <= 120 and waits[2] == waits[3] == 200, waits
+    assert 55 <= waits[0] <= 60, waits
+    assert 115 <= waits[1] <= 120, waits
+    assert waits[2] == waits[3] == 200, waits
     # Refused attempts during a wait are not failures: they neither extend nor grow it.
     for _ in range(5):
         assert api_sign_in(tenant_a, "owner@alpha.test", WRONG).status_code == 429
     assert int(api_sign_in(tenant_a, "owner@alpha.test", WRONG)["Retry-After"]) <= 200
 
 
+@pytest.mark.usefixtures("budget")
 def test_a_right_password_where_the_account_is_not_a_member_answers_like_a_wrong_one(
-    budget: Any, tenant_a: Tenant, tenant_b: Tenant
+    tenant_a: Tenant, tenant_b: Tenant
 ) -> None:
     right = portal_sign_in(tenant_a, "owner@beta.test", TEST_PASSWORD)
     wrong = portal_sign_in(tenant_a, "owner@beta.test", WRONG)
     assert right.status_code == wrong.status_code == 400
     assert b"Email or password is incorrect." in right.content
     assert page_text(right) == page_text(wrong)
-    assert not right.signed_in and not wrong.signed_in
+    assert not right.signed_in
+    assert not wrong.signed_in
     api_right = api_sign_in(tenant_a, "owner@beta.test", TEST_PASSWORD)
     api_wrong = api_sign_in(tenant_a, "owner@beta.test", WRONG)
     assert api_right.status_code == api_wrong.status_code == 401
@@ -148,12 +152,12 @@ def test_a_right_password_where_the_account_is_not_a_member_answers_like_a_wrong
 
 def test_the_portal_sign_in_points_to_the_public_sign_in_that_lists_organizations(tenant_a: Tenant) -> None:
     page = portal_client(tenant_a).get("/login/")
-    assert b"http://localhost/signin/" in page.content and b"Only members of Alpha" in page.content
+    assert b"http://localhost/signin/" in page.content
+    assert b"Only members of Alpha" in page.content
 
 
-def test_signing_in_where_it_was_attempted_starts_the_accounts_count_over(
-    budget: Any, tenant_a: Tenant, owner_a: User
-) -> None:
+@pytest.mark.usefixtures("budget", "owner_a")
+def test_signing_in_where_it_was_attempted_starts_the_accounts_count_over(tenant_a: Tenant) -> None:
     for _ in range(3):
         assert api_sign_in(tenant_a, "owner@alpha.test", WRONG).status_code == 401
     assert api_sign_in(tenant_a, "owner@alpha.test", TEST_PASSWORD).status_code == 201
@@ -162,9 +166,8 @@ def test_signing_in_where_it_was_attempted_starts_the_accounts_count_over(
     assert api_sign_in(tenant_a, "owner@alpha.test", TEST_PASSWORD).status_code == 201
 
 
-def test_signup_and_invitation_guesses_count_against_the_account_too(
-    budget: Any, tenant_a: Tenant, owner_a: User
-) -> None:
+@pytest.mark.usefixtures("tenant_a", "owner_a")
+def test_signup_and_invitation_guesses_count_against_the_account_too(budget: Any) -> None:
     budget.LOGIN_LOCKOUT_ACCOUNT_FAILURES = 2
     signup = {"name": "Guess Inc", "slug": "guess", "email": "owner@alpha.test", "password": WRONG}
     for _ in range(2):
@@ -172,9 +175,8 @@ def test_signup_and_invitation_guesses_count_against_the_account_too(
     assert_page_locked(public_sign_in("owner@alpha.test", TEST_PASSWORD))
 
 
-def test_failure_counters_live_in_postgresql_public_schema_not_the_cache(
-    budget: Any, tenant_a: Tenant, owner_a: User
-) -> None:
+@pytest.mark.usefixtures("budget", "owner_a")
+def test_failure_counters_live_in_postgresql_public_schema_not_the_cache(tenant_a: Tenant) -> None:
     for _ in range(4):
         api_sign_in(tenant_a, "owner@alpha.test", WRONG)
     cache.clear()  # a Valkey restart or flush erases nothing that matters here
@@ -185,9 +187,8 @@ def test_failure_counters_live_in_postgresql_public_schema_not_the_cache(
     assert AccessAttempt.objects.filter(username="owner@alpha.test").count() >= 1
 
 
-def test_x_forwarded_for_is_ignored_unless_proxies_are_configured(
-    budget: Any, tenant_a: Tenant, owner_a: User, settings: Any
-) -> None:
+@pytest.mark.usefixtures("budget", "owner_a")
+def test_x_forwarded_for_is_ignored_unless_proxies_are_configured(tenant_a: Tenant, settings: Any) -> None:
     settings.LOGIN_LOCKOUT_IP_FAILURES = 3
     for i in range(3):  # a client rotating a forged header is still one address
         api_sign_in(tenant_a, f"x{i}@example.test", WRONG, ip="198.51.100.1", HTTP_X_FORWARDED_FOR=f"203.0.113.{i}")

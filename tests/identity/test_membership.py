@@ -19,7 +19,7 @@ from tests.support.clients import tenant_client
 pytestmark = pytest.mark.django_db
 
 
-def test_production_hasher_is_argon2(settings):  # type: ignore[no-untyped-def]
+def test_production_hasher_is_argon2(settings):
     """With the production hashers (base settings; the test settings swap in a cheap one), a password is
     stored as Argon2id and verifies."""
     from config.settings import base

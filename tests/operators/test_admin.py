@@ -44,7 +44,7 @@ def _public_client() -> Client:
 
 
 @pytest.fixture
-def superuser(db) -> User:  # type: ignore[no-untyped-def]
+def superuser(db) -> User:  # noqa: ARG001 - requested for its side effect (usefixtures does not apply to fixtures)
     return User.objects.create_superuser(email="ops@platform.test", password=TEST_PASSWORD)
 
 
@@ -187,7 +187,8 @@ def _admin_urls(client: Client) -> Iterator[tuple[str, str]]:
         yield f"{model.__name__} change", reverse("admin:{}_{}_change".format(*info), args=[obj.pk])
 
 
-def test_every_admin_page_answers_200_for_a_platform_superuser(admin_client: Client, mirror) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.usefixtures("mirror")
+def test_every_admin_page_answers_200_for_a_platform_superuser(admin_client: Client) -> None:
     index = admin_client.get("/admin/")
     assert index.status_code == 200
     visited = 0
@@ -214,7 +215,7 @@ def test_index_lists_the_operator_pages(admin_client: Client) -> None:
 
 
 @pytest.mark.parametrize("who", ["anonymous", "member"])
-def test_the_same_pages_redirect_others_to_the_login_and_change_nothing(  # type: ignore[no-untyped-def]
+def test_the_same_pages_redirect_others_to_the_login_and_change_nothing(
     who: str, admin_client: Client, mirror, tenant_a: Tenant, owner_a: User
 ) -> None:
     urls = [url for _label, url in _admin_urls(admin_client)]
@@ -245,7 +246,8 @@ def test_the_same_pages_redirect_others_to_the_login_and_change_nothing(  # type
     assert (event.status, event.attempts, event.enqueued_at) == (EventStatus.FAILED, 5, None)
 
 
-def test_staff_without_permissions_gets_403_on_model_pages(db, tenant_a: Tenant) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.usefixtures("db")
+def test_staff_without_permissions_gets_403_on_model_pages(tenant_a: Tenant) -> None:
     staff = UserFactory(is_staff=True)
     client = _public_client()
     client.force_login(staff)
@@ -272,7 +274,7 @@ def _audit(tenant: Tenant) -> list[AuditEvent]:
         return list(AuditEvent.objects.filter(target_type="organization").order_by("id"))
 
 
-def test_suspend_reactivate_close_actions_change_the_status_and_are_audited(  # type: ignore[no-untyped-def]
+def test_suspend_reactivate_close_actions_change_the_status_and_are_audited(
     admin_client: Client, superuser: User, tenant_a: Tenant
 ) -> None:
     changelist = reverse("admin:tenants_tenant_changelist")
@@ -288,7 +290,8 @@ def test_suspend_reactivate_close_actions_change_the_status_and_are_audited(  # 
         assert tenant_a.status == status
         last = _audit(tenant_a)[-1]
         assert last.action == audit_action
-        assert last.actor_id == superuser.pk and last.actor_email == superuser.email
+        assert last.actor_id == superuser.pk
+        assert last.actor_email == superuser.email
         assert last.data["via"] == "admin"
     assert [e.action for e in _audit(tenant_a)] == [s[2] for s in steps]
     # The closed organization answers 410 on its host from then on.
@@ -309,7 +312,7 @@ def test_a_refused_transition_changes_nothing_and_says_why(admin_client: Client,
     assert len(_audit(tenant_a)) == before
 
 
-def test_replay_action_requeues_the_selected_events(admin_client: Client, mirror) -> None:  # type: ignore[no-untyped-def]
+def test_replay_action_requeues_the_selected_events(admin_client: Client, mirror) -> None:
     other = WebhookEvent.objects.create(
         stripe_event_id="evt_not_selected", type="invoice.paid", body="{}", payload={}, status=EventStatus.FAILED
     )
@@ -321,13 +324,15 @@ def test_replay_action_requeues_the_selected_events(admin_client: Client, mirror
     )
     assert "Replayed 1 event(s)" in response.content.decode()
     event = WebhookEvent.objects.get(pk=mirror["event"].pk)
-    assert event.status == EventStatus.PENDING and event.attempts == 0
+    assert event.status == EventStatus.PENDING
+    assert event.attempts == 0
     assert event.enqueued_at is not None  # set only once the broker accepted the task
     other.refresh_from_db()
-    assert other.status == EventStatus.FAILED and other.enqueued_at is None
+    assert other.status == EventStatus.FAILED
+    assert other.enqueued_at is None
 
 
-def test_organization_page_shows_plan_seats_members_and_billing_mirror(  # type: ignore[no-untyped-def]
+def test_organization_page_shows_plan_seats_members_and_billing_mirror(
     admin_client: Client, mirror, tenant_a, member_factory
 ) -> None:
     from django.db import connection
@@ -336,9 +341,13 @@ def test_organization_page_shows_plan_seats_members_and_billing_mirror(  # type:
     url = reverse("admin:tenants_tenant_change", args=[tenant_a.pk])
     with CaptureQueriesContext(connection) as queries:
         body = admin_client.get(url).content.decode()
-    assert "team: 1 member(s) of" in body and "3 billed (active)" in body
+    assert "team: 1 member(s) of" in body
+    assert "3 billed (active)" in body
     assert "owner@alpha.test" in body
-    assert "cus_admin_walk" in body and "sub_admin_walk" in body and "ALPHA-0042" in body and "36.00 USD" in body
+    assert "cus_admin_walk" in body
+    assert "sub_admin_walk" in body
+    assert "ALPHA-0042" in body
+    assert "36.00 USD" in body
     # More members and invoices, same number of queries (13 when written).
     for i in range(5):
         member_factory(tenant_a, Role.MEMBER)
@@ -355,7 +364,8 @@ def test_organization_page_shows_plan_seats_members_and_billing_mirror(  # type:
     assert f'href="{url}"' in subscriptions
 
 
-def test_organization_list_costs_the_same_queries_for_more_organizations(admin_client: Client, mirror) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.usefixtures("mirror")
+def test_organization_list_costs_the_same_queries_for_more_organizations(admin_client: Client) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -410,9 +420,7 @@ def test_membership_admin_keeps_the_last_owner(admin_client: Client, tenant_a: T
     assert Membership.objects.filter(pk=membership.pk).exists()
 
 
-def test_membership_added_in_the_admin_goes_through_membership_add(  # type: ignore[no-untyped-def]
-    admin_client: Client, tenant_a: Tenant
-) -> None:
+def test_membership_added_in_the_admin_goes_through_membership_add(admin_client: Client, tenant_a: Tenant) -> None:
     person: User = UserFactory()  # type: ignore[assignment]
     response = admin_client.post(
         reverse("admin:accounts_membership_add"), {"user": person.pk, "tenant": tenant_a.pk, "role": Role.ADMIN}
@@ -442,18 +450,21 @@ def _signs_in_to_the_admin(email: str, password: str) -> bool:
     return response.status_code == 302 and client.get("/admin/").status_code == 200
 
 
-def test_createsuperuser_with_the_stack_environment_signs_in(db, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.usefixtures("db")
+def test_createsuperuser_with_the_stack_environment_signs_in(monkeypatch: pytest.MonkeyPatch) -> None:
     from django.core.management import call_command
 
     monkeypatch.setenv("DJANGO_SUPERUSER_EMAIL", "root@platform.test")
     monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-long-passphrase-2")
     call_command("createsuperuser", "--noinput", stdout=io.StringIO())
     user = User.objects.get(email="root@platform.test")
-    assert user.is_superuser and user.is_staff
+    assert user.is_superuser
+    assert user.is_staff
     assert _signs_in_to_the_admin("root@platform.test", "a-long-passphrase-2")
 
 
-def test_seed_demo_creates_the_platform_admin_from_the_environment(db, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.usefixtures("db")
+def test_seed_demo_creates_the_platform_admin_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     from django.core.management import call_command
 
     monkeypatch.setenv("ADMIN_EMAIL", "Ops@Platform.TEST")
@@ -473,7 +484,8 @@ def test_seed_demo_creates_the_platform_admin_from_the_environment(db, monkeypat
     assert _signs_in_to_the_admin("ops@platform.test", "a-long-passphrase-3")
 
 
-def test_seed_demo_without_admin_email_creates_no_superuser(db, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.usefixtures("db")
+def test_seed_demo_without_admin_email_creates_no_superuser(monkeypatch: pytest.MonkeyPatch) -> None:
     from django.core.management import call_command
 
     monkeypatch.delenv("ADMIN_EMAIL", raising=False)

@@ -46,7 +46,7 @@ def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- tenant list ---------------------------------------------------------------------------------
 
 
-def test_tenant_list_prints_a_table_with_a_header(tenant_a: Tenant, tenant_b: Tenant, member_factory) -> None:  # type: ignore[no-untyped-def]
+def test_tenant_list_prints_a_table_with_a_header(tenant_a: Tenant, tenant_b: Tenant, member_factory) -> None:
     member_factory(tenant_a, Role.MEMBER)
     customer = customer_for(tenant_a)
     Subscription.objects.create(
@@ -100,8 +100,10 @@ def test_cli_lifecycle_goes_through_the_audited_path(tenant_b: Tenant) -> None:
     with schema_context(tenant_b.schema_name):
         events = list(AuditEvent.objects.filter(target_type="organization").order_by("id"))
     assert [e.action for e in events] == ["organization.suspended", "organization.reactivated"]
-    assert events[0].data["via"] == "cli" and events[0].actor_id is None
-    assert events[0].data["from"] == "trialing" and events[0].data["to"] == "suspended"
+    assert events[0].data["via"] == "cli"
+    assert events[0].actor_id is None
+    assert events[0].data["from"] == "trialing"
+    assert events[0].data["to"] == "suspended"
 
 
 def test_cli_refused_transition_is_an_error_and_changes_nothing(tenant_b: Tenant) -> None:
@@ -117,7 +119,8 @@ def test_cli_refused_transition_is_an_error_and_changes_nothing(tenant_b: Tenant
 # --- export and purge: progress on a terminal only, summaries always -----------------------------
 
 
-def test_export_summary_and_no_progress_when_not_a_terminal(tenant_a: Tenant, tmp_path: Any) -> None:
+@pytest.mark.usefixtures("tenant_a")
+def test_export_summary_and_no_progress_when_not_a_terminal(tmp_path: Any) -> None:
     target = tmp_path / "alpha.json"
     out, err = run("tenant", "export", "alpha", "-o", str(target))
     data = json.loads(target.read_text())
@@ -126,23 +129,27 @@ def test_export_summary_and_no_progress_when_not_a_terminal(tenant_a: Tenant, tm
     assert err == ""
 
 
-def test_export_to_stdout_is_only_json(tenant_a: Tenant) -> None:
+@pytest.mark.usefixtures("tenant_a")
+def test_export_to_stdout_is_only_json() -> None:
     out, err = run("tenant", "export", "alpha")
     assert json.loads(out)["organization"]["slug"] == "alpha"
     assert err.strip().startswith("alpha: 1 member(s)")
 
 
-def test_export_shows_a_progress_bar_on_a_terminal(tenant_a: Tenant, tmp_path: Any, terminal: None) -> None:
+@pytest.mark.usefixtures("tenant_a", "terminal")
+def test_export_shows_a_progress_bar_on_a_terminal(tmp_path: Any) -> None:
     target = tmp_path / "alpha.json"
     out, err = run("tenant", "export", "alpha", "-o", str(target))
     tables = len(json.loads(target.read_text())["data"])
-    assert "exporting alpha" in err and f"{tables}/{tables}" in err
+    assert "exporting alpha" in err
+    assert f"{tables}/{tables}" in err
     assert "exporting" not in out  # the bar never reaches standard output
     _, quiet = run("tenant", "export", "alpha", "-o", str(target), "--no-progress")
     assert quiet == ""
 
 
-def test_purge_expired_shows_progress_and_a_summary(terminal: None) -> None:
+@pytest.mark.usefixtures("terminal")
+def test_purge_expired_shows_progress_and_a_summary() -> None:
     doomed = [
         organization_provision(slug=f"doomed{i}", name="Doomed", owner_email=f"o@doomed{i}.test") for i in range(2)
     ]
@@ -152,24 +159,29 @@ def test_purge_expired_shows_progress_and_a_summary(terminal: None) -> None:
     Tenant.objects.filter(pk__in=[t.pk for t in doomed]).update(closed_at=long_ago)
     out, err = run("tenant", "purge")
     assert out.strip() == "purged 2: doomed0, doomed1"
-    assert "purging" in err and "2/2" in err
+    assert "purging" in err
+    assert "2/2" in err
     assert not any(schema_exists(schema_name=t.schema_name) for t in doomed)
 
 
 # --- billing and webhook commands ----------------------------------------------------------------
 
 
-def test_sync_plans_progress_and_summary(terminal: None) -> None:
+@pytest.mark.usefixtures("terminal")
+def test_sync_plans_progress_and_summary() -> None:
     out, err = run("sync_plans")
     lines = out.splitlines()
     assert [line.split(":")[0] for line in lines[:-1]] == ["free", "team", "business"]
     assert re.fullmatch(r"3 plan\(s\) in sync in \d+\.\ds\.", lines[-1])
-    assert "plans" in err and "3/3" in err
+    assert "plans" in err
+    assert "3/3" in err
     out, err = run("sync_plans", "--no-progress")
-    assert err == "" and out.splitlines()[-1].startswith("3 plan(s) in sync")
+    assert err == ""
+    assert out.splitlines()[-1].startswith("3 plan(s) in sync")
 
 
-def test_reconcile_billing_progress_and_summary(tenant_a: Tenant, tenant_b: Tenant, terminal: None) -> None:
+@pytest.mark.usefixtures("tenant_b", "terminal")
+def test_reconcile_billing_progress_and_summary(tenant_a: Tenant) -> None:
     billing_services.plans_sync()
     customer_for(tenant_a)
     organizations = Tenant.objects.exclude(status=TenantStatus.CLOSED).count()
@@ -180,10 +192,12 @@ def test_reconcile_billing_progress_and_summary(tenant_a: Tenant, tenant_b: Tena
         rf"{report.repaired_count} repaired, 0 error\(s\) in \d+\.\ds",
         out.splitlines()[-1],
     )
-    assert "reconciling" in err and f"{organizations}/{organizations}" in err
+    assert "reconciling" in err
+    assert f"{organizations}/{organizations}" in err
 
 
-def test_replay_webhooks_progress_and_summary_by_outcome(terminal: None) -> None:
+@pytest.mark.usefixtures("terminal")
+def test_replay_webhooks_progress_and_summary_by_outcome() -> None:
     for i in range(3):
         WebhookEvent.objects.create(
             stripe_event_id=f"evt_replay_{i}", type="invoice.paid", body="{}", payload={}, status=EventStatus.FAILED
@@ -195,7 +209,8 @@ def test_replay_webhooks_progress_and_summary_by_outcome(terminal: None) -> None
         "evt_replay_2: enqueued",
         "3 event(s) replayed: 3 enqueued.",
     ]
-    assert "replaying" in err and "3/3" in err
+    assert "replaying" in err
+    assert "3/3" in err
     assert set(
         WebhookEvent.objects.filter(stripe_event_id__startswith="evt_replay_").values_list("status", flat=True)
     ) == {EventStatus.PENDING}

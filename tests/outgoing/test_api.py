@@ -17,7 +17,7 @@ from tests.support.api import Api
 pytestmark = pytest.mark.django_db
 
 
-def _state(tenant) -> list:  # type: ignore[no-untyped-def]
+def _state(tenant) -> list:
     with schema_context(tenant.schema_name):
         return [
             list(WebhookEndpoint.objects.order_by("pk").values()),
@@ -27,7 +27,7 @@ def _state(tenant) -> list:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def setup(tenant_a, tenant_b, owner_a, member_factory):  # type: ignore[no-untyped-def]
+def setup(tenant_a, tenant_b, owner_a, member_factory):
     endpoint, _ = make_endpoint(tenant_a, "https://hooks.example.org/tenantry", ["project.created"])
     with schema_context(tenant_a.schema_name):
         projects.project_create(actor=Actor(user=owner_a), tenant=tenant_a, name="Seen")
@@ -59,11 +59,12 @@ def _requests(ep: int, dl: int) -> list[tuple[str, str, dict | None]]:
     ]
 
 
+@pytest.mark.usefixtures("tenant_b")
 @pytest.mark.parametrize(
     ("who", "expected"),
     [("anonymous", 401), ("other_tenant_admin", 404), ("member", 403), ("billing", 403)],
 )
-def test_denied_callers_change_nothing(setup, tenant_a, tenant_b, who, expected):  # type: ignore[no-untyped-def]
+def test_denied_callers_change_nothing(setup, tenant_a, who, expected):
     user = {"anonymous": None, "other_tenant_admin": setup["other_admin"]}.get(who, setup.get(who))
     api = Api(tenant_a, user)
     before = _state(tenant_a)
@@ -74,7 +75,7 @@ def test_denied_callers_change_nothing(setup, tenant_a, tenant_b, who, expected)
     assert _state(tenant_a) == before
 
 
-def test_another_tenants_endpoint_is_404_for_its_admins(setup, tenant_b, member_factory):  # type: ignore[no-untyped-def]
+def test_another_tenants_endpoint_is_404_for_its_admins(setup, tenant_b, member_factory):
     api = Api(tenant_b, member_factory(tenant_b, Role.OWNER))
     before = _state(tenant_b)
     for method, path, body in _requests(setup["endpoint"].pk, setup["delivery"].pk)[2:10]:
@@ -83,7 +84,8 @@ def test_another_tenants_endpoint_is_404_for_its_admins(setup, tenant_b, member_
     assert _state(tenant_b) == before
 
 
-def test_admin_manages_endpoints(setup, tenant_a, settings):  # type: ignore[no-untyped-def]
+@pytest.mark.usefixtures("settings")
+def test_admin_manages_endpoints(setup, tenant_a):
     api = Api(tenant_a, setup["admin"])
     created = api.post(
         "/api/v1/webhook-endpoints/",
@@ -95,26 +97,31 @@ def test_admin_manages_endpoints(setup, tenant_a, settings):  # type: ignore[no-
     )
     assert created.status_code == 201, created.content
     body = created.json()
-    assert body["secret"].startswith("whsec_") and created["Cache-Control"] == "no-store"
+    assert body["secret"].startswith("whsec_")
+    assert created["Cache-Control"] == "no-store"
     ep = body["id"]
     listed = api.get("/api/v1/webhook-endpoints/").json()
     assert [e["id"] for e in listed["results"]][:1] == [ep]
     detail = api.get(f"/api/v1/webhook-endpoints/{ep}/").json()
-    assert "secret" not in detail and detail["event_types"] == ["task.completed", "project.created"]
+    assert "secret" not in detail
+    assert detail["event_types"] == ["task.completed", "project.created"]
     with schema_context(tenant_a.schema_name):
         assert WebhookEndpoint.objects.get(pk=ep).secret == body["secret"]
 
     patched = api.patch(f"/api/v1/webhook-endpoints/{ep}/", {"enabled": False, "description": "ERP (paused)"})
-    assert patched.status_code == 200 and patched.json()["enabled"] is False
+    assert patched.status_code == 200
+    assert patched.json()["enabled"] is False
 
     rotated = api.post(f"/api/v1/webhook-endpoints/{ep}/rotate-secret/", {"overlap_seconds": 600})
     assert rotated.status_code == 201
-    assert rotated.json()["secret"] != body["secret"] and rotated.json()["secret_rotating_until"]
+    assert rotated.json()["secret"] != body["secret"]
+    assert rotated.json()["secret_rotating_until"]
 
     assert api.delete(f"/api/v1/webhook-endpoints/{ep}/").status_code == 204
     assert api.get(f"/api/v1/webhook-endpoints/{ep}/").status_code == 404
     types = api.get("/api/v1/webhook-endpoints/event-types/").json()["event_types"]
-    assert "billing.plan_changed" in types and "task.completed" in types
+    assert "billing.plan_changed" in types
+    assert "task.completed" in types
 
 
 @pytest.mark.parametrize(
@@ -130,7 +137,7 @@ def test_admin_manages_endpoints(setup, tenant_a, settings):  # type: ignore[no-
         ({"url": "https://ok.example.org/", "event_types": "*"}, "invalid", "event_types"),
     ],
 )
-def test_invalid_input_is_a_clear_400_and_nothing_is_written(setup, tenant_a, settings, payload, code, field):  # type: ignore[no-untyped-def]
+def test_invalid_input_is_a_clear_400_and_nothing_is_written(setup, tenant_a, settings, payload, code, field):
     settings.OUTGOING_WEBHOOKS_ALLOW_HTTP = False
     settings.OUTGOING_WEBHOOKS_ALLOW_LOOPBACK = False
     before = _state(tenant_a)
@@ -142,53 +149,61 @@ def test_invalid_input_is_a_clear_400_and_nothing_is_written(setup, tenant_a, se
     assert _state(tenant_a) == before
 
 
-def test_bad_overlap_and_malformed_json(setup, tenant_a):  # type: ignore[no-untyped-def]
+def test_bad_overlap_and_malformed_json(setup, tenant_a):
     api = Api(tenant_a, setup["admin"])
     ep = setup["endpoint"].pk
     before = _state(tenant_a)
     assert api.post(f"/api/v1/webhook-endpoints/{ep}/rotate-secret/", {"overlap_seconds": -1}).status_code == 400
     r = api.post("/api/v1/webhook-endpoints/", raw="{not json")
-    assert r.status_code == 400 and r.json()["error"]["code"] == "malformed_json"
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "malformed_json"
     assert api.patch(f"/api/v1/webhook-endpoints/{ep}/", {"event_types": ["nope"]}).status_code == 400
     assert _state(tenant_a) == before
 
 
-def test_endpoint_limit(setup, tenant_a, settings):  # type: ignore[no-untyped-def]
+def test_endpoint_limit(setup, tenant_a, settings):
     settings.OUTGOING_WEBHOOKS_MAX_ENDPOINTS = 1
     r = Api(tenant_a, setup["admin"]).post(
         "/api/v1/webhook-endpoints/", {"url": "https://two.example.org/", "event_types": ["*"]}
     )
-    assert r.status_code == 400 and r.json()["error"]["code"] == "endpoint_limit"
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "endpoint_limit"
 
 
-def test_delivery_log_resend_and_test_event(setup, tenant_a):  # type: ignore[no-untyped-def]
+def test_delivery_log_resend_and_test_event(setup, tenant_a):
     api = Api(tenant_a, setup["admin"])
     ep, dl = setup["endpoint"].pk, setup["delivery"].pk
     log = api.get(f"/api/v1/webhook-endpoints/{ep}/deliveries/").json()["results"]
     assert [d["id"] for d in log] == [dl]
-    assert log[0]["event_type"] == "project.created" and log[0]["status"] == "pending"
+    assert log[0]["event_type"] == "project.created"
+    assert log[0]["status"] == "pending"
     assert {"duration_ms", "response_status", "response_excerpt", "next_attempt_at", "attempts"} <= set(log[0])
     detail = api.get(f"/api/v1/webhook-endpoints/{ep}/deliveries/{dl}/").json()
-    assert detail["payload"]["type"] == "project.created" and detail["payload"]["id"] == log[0]["event_id"]
+    assert detail["payload"]["type"] == "project.created"
+    assert detail["payload"]["id"] == log[0]["event_id"]
 
     again = api.post(f"/api/v1/webhook-endpoints/{ep}/deliveries/{dl}/resend/")
-    assert again.status_code == 202 and again.json()["kind"] == "resend"
+    assert again.status_code == 202
+    assert again.json()["kind"] == "resend"
     assert again.json()["event_id"] == log[0]["event_id"]
     test = api.post(f"/api/v1/webhook-endpoints/{ep}/test/")
-    assert test.status_code == 202 and test.json()["event_type"] == "webhook.test"
+    assert test.status_code == 202
+    assert test.json()["event_type"] == "webhook.test"
     with schema_context(tenant_a.schema_name):
         kinds = sorted(Delivery.objects.filter(endpoint_id=ep).values_list("kind", flat=True))
     assert kinds == sorted([DeliveryKind.EVENT, DeliveryKind.RESEND, DeliveryKind.TEST])
     assert api.get(f"/api/v1/webhook-endpoints/{ep}/deliveries/999999/").status_code == 404
 
 
-def test_secret_never_listed_and_rotation_without_overlap_drops_the_old_secret(setup, tenant_a):  # type: ignore[no-untyped-def]
+def test_secret_never_listed_and_rotation_without_overlap_drops_the_old_secret(setup, tenant_a):
     api = Api(tenant_a, setup["admin"])
     ep = setup["endpoint"].pk
     assert "whsec_" not in api.get("/api/v1/webhook-endpoints/").content.decode()
     r = api.post(f"/api/v1/webhook-endpoints/{ep}/rotate-secret/", {"overlap_seconds": 0})
-    assert r.status_code == 201 and r.json()["secret_rotating_until"] is None
+    assert r.status_code == 201
+    assert r.json()["secret_rotating_until"] is None
     with schema_context(tenant_a.schema_name):
         endpoint = WebhookEndpoint.objects.get(pk=ep)
-        assert endpoint.previous_secret == "" and endpoint.secret == r.json()["secret"]
+        assert endpoint.previous_secret == ""
+        assert endpoint.secret == r.json()["secret"]
         assert services.signing_secrets(endpoint=endpoint, now=endpoint.updated_at) == [endpoint.secret]

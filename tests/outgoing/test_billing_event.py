@@ -19,7 +19,7 @@ __all__ = ["_stripe_settings", "standin"]
 pytestmark = pytest.mark.django_db
 
 
-def test_subscription_to_team_announces_billing_plan_changed(standin, tenant_a, receiver_factory, settings):  # type: ignore[no-untyped-def]
+def test_subscription_to_team_announces_billing_plan_changed(standin, tenant_a, receiver_factory, settings):
     settings.BILLING_PLANS = {k: v for k, v in settings.BILLING_PLANS.items() if k != "test"}
     settings.BILLING_DEFAULT_PLAN = "free"
     receiver = receiver_factory()

@@ -18,7 +18,7 @@ from tests.support.clients import portal_client
 pytestmark = pytest.mark.django_db
 
 
-def _state(tenant) -> list:  # type: ignore[no-untyped-def]
+def _state(tenant) -> list:
     with schema_context(tenant.schema_name):
         return [
             list(WebhookEndpoint.objects.order_by("pk").values()),
@@ -28,7 +28,7 @@ def _state(tenant) -> list:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def endpoint(tenant_a, owner_a):  # type: ignore[no-untyped-def]
+def endpoint(tenant_a, owner_a):
     ep, _ = make_endpoint(tenant_a, "https://hooks.example.org/in", ["project.created"])
     with schema_context(tenant_a.schema_name):
         projects.project_create(actor=Actor(user=owner_a), tenant=tenant_a, name="Logged")
@@ -51,7 +51,7 @@ def _pages(ep: int, dl: int) -> list[tuple[str, str, dict]]:
 
 
 @pytest.mark.parametrize("who", ["anonymous", "other_tenant", "member", "billing"])
-def test_denied_portal_requests_change_nothing(endpoint, tenant_a, tenant_b, member_factory, who):  # type: ignore[no-untyped-def]
+def test_denied_portal_requests_change_nothing(endpoint, tenant_a, tenant_b, member_factory, who):
     ep, delivery = endpoint
     if who == "anonymous":
         client, expected = portal_client(tenant_a), 302
@@ -71,12 +71,12 @@ def test_denied_portal_requests_change_nothing(endpoint, tenant_a, tenant_b, mem
     assert _state(tenant_a) == before
 
 
-def test_member_does_not_see_the_nav_link_admin_does(tenant_a, owner_a, member_factory):  # type: ignore[no-untyped-def]
+def test_member_does_not_see_the_nav_link_admin_does(tenant_a, owner_a, member_factory):
     assert 'href="/webhooks/"' not in portal_client(tenant_a, member_factory(tenant_a)).get("/").content.decode()
     assert 'href="/webhooks/"' in portal_client(tenant_a, owner_a).get("/").content.decode()
 
 
-def test_admin_adds_an_endpoint_and_sees_the_secret_once(tenant_a, member_factory):  # type: ignore[no-untyped-def]
+def test_admin_adds_an_endpoint_and_sees_the_secret_once(tenant_a, member_factory):
     client = portal_client(tenant_a, member_factory(tenant_a, Role.ADMIN))
     r = client.post(
         "/webhooks/",
@@ -87,55 +87,65 @@ def test_admin_adds_an_endpoint_and_sees_the_secret_once(tenant_a, member_factor
             "enabled": "on",
         },
     )
-    assert r.status_code == 201 and r["Cache-Control"] == "no-store"
-    secret = re.search(r'data-testid="new-secret">(whsec_[^<]+)<', r.content.decode()).group(1)  # type: ignore[union-attr]
+    assert r.status_code == 201
+    assert r["Cache-Control"] == "no-store"
+    secret = re.search(r'data-testid="new-secret">(whsec_[^<]+)<', r.content.decode()).group(1)
     with schema_context(tenant_a.schema_name):
         endpoint = WebhookEndpoint.objects.get(url="https://crm.example.org/hooks")
-        assert endpoint.secret == secret and endpoint.event_types == ["project.created"]
+        assert endpoint.secret == secret
+        assert endpoint.event_types == ["project.created"]
     assert secret not in client.get("/webhooks/").content.decode()
     assert secret not in client.get(f"/webhooks/{endpoint.pk}/").content.decode()
 
 
-def test_invalid_endpoint_form_shows_errors_and_writes_nothing(tenant_a, owner_a, settings):  # type: ignore[no-untyped-def]
+def test_invalid_endpoint_form_shows_errors_and_writes_nothing(tenant_a, owner_a, settings):
     settings.OUTGOING_WEBHOOKS_ALLOW_HTTP = False
     client = portal_client(tenant_a, owner_a)
     before = _state(tenant_a)
     r = client.post("/webhooks/", {"url": "http://plain.example.org/", "event_types": ["*"]})
-    assert r.status_code == 400 and "must use https" in r.content.decode()
+    assert r.status_code == 400
+    assert "must use https" in r.content.decode()
     r = client.post("/webhooks/", {"url": "https://ok.example.org/", "event_types": ["nope"]})
-    assert r.status_code == 400 and "Select a valid choice" in r.content.decode()
+    assert r.status_code == 400
+    assert "Select a valid choice" in r.content.decode()
     assert _state(tenant_a) == before
 
 
-def test_detail_log_resend_test_rotate_delete(endpoint, tenant_a, owner_a):  # type: ignore[no-untyped-def]
+def test_detail_log_resend_test_rotate_delete(endpoint, tenant_a, owner_a):
     ep, delivery = endpoint
     client = portal_client(tenant_a, owner_a)
     page = client.get(f"/webhooks/{ep.pk}/").content.decode()
-    assert f'data-delivery="{delivery.pk}"' in page and "project.created" in page and "Send again" in page
+    assert f'data-delivery="{delivery.pk}"' in page
+    assert "project.created" in page
+    assert "Send again" in page
     assert client.post(f"/webhooks/{ep.pk}/deliveries/{delivery.pk}/resend/").status_code == 302
     assert client.post(f"/webhooks/{ep.pk}/test/").status_code == 302
     with schema_context(tenant_a.schema_name):
         kinds = sorted(Delivery.objects.filter(endpoint=ep).values_list("kind", flat=True))
     assert kinds == sorted([DeliveryKind.EVENT, DeliveryKind.RESEND, DeliveryKind.TEST])
     rotated = client.post(f"/webhooks/{ep.pk}/rotate/", {"overlap_hours": "2"})
-    assert rotated.status_code == 200 and rotated["Cache-Control"] == "no-store"
+    assert rotated.status_code == 200
+    assert rotated["Cache-Control"] == "no-store"
     with schema_context(tenant_a.schema_name):
         ep.refresh_from_db()
-    assert ep.secret in rotated.content.decode() and ep.previous_secret_expires_at is not None
+    assert ep.secret in rotated.content.decode()
+    assert ep.previous_secret_expires_at is not None
     saved = client.post(
         f"/webhooks/{ep.pk}/", {"url": "https://new.example.org/", "event_types": ["task.completed"], "description": ""}
     )
     assert saved.status_code == 302
     with schema_context(tenant_a.schema_name):
         ep.refresh_from_db()
-    assert ep.url == "https://new.example.org/" and ep.event_types == ["task.completed"] and not ep.enabled
+    assert ep.url == "https://new.example.org/"
+    assert ep.event_types == ["task.completed"]
+    assert not ep.enabled
     assert client.post(f"/webhooks/{ep.pk}/delete/").status_code == 302
     with schema_context(tenant_a.schema_name):
         assert not WebhookEndpoint.objects.filter(pk=ep.pk).exists()
     assert client.get(f"/webhooks/{ep.pk}/").status_code == 404
 
 
-def test_a_suspended_organization_manages_no_endpoints_and_sends_nothing_new(endpoint, tenant_a, owner_a):  # type: ignore[no-untyped-def]
+def test_a_suspended_organization_manages_no_endpoints_and_sends_nothing_new(endpoint, tenant_a, owner_a):
     """Read-only is one rule (billing.policies): the portal's webhook pages refuse every write of a
     suspended organization with the read-only message, and nothing changes."""
     from tenants.services import tenant_reactivate, tenant_suspend

@@ -37,7 +37,7 @@ PREFIX = "outgoing-worker-test"
 
 
 @pytest.fixture
-def alpha(django_db_setup: Any, django_db_blocker: Any, settings: Any) -> Iterator[Tenant]:
+def alpha(django_db_setup: Any, django_db_blocker: Any, settings: Any) -> Iterator[Tenant]:  # noqa: ARG001 - requested for its side effect (usefixtures does not apply to fixtures)
     """Autocommit access to tenant alpha; everything these tests commit there is removed afterwards."""
     settings.OUTGOING_WEBHOOKS_QUEUE = f"{PREFIX}-{uuid.uuid4().hex[:8]}"
     settings.BILLING_PLANS = {
@@ -131,7 +131,7 @@ def _delivery(tenant: Tenant) -> Delivery:
 
 
 @pytest.mark.django_db
-def test_session_tenants_exist(tenant_a) -> None:  # type: ignore[no-untyped-def]
+def test_session_tenants_exist(tenant_a) -> None:
     # Runs first when this file runs alone: creates the test database through pytest-django's regular
     # path (as tests/webhooks/test_worker.py does).
     assert tenant_a.slug == "alpha"
@@ -148,7 +148,8 @@ def test_delivered_by_a_real_worker_after_commit(alpha, receiver_factory, settin
     finally:
         worker.stop()
     [event] = receiver.events()
-    assert event["type"] == "project.created" and event["data"]["object"]["id"] == project.pk
+    assert event["type"] == "project.created"
+    assert event["data"]["object"]["id"] == project.pk
 
 
 def test_lost_enqueue_is_delivered_by_the_sweeper(alpha, receiver_factory, settings):
@@ -158,7 +159,8 @@ def test_lost_enqueue_is_delivered_by_the_sweeper(alpha, receiver_factory, setti
         _, receiver.secret = services.endpoint_create(actor=Actor(user=None), url=receiver.url, event_types=["*"])
         with broker_down():  # the change commits; its enqueue fails
             projects.project_create(actor=Actor(user=None), tenant=alpha, name=f"{PREFIX} lost")
-    assert _delivery(alpha).enqueued_at is None and _delivery(alpha).status == DeliveryStatus.PENDING
+    assert _delivery(alpha).enqueued_at is None
+    assert _delivery(alpha).status == DeliveryStatus.PENDING
     worker = Worker(settings.OUTGOING_WEBHOOKS_QUEUE)
     try:
         time.sleep(1)
@@ -196,12 +198,15 @@ def test_worker_killed_mid_delivery_one_recorded_success(alpha, receiver_factory
         first.kill()  # mid-request: the receiver has the body, the worker never sees the answer
         release.set()
         claimed = _delivery(alpha)
-        assert claimed.status == DeliveryStatus.SENDING and claimed.attempts == 1
+        assert claimed.status == DeliveryStatus.SENDING
+        assert claimed.attempts == 1
         second = Worker(settings.OUTGOING_WEBHOOKS_QUEUE, **env)
         # While the lease holds, nobody takes the delivery over (a duplicate message would be refused).
-        assert timezone.now() < claimed.lease_until, "the second worker took longer than the lease to start"
+        lease_until = claimed.lease_until
+        assert lease_until is not None
+        assert timezone.now() < lease_until, "the second worker took longer than the lease to start"
         assert services.deliveries_sweep_all()["enqueued"] == 0
-        wait_for(lambda: timezone.now() > claimed.lease_until, timeout=30)
+        wait_for(lambda: timezone.now() > lease_until, timeout=30)
         assert services.deliveries_sweep_all()["enqueued"] == 1
         wait_for(lambda: _delivery(alpha).status == DeliveryStatus.SUCCEEDED)
         time.sleep(1)  # room for a (wrong) third send to show up
@@ -211,7 +216,8 @@ def test_worker_killed_mid_delivery_one_recorded_success(alpha, receiver_factory
         if second is not None:
             second.stop()
     delivery = _delivery(alpha)
-    assert delivery.attempts == 2 and delivery.response_status == 200
+    assert delivery.attempts == 2
+    assert delivery.response_status == 200
     with schema_context(alpha.schema_name):
         assert Delivery.objects.filter(status=DeliveryStatus.SUCCEEDED).count() == 1
     assert len(receiver.received) == 2  # at least once: the killed attempt's request did arrive

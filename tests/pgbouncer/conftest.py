@@ -27,7 +27,7 @@ from tests.pgbouncer.support import POOL_SIZE
 
 
 @pytest.fixture(scope="session")
-def pgbouncer(django_db_setup) -> Iterator[dict[str, object]]:  # type: ignore[no-untyped-def]
+def pgbouncer(django_db_setup) -> Iterator[dict[str, object]]:  # noqa: ARG001 - requested for its side effect (usefixtures does not apply to fixtures)
     try:
         binary = ensure_pgbouncer()
     except PgbouncerUnavailable as exc:
@@ -67,7 +67,7 @@ def pgbouncer(django_db_setup) -> Iterator[dict[str, object]]:  # type: ignore[n
 
 
 @pytest.fixture
-def bouncer_connection(pgbouncer, django_db_blocker) -> Iterator[Callable[[str], DatabaseWrapper]]:  # type: ignore[no-untyped-def]
+def bouncer_connection(pgbouncer, django_db_blocker) -> Iterator[Callable[[str], DatabaseWrapper]]:
     """make(mode) -> a new Django connection (tenants.db backend) that goes through pgbouncer."""
     made: list[DatabaseWrapper] = []
 

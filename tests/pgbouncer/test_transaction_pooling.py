@@ -35,7 +35,7 @@ ROUNDS = 25
 
 
 @pytest.fixture
-def two_tenants(bouncer_connection) -> Iterator[list[Tenant]]:  # type: ignore[no-untyped-def]
+def two_tenants(bouncer_connection) -> Iterator[list[Tenant]]:
     tenants = list(Tenant.objects.filter(slug__in=["alpha", "beta"]).order_by("slug"))
     assert len(tenants) == 2
     yield tenants
@@ -55,7 +55,7 @@ def _current(wrapper: DatabaseWrapper) -> tuple[str, int]:
     return schema, pid
 
 
-def test_interleaved_tenants_never_read_each_other(two_tenants, bouncer_connection) -> None:  # type: ignore[no-untyped-def]
+def test_interleaved_tenants_never_read_each_other(two_tenants, bouncer_connection) -> None:
     errors: list[str] = []
     backend_pids: set[int] = set()
     lock = threading.Lock()
@@ -112,7 +112,7 @@ def test_interleaved_tenants_never_read_each_other(two_tenants, bouncer_connecti
 
 
 @override_settings(ROOT_URLCONF="tests.pgbouncer.urls")
-def test_requests_through_the_test_client_stay_in_their_tenant(two_tenants, bouncer_connection) -> None:  # type: ignore[no-untyped-def]
+def test_requests_through_the_test_client_stay_in_their_tenant(two_tenants, bouncer_connection) -> None:
     errors: list[str] = []
     pids: set[int] = set()
     lock = threading.Lock()
@@ -159,16 +159,16 @@ def _alternate(make: Callable[[str], DatabaseWrapper], mode: str, tenants: list[
     return wrong
 
 
-def test_session_search_path_leaks_behind_transaction_pooling(two_tenants, bouncer_connection) -> None:  # type: ignore[no-untyped-def]
+def test_session_search_path_leaks_behind_transaction_pooling(two_tenants, bouncer_connection) -> None:
     """Control: django-tenants' session-level SET (with TENANT_LIMIT_SET_CALLS) is not safe here."""
     assert _alternate(bouncer_connection, "session", two_tenants), "expected the session mode to leak"
 
 
-def test_transaction_search_path_does_not_leak(two_tenants, bouncer_connection) -> None:  # type: ignore[no-untyped-def]
+def test_transaction_search_path_does_not_leak(two_tenants, bouncer_connection) -> None:
     assert _alternate(bouncer_connection, "transaction", two_tenants) == []
 
 
-def test_cursor_results_are_the_statements_own(two_tenants, bouncer_connection) -> None:  # type: ignore[no-untyped-def]
+def test_cursor_results_are_the_statements_own(two_tenants, bouncer_connection) -> None:
     """The set_config prefix must not change rowcount, RETURNING rows or executemany."""
     wrapper = bouncer_connection("transaction")
     tenant = two_tenants[0]

@@ -9,7 +9,7 @@ from django.urls import path
 
 
 def probe(request: HttpRequest) -> JsonResponse:
-    schema = connection.schema_name  # type: ignore[attr-defined]
+    schema = connection.schema_name
     created = f"pgb-{schema}-{uuid.uuid4().hex}"
     if request.method == "POST":
         Group.objects.create(name=created)

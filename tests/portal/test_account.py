@@ -69,7 +69,8 @@ def test_account_pages_are_for_every_member_of_this_organization(
 ) -> None:
     response = portal_client(tenant_a, people[actor]).get(path)
     if actor == ANONYMOUS:
-        assert response.status_code == 302 and response["Location"].startswith("/login/?next=")
+        assert response.status_code == 302
+        assert response["Location"].startswith("/login/?next=")
     elif actor == OUTSIDER:
         assert response.status_code == 404
     else:
@@ -127,7 +128,8 @@ def test_a_member_cannot_sign_out_someone_elses_session(tenant_a: Tenant, people
     response = client.post(f"/account/sessions/{row.pk}/revoke/", follow=True)
     assert b"not one of your other sessions" in response.content
     after = account_state(tenant_a)
-    assert after["sessions"] == before["sessions"] and UserSession.objects.filter(pk=row.pk).exists()
+    assert after["sessions"] == before["sessions"]
+    assert UserSession.objects.filter(pk=row.pk).exists()
 
 
 # --- Enrolment, the second step, recovery codes --------------------------------------------------------
@@ -139,18 +141,21 @@ def test_enrol_with_a_qr_code_and_a_generated_code(
     client = portal_client(tenant_a, owner_a)
     assert client.post("/account/two-factor/start/").status_code == 302
     page = client.get("/account/two-factor/").content.decode()
-    assert '<svg class="qr" role="img"' in page and "style=" not in page.split('<svg class="qr"')[1].split("</svg>")[0]
+    assert '<svg class="qr" role="img"' in page
+    assert "style=" not in page.split('<svg class="qr"')[1].split("</svg>")[0]
     device = TOTPDevice.objects.get(user=owner_a, confirmed=False)
-    secret = re.search(r'data-testid="totp-secret">([A-Z2-7 ]+)<', page).group(1).replace(" ", "")  # type: ignore[union-attr]
+    secret = re.search(r'data-testid="totp-secret">([A-Z2-7 ]+)<', page).group(1).replace(" ", "")
     assert totp_for_key(device.key).secret == secret
     # A wrong code leaves it off.
     bad = client.post("/account/two-factor/confirm/", {"code": code_wrong(owner_a)})
-    assert bad.status_code == 400 and b"not valid" in bad.content
+    assert bad.status_code == 400
+    assert b"not valid" in bad.content
     assert not TOTPDevice.objects.filter(user=owner_a, confirmed=True).exists()
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
         done = client.post("/account/two-factor/confirm/", {"code": code_now(owner_a)})
-    assert done.status_code == 200 and done["Cache-Control"] == "no-store"
+    assert done.status_code == 200
+    assert done["Cache-Control"] == "no-store"
     codes = re.findall(r"<code>([a-z2-7]{5}-[a-z2-7]{5})</code>", done.content.decode())
     assert len(codes) == 10
     # Stored hashed only: no code's text is in the table.
@@ -159,10 +164,12 @@ def test_enrol_with_a_qr_code_and_a_generated_code(
     assert not any(c.replace("-", "") in h for c in codes for h in stored)
     # Shown once: the page afterwards says how many are left, not what they are.
     after = client.get("/account/two-factor/").content.decode()
-    assert codes[0] not in after and 'data-testid="recovery-remaining">10<' in after
+    assert codes[0] not in after
+    assert 'data-testid="recovery-remaining">10<' in after
     assert "two_factor.enabled" in audit_actions(tenant_a)
     [message] = [m for m in mail.outbox if m.to == [owner_a.email]]
-    assert "turned on" in message.body and "turned on" in message.alternatives[0][0]
+    assert "turned on" in message.body
+    assert "turned on" in message.alternatives[0][0]
 
 
 def _password_step(client: Any, email: str, path: str = "/login/") -> Any:
@@ -173,15 +180,18 @@ def test_portal_sign_in_asks_for_the_code_and_refuses_a_wrong_one(tenant_a: Tena
     codes = enrol(owner_a)
     client = portal_client(tenant_a)
     first = _password_step(client, owner_a.email)
-    assert first.status_code == 302 and first["Location"] == "/login/two-factor/"
+    assert first.status_code == 302
+    assert first["Location"] == "/login/two-factor/"
     assert client.get("/").status_code == 302  # not signed in yet
     failures = AccessAttempt.objects.filter(username=owner_a.email).count()
     wrong = client.post("/login/two-factor/", {"code": code_wrong(owner_a)})
-    assert wrong.status_code == 400 and b"not valid" in wrong.content
+    assert wrong.status_code == 400
+    assert b"not valid" in wrong.content
     assert client.get("/").status_code == 302
     assert AccessAttempt.objects.filter(username=owner_a.email).count() == failures + 1  # the lockout counts it
     right = client.post("/login/two-factor/", {"code": code_now(owner_a)})
-    assert right.status_code == 302 and client.get("/").status_code == 200
+    assert right.status_code == 302
+    assert client.get("/").status_code == 200
     assert audit_actions(tenant_a)[-2:] == ["auth.two_factor_failed", "auth.signed_in"]
     # A recovery code works once.
     other = portal_client(tenant_a)
@@ -213,7 +223,8 @@ def test_the_wrong_codes_lock_the_account_out_like_wrong_passwords(
     statuses = [client.post("/login/two-factor/", {"code": code_wrong(owner_a)}).status_code for _ in range(4)]
     assert statuses == [400, 400, 400, 429]
     right = client.post("/login/two-factor/", {"code": code_now(owner_a)})
-    assert right.status_code == 429 and int(right["Retry-After"]) > 0
+    assert right.status_code == 429
+    assert int(right["Retry-After"]) > 0
     assert client.get("/").status_code == 302
 
 
@@ -225,7 +236,8 @@ def test_public_sign_in_has_the_same_second_step(owner_a: User) -> None:
     assert client.get("/organizations/").status_code == 302
     assert client.post("/signin/two-factor/", {"code": code_wrong(owner_a)}).status_code == 400
     ok = client.post("/signin/two-factor/", {"code": code_now(owner_a)})
-    assert ok.status_code == 302 and ok["Location"] == "/organizations/"
+    assert ok.status_code == 302
+    assert ok["Location"] == "/organizations/"
     assert client.get("/organizations/").status_code == 200
     events = list(AccountEvent.objects.filter(user=owner_a).values_list("action", flat=True))
     assert events == ["auth.signed_in", "auth.two_factor_failed"]  # newest first
@@ -235,17 +247,20 @@ def test_api_token_needs_the_code_when_two_factor_is_on(tenant_a: Tenant, owner_
     codes = enrol(owner_a)
     body = {"email": owner_a.email, "password": TEST_PASSWORD}
     missing = Api(tenant_a).post("/api/v1/auth/token/", body)
-    assert missing.status_code == 401 and missing.json()["error"]["code"] == "otp_required"
+    assert missing.status_code == 401
+    assert missing.json()["error"]["code"] == "otp_required"
     before = AccessAttempt.objects.filter(username=owner_a.email).count()
     wrong = Api(tenant_a).post("/api/v1/auth/token/", {**body, "otp": code_wrong(owner_a)})
-    assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "otp_invalid"
+    assert wrong.status_code == 401
+    assert wrong.json()["error"]["code"] == "otp_invalid"
     assert AccessAttempt.objects.filter(username=owner_a.email).count() == before + 1
     with schema_context(tenant_a.schema_name):
         from tenant_apps.tokens.models import ApiToken
 
         assert not ApiToken.objects.filter(user=owner_a).exists()
     ok = Api(tenant_a).post("/api/v1/auth/token/", {**body, "otp": code_now(owner_a)})
-    assert ok.status_code == 201 and ok.json()["token"].startswith("tnt_")
+    assert ok.status_code == 201
+    assert ok.json()["token"].startswith("tnt_")
     by_recovery = Api(tenant_a).post("/api/v1/auth/token/", {**body, "otp": codes[1]})
     assert by_recovery.status_code == 201
 
@@ -253,9 +268,8 @@ def test_api_token_needs_the_code_when_two_factor_is_on(tenant_a: Tenant, owner_
 # --- The organization's rule ---------------------------------------------------------------------------
 
 
-def test_required_two_factor_sends_unenrolled_members_to_the_grace_page(
-    tenant_a: Tenant, owner_a: User, people: dict
-) -> None:
+@pytest.mark.usefixtures("owner_a")
+def test_required_two_factor_sends_unenrolled_members_to_the_grace_page(tenant_a: Tenant, people: dict) -> None:
     TwoFactorPolicy.objects.create(tenant=tenant_a, required=True)
     member = people[MEMBER]
     client = portal_client(tenant_a)
@@ -264,17 +278,20 @@ def test_required_two_factor_sends_unenrolled_members_to_the_grace_page(
     for path in ["/", "/tokens/", "/account/"]:
         assert client.get(path)["Location"] == "/account/two-factor/", path
     grace = client.get("/account/two-factor/")
-    assert grace.status_code == 200 and b'data-banner="two_factor_required"' in grace.content
+    assert grace.status_code == 200
+    assert b'data-banner="two_factor_required"' in grace.content
     # No token by password for an unenrolled member.
     api = Api(tenant_a).post("/api/v1/auth/token/", {"email": member.email, "password": TEST_PASSWORD})
-    assert api.status_code == 403 and api.json()["error"]["code"] == "two_factor_enrolment_required"
+    assert api.status_code == 403
+    assert api.json()["error"]["code"] == "two_factor_enrolment_required"
     # Enrol on the grace page: the portal opens.
     client.post("/account/two-factor/start/")
     assert client.post("/account/two-factor/confirm/", {"code": code_now(member)}).status_code == 200
     assert client.get("/").status_code == 200
     # And it cannot be turned off while the organization requires it.
     off = client.post("/account/two-factor/disable/", {"password": TEST_PASSWORD})
-    assert off.status_code == 400 and b"cannot be turned off" in off.content
+    assert off.status_code == 400
+    assert b"cannot be turned off" in off.content
     assert TOTPDevice.objects.filter(user=member, confirmed=True).exists()
 
 
@@ -282,7 +299,8 @@ def test_an_admin_turns_the_rule_on_and_it_is_audited(tenant_a: Tenant, people: 
     admin = people[ADMIN]
     client = portal_client(tenant_a, admin)
     refused = client.post("/settings/two-factor/", {"required": "on"}, follow=True)
-    assert b"for yourself first" in refused.content and not TwoFactorPolicy.objects.filter(required=True).exists()
+    assert b"for yourself first" in refused.content
+    assert not TwoFactorPolicy.objects.filter(required=True).exists()
     enrol(admin)
     assert client.post("/settings/two-factor/", {"required": "on"}).status_code == 302
     assert TwoFactorPolicy.objects.get(tenant=tenant_a).required
@@ -306,7 +324,8 @@ def test_changing_the_password_needs_the_current_one_and_signs_out_other_session
         "new_password_confirm": "brand-new-pass-42",
     }
     bad = client.post("/account/password/", data)
-    assert bad.status_code == 400 and b"current password is incorrect" in bad.content
+    assert bad.status_code == 400
+    assert b"current password is incorrect" in bad.content
     owner_a.refresh_from_db()
     assert owner_a.check_password(TEST_PASSWORD)
     ok = client.post("/account/password/", {**data, "current_password": TEST_PASSWORD}, follow=True)
@@ -324,7 +343,9 @@ def test_sessions_are_listed_and_the_others_signed_out(tenant_a: Tenant, owner_a
     client = portal_client(tenant_a, HTTP_USER_AGENT="DeskBrowser/2.0")
     assert _password_step(client, owner_a.email).status_code == 302
     page = client.get("/account/").content.decode()
-    assert "PhoneBrowser/1.0" in page and "DeskBrowser/2.0" in page and "This session" in page
+    assert "PhoneBrowser/1.0" in page
+    assert "DeskBrowser/2.0" in page
+    assert "This session" in page
     phone_row = UserSession.objects.get(user=owner_a, user_agent="PhoneBrowser/1.0")
     assert client.post(f"/account/sessions/{phone_row.pk}/revoke/").status_code == 302
     assert phone.get("/").status_code == 302
@@ -346,8 +367,10 @@ def test_changing_the_email_is_confirmed_from_the_new_address(
     assert "new.owner@alpha.test" in notice.body
     for message in (confirm, notice):
         html, mime = message.alternatives[0]
-        assert mime == "text/html" and "<html" in html and "<html" not in message.body
-    url = re.search(r"http://[^/]+(/account/email/confirm/[^/\s]+/)", confirm.body).group(1)  # type: ignore[union-attr]
+        assert mime == "text/html"
+        assert "<html" in html
+        assert "<html" not in message.body
+    url = re.search(r"http://[^/]+(/account/email/confirm/[^/\s]+/)", confirm.body).group(1)
     assert url in confirm.alternatives[0][0]
     assert client.get(url).status_code == 200  # a button, not the change (mail scanners follow links)
     owner_a.refresh_from_db()
@@ -365,8 +388,9 @@ def test_renaming_yourself(tenant_a: Tenant, owner_a: User) -> None:
     assert owner_a.full_name == "Ada Lovelace"
 
 
+@pytest.mark.usefixtures("tenant_a")
 def test_other_password_surfaces_do_not_skip_the_second_factor(
-    tenant_a: Tenant, tenant_b: Tenant, owner_a: User, django_capture_on_commit_callbacks: Any
+    tenant_b: Tenant, owner_a: User, django_capture_on_commit_callbacks: Any
 ) -> None:
     """Signup with an existing account and accepting an invitation also ask for (or refuse without) the code."""
     from tenant_apps.invitations.services import invitation_create
@@ -377,7 +401,8 @@ def test_other_password_surfaces_do_not_skip_the_second_factor(
     page = public_client().post(
         "/signup/", {"name": "Sneaky", "slug": "sneaky", "email": owner_a.email, "password": TEST_PASSWORD}
     )
-    assert page.status_code == 200 and b"Check your inbox" in page.content
+    assert page.status_code == 200
+    assert b"Check your inbox" in page.content
     assert not Tenant.objects.filter(slug="sneaky").exists()
     # An invitation to tenant_b for the two-factor account: the password alone is not enough.
     owner_b = User.objects.get(email="owner@beta.test")
@@ -392,18 +417,22 @@ def test_other_password_surfaces_do_not_skip_the_second_factor(
     client = portal_client(tenant_b)
     form = {"password": TEST_PASSWORD, "password_confirm": TEST_PASSWORD}
     refused = client.post(f"/invitations/accept/{raw}/", form)
-    assert refused.status_code == 400 and b"authenticator app" in refused.content
+    assert refused.status_code == 400
+    assert b"authenticator app" in refused.content
     assert not owner_a.memberships.filter(tenant=tenant_b).exists()
     api = Api(tenant_b).post("/api/v1/invitations/accept/", {"token": raw, "password": TEST_PASSWORD})
-    assert api.status_code == 401 and api.json()["error"]["code"] == "otp_required"
+    assert api.status_code == 401
+    assert api.json()["error"]["code"] == "otp_required"
     accepted = client.post(f"/invitations/accept/{raw}/", {**form, "otp": code_now(owner_a)})
-    assert accepted.status_code == 302 and owner_a.memberships.filter(tenant=tenant_b).exists()
+    assert accepted.status_code == 302
+    assert owner_a.memberships.filter(tenant=tenant_b).exists()
 
 
 def test_a_session_is_recorded_at_sign_in_and_forgotten_at_sign_out(tenant_a: Tenant, owner_a: User) -> None:
     client = portal_client(tenant_a, HTTP_USER_AGENT="Laptop/3.0")
     _password_step(client, owner_a.email)
     [row] = UserSession.objects.filter(user=owner_a)
-    assert row.user_agent == "Laptop/3.0" and row.host == "alpha.localhost"
+    assert row.user_agent == "Laptop/3.0"
+    assert row.host == "alpha.localhost"
     assert client.post("/logout/").status_code == 302
     assert not UserSession.objects.filter(user=owner_a).exists()

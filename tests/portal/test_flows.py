@@ -35,16 +35,21 @@ def _handoff_token(location: str) -> str:
 # --- Sign in and out --------------------------------------------------------------------------------
 
 
-def test_sign_in_binds_the_session_to_this_organization(tenant_a: Tenant, owner_a: User) -> None:
+@pytest.mark.usefixtures("owner_a")
+def test_sign_in_binds_the_session_to_this_organization(tenant_a: Tenant) -> None:
     client = portal_client(tenant_a)
     response = client.post("/login/", {"email": "owner@alpha.test", "password": TEST_PASSWORD, "next": "/members/"})
-    assert response.status_code == 302 and response["Location"] == "/members/"
+    assert response.status_code == 302
+    assert response["Location"] == "/members/"
     assert client.session[SESSION_TENANT_KEY] == tenant_a.pk
     page = client.get("/")
-    assert page.status_code == 200 and b"Alpha" in page.content and b"Signed in." in page.content
+    assert page.status_code == 200
+    assert b"Alpha" in page.content
+    assert b"Signed in." in page.content
 
 
-def test_wrong_password_shows_an_error_and_signs_nobody_in(tenant_a: Tenant, owner_a: User) -> None:
+@pytest.mark.usefixtures("owner_a")
+def test_wrong_password_shows_an_error_and_signs_nobody_in(tenant_a: Tenant) -> None:
     client = portal_client(tenant_a)
     response = client.post("/login/", {"email": "owner@alpha.test", "password": "wrong-password"})
     assert response.status_code == 400
@@ -52,43 +57,50 @@ def test_wrong_password_shows_an_error_and_signs_nobody_in(tenant_a: Tenant, own
     assert "_auth_user_id" not in client.session
 
 
-def test_sign_in_is_throttled_after_repeated_failures(tenant_a: Tenant, owner_a: User, settings: Any) -> None:
+@pytest.mark.usefixtures("owner_a")
+def test_sign_in_is_throttled_after_repeated_failures(tenant_a: Tenant, settings: Any) -> None:
     settings.LOGIN_LOCKOUT_ACCOUNT_FAILURES = 3
     client = portal_client(tenant_a)
     for _ in range(3):
         client.post("/login/", {"email": "owner@alpha.test", "password": "wrong-password"})
     response = client.post("/login/", {"email": "owner@alpha.test", "password": TEST_PASSWORD})
-    assert response.status_code == 429 and int(response["Retry-After"]) > 0
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
     assert b"Too many failed sign-in attempts" in response.content
     assert "_auth_user_id" not in client.session
 
 
-def test_a_person_from_another_organization_cannot_sign_in_here(tenant_a: Tenant, tenant_b: Tenant) -> None:
+@pytest.mark.usefixtures("tenant_b")
+def test_a_person_from_another_organization_cannot_sign_in_here(tenant_a: Tenant) -> None:
     # The same answer as a wrong password: this host does not tell whether the password was right.
     client = portal_client(tenant_a)
     response = client.post("/login/", {"email": "owner@beta.test", "password": TEST_PASSWORD})
-    assert response.status_code == 400 and b"Email or password is incorrect." in response.content
+    assert response.status_code == 400
+    assert b"Email or password is incorrect." in response.content
     assert b"not a member" not in response.content
     assert "_auth_user_id" not in client.session
 
 
-def test_open_redirects_after_sign_in_are_refused(tenant_a: Tenant, owner_a: User) -> None:
+@pytest.mark.usefixtures("owner_a")
+def test_open_redirects_after_sign_in_are_refused(tenant_a: Tenant) -> None:
     client = portal_client(tenant_a)
     response = client.post(
         "/login/", {"email": "owner@alpha.test", "password": TEST_PASSWORD, "next": "https://evil.example/"}
     )
-    assert response.status_code == 302 and response["Location"] == "/"
+    assert response.status_code == 302
+    assert response["Location"] == "/"
 
 
 def test_a_session_bound_to_another_organization_is_not_accepted(
     tenant_a: Tenant, tenant_b: Tenant, member_factory
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     both = member_factory(tenant_a, Role.ADMIN)
     Membership.objects.create(user=both, tenant=tenant_b, role=Role.ADMIN)
     client = portal_client(tenant_a, both)
     client.defaults["HTTP_HOST"] = host_of(tenant_b)  # the alpha session replayed on beta's host
     response = client.get("/members/")
-    assert response.status_code == 302 and response["Location"].startswith("/login/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
 
 
 def test_sign_out_needs_a_post_and_ends_the_session(tenant_a: Tenant, owner_a: User) -> None:
@@ -137,7 +149,7 @@ def test_handoff_token_for_one_organization_does_not_open_another(
 
 def test_switching_organization_hands_over_to_the_other_host(
     tenant_a: Tenant, tenant_b: Tenant, member_factory
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     both = member_factory(tenant_a, Role.MEMBER)
     Membership.objects.create(user=both, tenant=tenant_b, role=Role.MEMBER)
     client = portal_client(tenant_a, both)
@@ -177,12 +189,14 @@ def test_signup_provisions_the_organization_and_hands_the_owner_over(
     with django_capture_on_commit_callbacks(execute=True):
         sent = client.post("/signup/", SIGNUP)
     # Nothing exists until the address is confirmed.
-    assert sent.status_code == 200 and b"Check your inbox" in sent.content, sent.content[:500]
+    assert sent.status_code == 200, sent.content[:500]
+    assert b"Check your inbox" in sent.content, sent.content[:500]
     assert not Tenant.objects.filter(slug="gamma").exists()
     assert not User.objects.filter(email="founder@gamma.test").exists()
     link = _confirm_link(mail.outbox, "founder@gamma.test")
     page = client.get(link)
-    assert page.status_code == 200 and b"Create Gamma Inc" in page.content
+    assert page.status_code == 200
+    assert b"Create Gamma Inc" in page.content
     assert not Tenant.objects.filter(slug="gamma").exists()  # a GET (mail scanners) creates nothing
     response = client.post(link)
     assert response.status_code == 302, response.content[:500]
@@ -193,7 +207,8 @@ def test_signup_provisions_the_organization_and_hands_the_owner_over(
     portal = portal_client(tenant)
     assert portal.get("/handoff/", {"token": _handoff_token(response["Location"])})["Location"] == "/"
     dashboard = portal.get("/")
-    assert dashboard.status_code == 200 and b"Gamma Inc" in dashboard.content
+    assert dashboard.status_code == 200
+    assert b"Gamma Inc" in dashboard.content
     # The link works once; the password chosen at signup is the account's password.
     assert client.post(link).status_code == 404
     assert (
@@ -202,6 +217,7 @@ def test_signup_provisions_the_organization_and_hands_the_owner_over(
     )
 
 
+@pytest.mark.usefixtures("tenant_a")
 @pytest.mark.parametrize(
     ("change", "field", "message"),
     [
@@ -214,9 +230,7 @@ def test_signup_provisions_the_organization_and_hands_the_owner_over(
         ({"name": ""}, "name", b"required"),
     ],
 )
-def test_signup_errors_are_shown_next_to_their_field(
-    change: dict, field: str, message: bytes, tenant_a: Tenant
-) -> None:
+def test_signup_errors_are_shown_next_to_their_field(change: dict, field: str, message: bytes) -> None:
     tenants_before = Tenant.objects.count()
     response = public_client().post("/signup/", {**SIGNUP, **change})
     assert response.status_code == 400
@@ -225,8 +239,9 @@ def test_signup_errors_are_shown_next_to_their_field(
     assert Tenant.objects.count() == tenants_before
 
 
+@pytest.mark.usefixtures("tenant_a")
 def test_signup_with_an_existing_email_needs_that_accounts_password(
-    tenant_a: Tenant, owner_a: User, django_capture_on_commit_callbacks: Any
+    owner_a: User, django_capture_on_commit_callbacks: Any
 ) -> None:
     tenants_before = Tenant.objects.count()
     mail.outbox.clear()
@@ -235,41 +250,46 @@ def test_signup_with_an_existing_email_needs_that_accounts_password(
             "/signup/", {**SIGNUP, "email": "owner@alpha.test", "password": "guess-guess-1"}
         )
     # The same answer as for an email without an account; the account's owner gets a message instead.
-    assert response.status_code == 200 and b"Check your inbox" in response.content
+    assert response.status_code == 200
+    assert b"Check your inbox" in response.content
     assert b"An account with this email exists" not in response.content
     assert Tenant.objects.count() == tenants_before
     [notice] = mail.outbox
-    assert notice.to == ["owner@alpha.test"] and "already has a Tenantry account" in notice.body
+    assert notice.to == ["owner@alpha.test"]
+    assert "already has a Tenantry account" in notice.body
     ok = public_client().post("/signup/", {**SIGNUP, "email": "owner@alpha.test", "password": TEST_PASSWORD})
     assert ok.status_code == 302
     assert Membership.objects.get(tenant__slug="gamma", user=owner_a).role == Role.OWNER
 
 
-def test_public_sign_in_lists_your_organizations_and_opens_one(
-    tenant_a: Tenant, tenant_b: Tenant, owner_a: User
-) -> None:
+@pytest.mark.usefixtures("tenant_a", "tenant_b", "owner_a")
+def test_public_sign_in_lists_your_organizations_and_opens_one() -> None:
     client = public_client()
     assert (
         client.post("/signin/", {"email": "owner@alpha.test", "password": TEST_PASSWORD})["Location"]
         == "/organizations/"
     )
     page = client.get("/organizations/")
-    assert b"Alpha" in page.content and b"Beta" not in page.content
+    assert b"Alpha" in page.content
+    assert b"Beta" not in page.content
     response = client.post("/organizations/alpha/enter/")
     assert response["Location"].startswith("http://alpha.localhost/handoff/?token=")
     assert client.post("/organizations/beta/enter/").status_code == 404
 
 
-def test_public_sign_in_with_a_wrong_password_finds_nothing(owner_a: User) -> None:
+@pytest.mark.usefixtures("owner_a")
+def test_public_sign_in_with_a_wrong_password_finds_nothing() -> None:
     client = public_client()
     response = client.post("/signin/", {"email": "owner@alpha.test", "password": "nope-nope-nope"})
-    assert response.status_code == 400 and b"incorrect" in response.content
+    assert response.status_code == 400
+    assert b"incorrect" in response.content
     assert client.get("/organizations/")["Location"] == "/signin/"
 
 
 def test_landing_page_renders_on_the_public_host() -> None:
     response = public_client().get("/")
-    assert response.status_code == 200 and b"Create an organization" in response.content
+    assert response.status_code == 200
+    assert b"Create an organization" in response.content
 
 
 # --- Members and invitations ------------------------------------------------------------------------
@@ -277,7 +297,7 @@ def test_landing_page_renders_on_the_public_host() -> None:
 
 def test_invite_sends_an_email_with_an_accept_link_and_shows_a_message(
     tenant_a: Tenant, owner_a: User, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     client = portal_client(tenant_a, owner_a)
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
@@ -291,16 +311,19 @@ def test_invite_sends_an_email_with_an_accept_link_and_shows_a_message(
     # The page never shows the link (a bearer secret); the invitee's email does.
     assert link.group(1).encode() not in response.content
     page = portal_client(tenant_a).get(link.group(1))
-    assert page.status_code == 200 and b"newbie@example.test" in page.content
+    assert page.status_code == 200
+    assert b"newbie@example.test" in page.content
 
 
 def test_invite_errors_are_shown_next_to_the_form(tenant_a: Tenant, owner_a: User) -> None:
     client = portal_client(tenant_a, owner_a)
     response = client.post("/members/invite/", {"email": "owner@alpha.test", "role": "member"})
-    assert response.status_code == 400 and b"already a member" in response.content
+    assert response.status_code == 400
+    assert b"already a member" in response.content
     response = client.post("/members/invite/", {"email": "nobody", "role": "emperor"})
     assert response.status_code == 400
-    assert b'id="id_email_error"' in response.content and b'id="id_role_error"' in response.content
+    assert b'id="id_email_error"' in response.content
+    assert b'id="id_role_error"' in response.content
 
 
 def test_the_last_owner_cannot_be_demoted_or_removed(tenant_a: Tenant, owner_a: User) -> None:
@@ -313,7 +336,7 @@ def test_the_last_owner_cannot_be_demoted_or_removed(tenant_a: Tenant, owner_a: 
     assert snapshot(tenant_a) == before
 
 
-def test_an_admin_cannot_make_or_unmake_owners(tenant_a: Tenant, owner_a: User, member_factory) -> None:  # type: ignore[no-untyped-def]
+def test_an_admin_cannot_make_or_unmake_owners(tenant_a: Tenant, owner_a: User, member_factory) -> None:
     admin = member_factory(tenant_a, Role.ADMIN)
     plain = member_factory(tenant_a, Role.MEMBER)
     client = portal_client(tenant_a, admin)
@@ -323,7 +346,8 @@ def test_an_admin_cannot_make_or_unmake_owners(tenant_a: Tenant, owner_a: User, 
     assert snapshot(tenant_a) == before
 
 
-def test_unknown_member_or_invitation_ids_are_404(tenant_a: Tenant, owner_a: User, tenant_b: Tenant) -> None:
+@pytest.mark.usefixtures("tenant_b")
+def test_unknown_member_or_invitation_ids_are_404(tenant_a: Tenant, owner_a: User) -> None:
     client = portal_client(tenant_a, owner_a)
     beta_owner = User.objects.get(email="owner@beta.test")
     assert client.post(f"/members/{beta_owner.pk}/remove/").status_code == 404
@@ -345,24 +369,28 @@ def test_a_new_person_accepts_an_invitation_and_lands_in_the_portal(tenant_a: Te
     raw = _invite(tenant_a, owner_a, "fresh@example.test")
     client = portal_client(tenant_a)
     page = client.get(f"/invitations/accept/{raw}/")
-    assert page.status_code == 200 and b"choose a password" in page.content
+    assert page.status_code == 200
+    assert b"choose a password" in page.content
     mismatch = client.post(
         f"/invitations/accept/{raw}/", {"full_name": "Fresh", "password": "a-long-enough-pass", "password_confirm": "x"}
     )
-    assert mismatch.status_code == 400 and b"The two passwords differ." in mismatch.content
+    assert mismatch.status_code == 400
+    assert b"The two passwords differ." in mismatch.content
     assert not User.objects.filter(email="fresh@example.test").exists()
     response = client.post(
         f"/invitations/accept/{raw}/",
         {"full_name": "Fresh", "password": "a-long-enough-pass", "password_confirm": "a-long-enough-pass"},
     )
-    assert response.status_code == 302 and response["Location"] == "/"
+    assert response.status_code == 302
+    assert response["Location"] == "/"
     user = User.objects.get(email="fresh@example.test")
     assert Membership.objects.get(tenant=tenant_a, user=user).role == Role.MEMBER
     assert client.get("/").status_code == 200
     assert client.get(f"/invitations/accept/{raw}/").status_code == 404  # used up
 
 
-def test_an_existing_user_confirms_their_password_to_accept(tenant_a: Tenant, tenant_b: Tenant, owner_a: User) -> None:
+@pytest.mark.usefixtures("tenant_b")
+def test_an_existing_user_confirms_their_password_to_accept(tenant_a: Tenant, owner_a: User) -> None:
     raw = _invite(tenant_a, owner_a, "owner@beta.test", Role.ADMIN)
     client = portal_client(tenant_a)
     page = client.get(f"/invitations/accept/{raw}/")
@@ -392,7 +420,8 @@ def test_resend_rotates_the_link_and_revoke_ends_it(tenant_a: Tenant, owner_a: U
 
 def test_a_garbage_invitation_link_is_a_404_page(tenant_a: Tenant) -> None:
     response = portal_client(tenant_a).get("/invitations/accept/not-a-token/")
-    assert response.status_code == 404 and b"not valid" in response.content
+    assert response.status_code == 404
+    assert b"not valid" in response.content
 
 
 # --- Tokens, settings, audit ------------------------------------------------------------------------
@@ -401,12 +430,14 @@ def test_a_garbage_invitation_link_is_a_404_page(tenant_a: Tenant) -> None:
 def test_a_token_is_shown_once_and_works_until_revoked(tenant_a: Tenant, owner_a: User) -> None:
     client = portal_client(tenant_a, owner_a)
     created = client.post("/tokens/", {"name": "deploy", "expires_in_days": "30"})
-    assert created.status_code == 201 and created["Cache-Control"] == "no-store"
-    secret = re.search(rb'data-testid="new-token">([^<]+)<', created.content).group(1).decode()  # type: ignore[union-attr]
+    assert created.status_code == 201
+    assert created["Cache-Control"] == "no-store"
+    secret = re.search(rb'data-testid="new-token">([^<]+)<', created.content).group(1).decode()
     api = Client(HTTP_HOST=host_of(tenant_a), HTTP_AUTHORIZATION=f"Bearer {secret}")
     assert api.get("/api/v1/me/").status_code == 200
     listing = client.get("/tokens/")
-    assert secret.encode() not in listing.content and b"deploy" in listing.content
+    assert secret.encode() not in listing.content
+    assert b"deploy" in listing.content
     with schema_context(tenant_a.schema_name):
         token = ApiToken.objects.get(name="deploy")
     client.post(f"/tokens/{token.pk}/revoke/")
@@ -417,14 +448,15 @@ def test_rename_changes_the_name_and_records_an_audit_event(tenant_a: Tenant, ow
     client = portal_client(tenant_a, owner_a)
     assert client.post("/settings/", {"name": ""}).status_code == 400
     response = client.post("/settings/", {"name": "Alpha Labs"}, follow=True)
-    assert b"Organization settings saved." in response.content and b"Alpha Labs" in response.content
+    assert b"Organization settings saved." in response.content
+    assert b"Alpha Labs" in response.content
     assert Tenant.objects.get(pk=tenant_a.pk).name == "Alpha Labs"
     with schema_context(tenant_a.schema_name):
         assert AuditEvent.objects.filter(action="organization.renamed").exists()
     assert b"alpha.localhost" in client.get("/settings/").content
 
 
-def test_audit_log_filters_by_actor_and_action(tenant_a: Tenant, owner_a: User, member_factory) -> None:  # type: ignore[no-untyped-def]
+def test_audit_log_filters_by_actor_and_action(tenant_a: Tenant, owner_a: User, member_factory) -> None:
     admin = member_factory(tenant_a, Role.ADMIN)
     _invite(tenant_a, owner_a, "one@example.test")
     with schema_context(tenant_a.schema_name):
@@ -433,11 +465,14 @@ def test_audit_log_filters_by_actor_and_action(tenant_a: Tenant, owner_a: User, 
         api_token_create(actor=Actor(user=admin), user=admin, name="x")
     client = portal_client(tenant_a, owner_a)
     by_action = client.get("/audit/", {"action": "invitation."})
-    assert b"invitation.created" in by_action.content and b"token.created" not in by_action.content
+    assert b"invitation.created" in by_action.content
+    assert b"token.created" not in by_action.content
     by_actor = client.get("/audit/", {"actor": admin.email})
-    assert admin.email.encode() in by_actor.content and b"invitation.created" not in by_actor.content
+    assert admin.email.encode() in by_actor.content
+    assert b"invitation.created" not in by_actor.content
     bad = client.get("/audit/", {"since": "not-a-date"})
-    assert bad.status_code == 400 and b"Enter a valid date." in bad.content
+    assert bad.status_code == 400
+    assert b"Enter a valid date." in bad.content
 
 
 # --- Billing page and banners ----------------------------------------------------------------------
@@ -447,7 +482,8 @@ def test_billing_page_shows_plan_seats_and_no_invoices(tenant_a: Tenant, owner_a
     page = portal_client(tenant_a, owner_a).get("/billing/?checkout=cancel")
     assert page.status_code == 200
     assert b'data-testid="billing-plan">Test<' in page.content
-    assert b"Checkout cancelled" in page.content and b"No invoices yet." in page.content
+    assert b"Checkout cancelled" in page.content
+    assert b"No invoices yet." in page.content
 
 
 @pytest.mark.parametrize(
@@ -459,7 +495,8 @@ def test_billing_trouble_shows_a_banner(tenant_a: Tenant, owner_a: User, status:
     assert b'data-banner="' + banner + b'"' in page.content
 
 
-def test_a_suspended_organization_can_sign_in_but_not_write(tenant_a: Tenant, owner_a: User) -> None:
+@pytest.mark.usefixtures("owner_a")
+def test_a_suspended_organization_can_sign_in_but_not_write(tenant_a: Tenant) -> None:
     Tenant.objects.filter(pk=tenant_a.pk).update(status=TenantStatus.SUSPENDED)
     client = portal_client(tenant_a)
     assert client.post("/login/", {"email": "owner@alpha.test", "password": TEST_PASSWORD}).status_code == 302
@@ -477,7 +514,7 @@ def test_password_reset_mails_a_link_on_this_host_that_sets_a_new_password(tenan
     mail.outbox.clear()
     assert client.post("/password-reset/", {"email": "owner@alpha.test"})["Location"] == "/password-reset/sent/"
     assert len(mail.outbox) == 1
-    link = re.search(r"http://alpha\.localhost(/password-reset/[^\s]+/)", mail.outbox[0].body).group(1)  # type: ignore[union-attr]
+    link = re.search(r"http://alpha\.localhost(/password-reset/[^\s]+/)", mail.outbox[0].body).group(1)
     form = client.get(link, follow=True)
     assert b"Choose a new password" in form.content
     set_url = form.redirect_chain[-1][0] if form.redirect_chain else link
@@ -490,7 +527,8 @@ def test_password_reset_mails_a_link_on_this_host_that_sets_a_new_password(tenan
 def test_password_reset_for_an_unknown_email_says_the_same_and_sends_nothing(tenant_a: Tenant) -> None:
     mail.outbox.clear()
     response = portal_client(tenant_a).post("/password-reset/", {"email": "ghost@example.test"})
-    assert response["Location"] == "/password-reset/sent/" and mail.outbox == []
+    assert response["Location"] == "/password-reset/sent/"
+    assert mail.outbox == []
 
 
 def test_billing_page_lists_invoices_with_links_and_a_notice_for_a_failed_payment(
@@ -517,15 +555,20 @@ def test_billing_page_lists_invoices_with_links_and_a_notice_for_a_failed_paymen
         hosted_invoice_url="https://invoice.example/in_open",
     )
     page = portal_client(tenant_a, owner_a).get("/billing/").content
-    assert b"ALPHA-0001" in page and b"36.00 USD" in page
+    assert b"ALPHA-0001" in page
+    assert b"36.00 USD" in page
     assert b'href="https://invoice.example/in_paid.pdf"' in page
-    assert b'data-notice="payment_failed"' in page and b"ALPHA-0002" in page
+    assert b'data-notice="payment_failed"' in page
+    assert b"ALPHA-0002" in page
 
 
-def test_password_reset_is_offered_on_the_public_host_too(owner_a: User) -> None:
+@pytest.mark.usefixtures("owner_a")
+def test_password_reset_is_offered_on_the_public_host_too() -> None:
     client = public_client()
     page = client.get("/password-reset/")
-    assert page.status_code == 200 and b"Reset your password" in page.content and b"/signup/" in page.content
+    assert page.status_code == 200
+    assert b"Reset your password" in page.content
+    assert b"/signup/" in page.content
     mail.outbox.clear()
     assert client.post("/password-reset/", {"email": "owner@alpha.test"})["Location"] == "/password-reset/sent/"
     assert "http://localhost/password-reset/" in mail.outbox[0].body

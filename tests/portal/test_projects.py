@@ -24,7 +24,7 @@ def _tasks(tenant: Tenant) -> list[dict]:
 
 def test_a_member_with_change_creates_assigns_and_completes_a_task(
     tenant_a: Tenant, owner_a: User, member_factory
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     member = member_factory(tenant_a, Role.MEMBER)
     colleague = member_factory(tenant_a, Role.MEMBER, full_name="Cole League")
     project = make_project(tenant_a, owner_a, "Apollo")
@@ -37,13 +37,15 @@ def test_a_member_with_change_creates_assigns_and_completes_a_task(
     )
     assert response.status_code == 302
     [task] = _tasks(tenant_a)
-    assert task["title"] == "Write docs" and task["assignee_id"] == colleague.pk
+    assert task["title"] == "Write docs"
+    assert task["assignee_id"] == colleague.pk
     assert str(task["due_date"]) == "2030-01-31"
     with schema_context(tenant_a.schema_name):
         task_id = Task.objects.get().pk
 
     page = client.get(f"/projects/{project.pk}/")
-    assert b"Cole League" in page.content and b"Complete Write docs" in page.content
+    assert b"Cole League" in page.content
+    assert b"Complete Write docs" in page.content
 
     assert client.post(f"/projects/{project.pk}/tasks/{task_id}/status/", {"status": "done"}).status_code == 302
     assert _tasks(tenant_a)[0]["status"] == "done"
@@ -51,7 +53,8 @@ def test_a_member_with_change_creates_assigns_and_completes_a_task(
     assert _tasks(tenant_a)[0]["status"] == "todo"
     with schema_context(tenant_a.schema_name):
         actions = list(AuditEvent.objects.filter(actor_email=member.email).values_list("action", flat=True))
-    assert actions.count("task.updated") == 2 and "task.created" in actions
+    assert actions.count("task.updated") == 2
+    assert "task.created" in actions
 
 
 def test_bad_task_input_is_shown_next_to_its_field_and_writes_nothing(tenant_a: Tenant, owner_a: User) -> None:
@@ -67,7 +70,8 @@ def test_bad_task_input_is_shown_next_to_its_field_and_writes_nothing(tenant_a: 
     response = client.post(
         f"/projects/{project.pk}/tasks/", {"title": "T", "status": "todo", "assignee_id": str(outsider.pk)}
     )
-    assert response.status_code == 400 and b'id="id_assignee_id_error"' in response.content
+    assert response.status_code == 400
+    assert b'id="id_assignee_id_error"' in response.content
     assert snapshot(tenant_a) == before
 
 
@@ -76,10 +80,12 @@ def test_an_archived_project_keeps_its_tasks_frozen_until_restored(tenant_a: Ten
     client = portal_client(tenant_a, owner_a)
     assert client.post(f"/projects/{project.pk}/archive/", {"archived": "1"}).status_code == 302
     page = client.get(f"/projects/{project.pk}/")
-    assert b"Restore project" in page.content and b"Add task" not in page.content
+    assert b"Restore project" in page.content
+    assert b"Add task" not in page.content
     before = snapshot(tenant_a)
     response = client.post(f"/projects/{project.pk}/tasks/", {"title": "Late", "status": "todo"})
-    assert response.status_code == 400 and b"archived" in response.content
+    assert response.status_code == 400
+    assert b"archived" in response.content
     assert snapshot(tenant_a) == before
     # Archived projects leave the default list and appear under "Archived".
     assert b'data-project="Apollo"' not in client.get("/projects/").content
@@ -93,7 +99,8 @@ def test_the_api_sees_and_filters_the_archive_and_refuses_task_writes(tenant_a: 
     active = make_project(tenant_a, owner_a, "Active")
     archived = make_project(tenant_a, owner_a, "Shelved")
     response = api.patch(f"/api/v1/projects/{archived.pk}/", {"archived": True})
-    assert response.status_code == 200 and response.json()["archived"] is True
+    assert response.status_code == 200
+    assert response.json()["archived"] is True
     assert response.json()["archived_at"]
     names = lambda q: [p["name"] for p in api.get("/api/v1/projects/", q).json()["results"]]  # noqa: E731
     assert names({"archived": "false"}) == ["Active"]
@@ -101,7 +108,8 @@ def test_the_api_sees_and_filters_the_archive_and_refuses_task_writes(tenant_a: 
     assert sorted(names({})) == ["Active", "Shelved"]  # no parameter: every project, as before
     before = snapshot(tenant_a)
     refused = api.post(f"/api/v1/projects/{archived.pk}/tasks/", {"title": "Nope"})
-    assert refused.status_code == 400 and refused.json()["error"]["code"] == "project_archived"
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "project_archived"
     assert snapshot(tenant_a) == before
     assert api.post(f"/api/v1/projects/{active.pk}/tasks/", {"title": "Yes"}).status_code == 201
 
@@ -113,7 +121,8 @@ def test_the_project_list_searches_sorts_and_pages(tenant_a: Tenant, owner_a: Us
     client = portal_client(tenant_a, owner_a)
     shown = lambda body: re.findall(rb'data-project="([^"]+)"', body)  # noqa: E731
     first = client.get("/projects/?sort=name")
-    assert shown(first.content)[:2] == [b"Project 00", b"Project 01"] and len(shown(first.content)) == 20
+    assert shown(first.content)[:2] == [b"Project 00", b"Project 01"]
+    assert len(shown(first.content)) == 20
     assert b"Page 1 of 2" in first.content
     second = client.get("/projects/?sort=name&page=2")
     assert shown(second.content) == [b"Project 20", b"Project 21", b"Project 22", b"Zeta rocket"]
@@ -123,7 +132,7 @@ def test_the_project_list_searches_sorts_and_pages(tenant_a: Tenant, owner_a: Us
     assert client.get("/projects/?sort=password&show=everything&page=x").status_code == 200
 
 
-def test_tasks_filter_by_status_and_assignee(tenant_a: Tenant, owner_a: User, member_factory) -> None:  # type: ignore[no-untyped-def]
+def test_tasks_filter_by_status_and_assignee(tenant_a: Tenant, owner_a: User, member_factory) -> None:
     member = member_factory(tenant_a, Role.MEMBER)
     project = make_project(tenant_a, owner_a, "Apollo")
     with schema_context(tenant_a.schema_name):

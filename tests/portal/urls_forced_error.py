@@ -6,7 +6,7 @@ from django.urls import path
 from config import urls_public, urls_tenant
 
 
-def crash(request: HttpRequest) -> HttpResponse:
+def crash(_request: HttpRequest) -> HttpResponse:
     raise RuntimeError("forced failure SECRET_MARKER_5f1e")
 
 

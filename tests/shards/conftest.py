@@ -33,7 +33,7 @@ def _shard_server_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def shard2(django_db_setup, django_db_blocker) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def shard2(django_db_setup, django_db_blocker) -> Iterator[str]:  # noqa: ARG001 - requested for its side effect (usefixtures does not apply to fixtures)
     """A fresh database on the second cluster, registered as the shard "shard2", bootstrapped (public
     tables, the replicated copy of users) with two spare schemas. Everything is dropped afterwards."""
     server = _shard_server_url()
@@ -64,7 +64,7 @@ def shard2(django_db_setup, django_db_blocker) -> Iterator[str]:  # type: ignore
 
 
 @pytest.fixture
-def committed(shard2: str, django_db_blocker) -> Iterator[Committed]:  # type: ignore[no-untyped-def]
+def committed(shard2: str, django_db_blocker) -> Iterator[Committed]:  # noqa: ARG001 - requested for its side effect (usefixtures does not apply to fixtures)
     made = Committed()
     with django_db_blocker.unblock():
         try:

@@ -46,7 +46,7 @@ def test_weights_parse() -> None:
         weights_parse("s1=lots")
 
 
-def test_single_cluster_routes_nothing_and_swaps_nothing(tenant_a) -> None:  # type: ignore[no-untyped-def]
+def test_single_cluster_routes_nothing_and_swaps_nothing(tenant_a) -> None:
     # The suite itself runs without TENANT_SHARDS (the shard tests register theirs for their own use).
     if sharding_enabled():
         pytest.fail("TENANT_SHARDS is set for the whole suite; the single-cluster check cannot run")

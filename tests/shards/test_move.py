@@ -102,19 +102,23 @@ def test_move_while_writing_and_reading_loses_nothing_and_duplicates_nothing(com
     reader.start()
     time.sleep(0.5)
     steps: list[str] = []
-    move = tenant_move(tenant=org, target=SHARD, progress=lambda step, detail: steps.append(step))
+    move = tenant_move(tenant=org, target=SHARD, progress=lambda step, _detail: steps.append(step))
     time.sleep(1.5)  # writes and reads go on against the new shard
     writer.stop.set()
     reader.stop.set()
     writer.join(30)
     reader.join(30)
-    assert writer.error is None and reader.error is None, (writer.error, reader.error)
+    assert writer.error is None, (writer.error, reader.error)
+    assert reader.error is None, (writer.error, reader.error)
 
     assert move.state == TenantMove.State.DONE
     assert Tenant.objects.get(pk=org.pk).shard == SHARD
     assert Tenant.objects.get(pk=org.pk).writes_paused_at is None
-    assert steps[:1] == ["start"] and "flip" in steps and steps[-1] == "done"
-    assert move.paused_seconds is not None and move.paused_seconds < 5
+    assert steps[:1] == ["start"]
+    assert "flip" in steps
+    assert steps[-1] == "done"
+    assert move.paused_seconds is not None
+    assert move.paused_seconds < 5
     # Every write the client saw succeed is on the target exactly once, nothing else is there.
     on_target = _names(SHARD, org.schema_name)
     assert len(on_target) == len(set(on_target))
@@ -188,8 +192,9 @@ def test_an_interrupted_move_resumes_from_its_step(committed: Committed) -> None
     _step_schema(move, None)  # ... and the operator's terminal went away here
     assert TenantMove.objects.get(pk=move.pk).state == TenantMove.State.COPYING
     steps: list[str] = []
-    resumed = tenant_move(tenant=org, target=SHARD, progress=lambda step, detail: steps.append(step))
-    assert resumed.pk == move.pk and steps[0] == "resume"
+    resumed = tenant_move(tenant=org, target=SHARD, progress=lambda step, _detail: steps.append(step))
+    assert resumed.pk == move.pk
+    assert steps[0] == "resume"
     assert resumed.state == TenantMove.State.DONE
     assert _names(SHARD, org.schema_name) == [f"seed-{i:04d}" for i in range(4)]
 
@@ -199,7 +204,8 @@ def test_command_moves_lists_and_audits(committed: Committed) -> None:
     out = io.StringIO()
     call_command("tenant", "move", org.slug, "--to", SHARD, stdout=out)
     text = out.getvalue()
-    assert f"{org.slug}: moved default -> {SHARD}" in text and "rows verified" in text
+    assert f"{org.slug}: moved default -> {SHARD}" in text
+    assert "rows verified" in text
     for step in ("copy", "pause", "verify", "flip", "done"):
         assert f" {step}" in text
     listing = io.StringIO()
@@ -214,7 +220,9 @@ def test_command_moves_lists_and_audits(committed: Committed) -> None:
 
     with shard_activate(SHARD), schema_context(org.schema_name):
         event = AuditEvent.objects.get(action="organization.moved")
-    assert event.data["from"] == "default" and event.data["to"] == SHARD and event.data["via"] == "cli"
+    assert event.data["from"] == "default"
+    assert event.data["to"] == SHARD
+    assert event.data["via"] == "cli"
     bad = io.StringIO()
     with pytest.raises(Exception, match="already on"):
         call_command("tenant", "move", org.slug, "--to", SHARD, stdout=bad)

@@ -73,9 +73,9 @@ def _user_on_shard(user_id: int) -> bool:
 def test_resolution_returns_the_shard_with_no_query_when_warm(committed: Committed, django_assert_num_queries) -> None:
     org = committed.org("res", shard=SHARD)
     host = host_of(org)
-    assert tenant_for_host(host=host).shard == SHARD  # type: ignore[union-attr]
+    assert tenant_for_host(host=host).shard == SHARD
     with django_assert_num_queries(0):
-        assert tenant_for_host(host=host).shard == SHARD  # type: ignore[union-attr]
+        assert tenant_for_host(host=host).shard == SHARD
 
 
 def test_another_organizations_host_on_another_shard_is_a_404_for_its_projects(committed: Committed) -> None:
@@ -98,10 +98,15 @@ def test_atomic_on_a_shard_rolls_back_global_and_tenant_writes_together(committe
     from tenants.routing import tenant_activate
 
     org = committed.org("atomic", shard=SHARD)
-    with pytest.raises(RuntimeError), tenant_activate(org), transaction.atomic():
-        Project.objects.create(name="never")
-        Tenant.objects.select_for_update().filter(pk=org.pk).update(name="Renamed")  # control, locked
-        raise RuntimeError("abort")
+
+    def write_then_abort() -> None:
+        with tenant_activate(org), transaction.atomic():
+            Project.objects.create(name="never")
+            Tenant.objects.select_for_update().filter(pk=org.pk).update(name="Renamed")  # control, locked
+            raise RuntimeError("abort")
+
+    with pytest.raises(RuntimeError, match="abort"):
+        write_then_abort()
     assert Tenant.objects.get(pk=org.pk).name != "Renamed"
     with shard_activate(SHARD):
         pass

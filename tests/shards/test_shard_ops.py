@@ -25,7 +25,8 @@ def test_migrate_schemas_covers_both_clusters_with_one_report(committed: Committ
     out = io.StringIO()
     call_command("migrate_schemas", "--tenant", stdout=out)
     text = out.getvalue()
-    assert "on shard default:" in text and f"on shard {SHARD}:" in text
+    assert "on shard default:" in text
+    assert f"on shard {SHARD}:" in text
     shard_line = next(line for line in text.splitlines() if f"on shard {SHARD}:" in line)
     on_shard = Tenant.objects.filter(shard=SHARD).count()
     from tenants.models import SpareSchema

@@ -40,7 +40,8 @@ def test_every_listed_resource_lists_and_retrieves_alike(api: httpx.Client) -> N
         assert cursor.json()["error"]["param"] == "starting_after"
 
         bad_limit = api.get(resource.path, params={"limit": 0, **REQUIRED.get(resource.kind, {})})
-        assert bad_limit.status_code == 400 and bad_limit.json()["error"]["param"] == "limit"
+        assert bad_limit.status_code == 400
+        assert bad_limit.json()["error"]["param"] == "limit"
 
 
 def test_pages_filters_and_expansion_on_a_generic_list(api: httpx.Client) -> None:
@@ -48,9 +49,11 @@ def test_pages_filters_and_expansion_on_a_generic_list(api: httpx.Client) -> Non
     newest_first = ids[::-1]
 
     first = api.get("/v1/customers", params={"limit": 2}).json()
-    assert [c["id"] for c in first["data"]] == newest_first[:2] and first["has_more"] is True
+    assert [c["id"] for c in first["data"]] == newest_first[:2]
+    assert first["has_more"] is True
     second = api.get("/v1/customers", params={"limit": 2, "starting_after": newest_first[1]}).json()
-    assert [c["id"] for c in second["data"]] == newest_first[2:4] and second["has_more"] is True
+    assert [c["id"] for c in second["data"]] == newest_first[2:4]
+    assert second["has_more"] is True
     back = api.get("/v1/customers", params={"limit": 2, "ending_before": newest_first[2]}).json()
     assert [c["id"] for c in back["data"]] == newest_first[:2]
 

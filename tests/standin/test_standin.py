@@ -173,7 +173,8 @@ def test_customer_create_retrieve_update_list(client: stripe.StripeClient) -> No
 
     other = client.v1.customers.create(params={"email": f"other-{email}"})
     fetched = client.v1.customers.retrieve(cus.id)
-    assert fetched.id == cus.id and fetched.email == email
+    assert fetched.id == cus.id
+    assert fetched.email == email
 
     updated = client.v1.customers.update(cus.id, params={"name": "Ada L.", "metadata": {"tenant": "", "plan": "pro"}})
     assert updated.name == "Ada L."
@@ -188,7 +189,8 @@ def test_list_pagination_with_auto_paging(client: stripe.StripeClient) -> None:
     email = f"page-{uuid.uuid4().hex[:8]}@example.com"
     ids = [client.v1.customers.create(params={"email": email}).id for _ in range(5)]
     page = client.v1.customers.list(params={"email": email, "limit": 2})
-    assert len(page.data) == 2 and page.has_more is True
+    assert len(page.data) == 2
+    assert page.has_more is True
     seen = [c.id for c in page.auto_paging_iter()]
     assert seen == list(reversed(ids))  # newest first, every object exactly once
 
@@ -241,30 +243,40 @@ def test_subscription_create_creates_paid_invoice(client: stripe.StripeClient, p
         }
     )
     assert isinstance(sub, stripe.Subscription)
-    assert sub.id.startswith("sub_") and sub.status == "active" and sub.customer == cus.id
+    assert sub.id.startswith("sub_")
+    assert sub.status == "active"
+    assert sub.customer == cus.id
     item = sub.items.data[0]
-    assert item.id.startswith("si_") and item.quantity == 2
-    assert item.price.id == plan["monthly"].id and item.price.unit_amount == 2000
+    assert item.id.startswith("si_")
+    assert item.quantity == 2
+    assert item.price.id == plan["monthly"].id
+    assert item.price.unit_amount == 2000
     assert item.current_period_end > item.current_period_start >= sub.created
     assert "current_period_end" not in sub.to_dict()  # lives on the items in this API version
 
     invoice = sub.latest_invoice
     assert isinstance(invoice, stripe.Invoice)
-    assert invoice.id.startswith("in_") and invoice.status == "paid"
+    assert invoice.id.startswith("in_")
+    assert invoice.status == "paid"
     assert (invoice.amount_due, invoice.amount_paid, invoice.amount_remaining) == (4000, 4000, 0)
     assert _subscription_of(invoice) == sub.id
     assert invoice.billing_reason == "subscription_create"
-    assert invoice.number and invoice.hosted_invoice_url and invoice.invoice_pdf
+    assert invoice.number
+    assert invoice.hosted_invoice_url
+    assert invoice.invoice_pdf
     assert invoice.lines.data[0].parent.subscription_item_details.subscription_item == item.id
 
     listed = client.v1.invoices.list(params={"subscription": sub.id})
     assert [i.id for i in listed.data] == [invoice.id]
     payments = client.v1.invoice_payments.list(params={"invoice": invoice.id})
     charge = client.v1.charges.retrieve(payments.data[0].payment.charge)
-    assert charge.id.startswith("ch_") and charge.status == "succeeded" and charge.amount == 4000
+    assert charge.id.startswith("ch_")
+    assert charge.status == "succeeded"
+    assert charge.amount == 4000
 
     pdf = httpx.get(invoice.invoice_pdf)
-    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+    assert pdf.status_code == 200
+    assert pdf.content.startswith(b"%PDF-")
 
 
 def test_quantity_update_and_cancel(
@@ -285,14 +297,16 @@ def test_quantity_update_and_cancel(
 
     # Top-level `quantity` is not a parameter of this API version: Stripe rejects it, so do we.
     with pytest.raises(stripe.InvalidRequestError) as exc:
-        client.v1.subscriptions.update(sub.id, params={"quantity": 5})  # type: ignore[typeddict-unknown-key]
+        client.v1.subscriptions.update(sub.id, params={"quantity": 5})
     assert (exc.value.code, exc.value.param) == ("parameter_unknown", "quantity")
 
     at_end = client.v1.subscriptions.update(sub.id, params={"cancel_at_period_end": True})
-    assert at_end.cancel_at_period_end is True and at_end.cancel_at == at_end.items.data[0].current_period_end
+    assert at_end.cancel_at_period_end is True
+    assert at_end.cancel_at == at_end.items.data[0].current_period_end
 
     canceled = client.v1.subscriptions.cancel(sub.id)
-    assert canceled.status == "canceled" and canceled.ended_at is not None
+    assert canceled.status == "canceled"
+    assert canceled.ended_at is not None
     assert sub.id not in [s.id for s in client.v1.subscriptions.list(params={"customer": cus.id}).data]
     assert sub.id in [s.id for s in client.v1.subscriptions.list(params={"customer": cus.id, "status": "all"}).data]
 
@@ -322,7 +336,9 @@ def test_proration_always_invoice_bills_the_difference(client: stripe.StripeClie
         },
     )
     invoice = upgraded.latest_invoice
-    assert invoice.id != first and invoice.billing_reason == "subscription_update" and invoice.status == "paid"
+    assert invoice.id != first
+    assert invoice.billing_reason == "subscription_update"
+    assert invoice.status == "paid"
     amounts = sorted(line.amount for line in invoice.lines.data)
     assert amounts[0] < 0 < amounts[1]  # credit for unused Pro, charge for remaining Business
     assert 2900 <= invoice.total <= 3000  # ~ (5000 - 2000) for almost the whole period
@@ -344,7 +360,8 @@ def test_idempotency_replay_and_conflict(client: stripe.StripeClient, standin: S
         data={"email": email},
         headers={"Authorization": "Bearer sk_test_local", "Idempotency-Key": key},
     )
-    assert raw.status_code == 200 and raw.headers["Idempotent-Replayed"] == "true"
+    assert raw.status_code == 200
+    assert raw.headers["Idempotent-Replayed"] == "true"
     assert raw.json()["id"] == first.id
 
     with pytest.raises(stripe.IdempotencyError) as exc:
@@ -358,14 +375,17 @@ def test_unknown_id_is_a_stripe_404(client: stripe.StripeClient) -> None:
     with pytest.raises(stripe.InvalidRequestError) as exc:
         client.v1.subscriptions.retrieve("sub_doesnotexist")
     err = exc.value
-    assert err.http_status == 404 and err.code == "resource_missing" and err.param == "id"
+    assert err.http_status == 404
+    assert err.code == "resource_missing"
+    assert err.param == "id"
     assert err.json_body["error"]["type"] == "invalid_request_error"
     assert "sub_doesnotexist" in err.json_body["error"]["message"]
 
     # A missing object referenced from a parameter is a 400 naming the parameter.
     with pytest.raises(stripe.InvalidRequestError) as exc:
         client.v1.subscriptions.create(params={"customer": "cus_missing", "items": [{"price": "price_x"}]})
-    assert exc.value.http_status == 400 and exc.value.param == "customer"
+    assert exc.value.http_status == 400
+    assert exc.value.param == "customer"
 
 
 def test_missing_api_key_is_401(standin: StandinServer) -> None:
@@ -415,16 +435,21 @@ def test_checkout_session_flow(
         }
     )
     assert isinstance(session, stripe.checkout.Session)
-    assert session.id.startswith("cs_") and session.status == "open" and session.amount_total == 6000
+    assert session.id.startswith("cs_")
+    assert session.status == "open"
+    assert session.amount_total == 6000
     assert session.url == f"{standin.public_url}/checkout/{session.id}"
 
     page = httpx.get(session.url)
     assert page.status_code == 200
-    assert f"action='/checkout/{session.id}/complete'" in page.text and ">Pay</button>" in page.text
-    assert f"action='/checkout/{session.id}/fail'" in page.text and ">Fail payment</button>" in page.text
+    assert f"action='/checkout/{session.id}/complete'" in page.text
+    assert ">Pay</button>" in page.text
+    assert f"action='/checkout/{session.id}/fail'" in page.text
+    assert ">Fail payment</button>" in page.text
 
     failed = httpx.post(f"{standin.url}/checkout/{session.id}/fail")
-    assert failed.status_code == 303 and failed.headers["Location"] == "http://app.test/billing/cancel"
+    assert failed.status_code == 303
+    assert failed.headers["Location"] == "http://app.test/billing/cancel"
     assert client.v1.checkout.sessions.retrieve(session.id).status == "open"
 
     mark = _mark(standin, receiver)
@@ -433,10 +458,13 @@ def test_checkout_session_flow(
     assert done.headers["Location"] == f"http://app.test/billing/success?session_id={session.id}"
 
     completed = client.v1.checkout.sessions.retrieve(session.id, params={"expand": ["subscription", "line_items"]})
-    assert completed.status == "complete" and completed.payment_status == "paid"
+    assert completed.status == "complete"
+    assert completed.payment_status == "paid"
     sub = completed.subscription
     assert isinstance(sub, stripe.Subscription)
-    assert sub.status == "active" and sub.customer == cus.id and sub.items.data[0].quantity == 3
+    assert sub.status == "active"
+    assert sub.customer == cus.id
+    assert sub.items.data[0].quantity == 3
     assert sub.metadata.to_dict() == {"tenant": "acme", "plan": "pro"}
     assert completed.line_items.data[0].price.id == plan["monthly"].id
 
@@ -449,11 +477,14 @@ def test_checkout_session_flow(
     assert not receiver.bad_signatures
     by_type = {e["type"]: e for e in events}
     cs_obj = by_type["checkout.session.completed"]["data"]["object"]
-    assert cs_obj["client_reference_id"] == "tenant-42" and cs_obj["subscription"] == sub.id
+    assert cs_obj["client_reference_id"] == "tenant-42"
+    assert cs_obj["subscription"] == sub.id
     assert by_type["invoice.paid"]["data"]["object"]["parent"]["subscription_details"]["subscription"] == sub.id
     for e in events:
-        assert e["object"] == "event" and e["id"].startswith("evt_")
-        assert e["api_version"] == API_VERSION and e["livemode"] is False
+        assert e["object"] == "event"
+        assert e["id"].startswith("evt_")
+        assert e["api_version"] == API_VERSION
+        assert e["livemode"] is False
     created = [e["created"] for e in events]
     assert created == sorted(created)
 
@@ -477,9 +508,11 @@ def test_checkout_with_trial_then_trial_end(
     done = client.v1.checkout.sessions.retrieve(session.id)
     assert done.payment_status == "no_payment_required"
     sub = client.v1.subscriptions.retrieve(done.subscription, params={"expand": ["latest_invoice", "customer"]})
-    assert sub.status == "trialing" and sub.trial_end is not None
+    assert sub.status == "trialing"
+    assert sub.trial_end is not None
     assert sub.customer.email == "trial@example.com"
-    assert sub.latest_invoice.amount_due == 0 and sub.latest_invoice.status == "paid"
+    assert sub.latest_invoice.amount_due == 0
+    assert sub.latest_invoice.status == "paid"
 
     mark = _mark(standin, receiver)
     result = httpx.post(f"{standin.url}/_standin/advance", data={"subscription": sub.id, "action": "trial_end"})
@@ -487,7 +520,8 @@ def test_checkout_with_trial_then_trial_end(
     after = client.v1.subscriptions.retrieve(sub.id, params={"expand": ["latest_invoice"]})
     assert after.status == "active"
     assert after.items.data[0].current_period_start == sub.trial_end
-    assert after.latest_invoice.amount_paid == 2000 and after.latest_invoice.billing_reason == "subscription_cycle"
+    assert after.latest_invoice.amount_paid == 2000
+    assert after.latest_invoice.billing_reason == "subscription_cycle"
     assert standin.flush_webhooks(5)
     types = _types(receiver.since(mark), {sub.id})
     assert types[0] == "customer.subscription.trial_will_end"
@@ -503,19 +537,24 @@ def test_portal_change_plan_and_cancel(
         params={"customer": cus.id, "return_url": "http://app.test/settings/billing"}
     )
     assert isinstance(portal, stripe.billing_portal.Session)
-    assert portal.id.startswith("bps_") and portal.url.endswith(f"/portal/{portal.id}")
+    assert portal.id.startswith("bps_")
+    assert portal.url.endswith(f"/portal/{portal.id}")
 
     page = httpx.get(portal.url)
-    assert page.status_code == 200 and sub.id in page.text and plan["business"].id in page.text
+    assert page.status_code == 200
+    assert sub.id in page.text
+    assert plan["business"].id in page.text
 
     mark = _mark(standin, receiver)
     resp = httpx.post(
         f"{standin.url}/portal/{portal.id}/update",
         data={"subscription": sub.id, "price": plan["business"].id, "quantity": "2"},
     )
-    assert resp.status_code == 303 and resp.headers["Location"] == "http://app.test/settings/billing"
+    assert resp.status_code == 303
+    assert resp.headers["Location"] == "http://app.test/settings/billing"
     changed = client.v1.subscriptions.retrieve(sub.id)
-    assert changed.items.data[0].price.id == plan["business"].id and changed.items.data[0].quantity == 2
+    assert changed.items.data[0].price.id == plan["business"].id
+    assert changed.items.data[0].quantity == 2
 
     resp = httpx.post(f"{standin.url}/portal/{portal.id}/cancel", data={"subscription": sub.id, "when": "period_end"})
     assert resp.status_code == 303
@@ -548,7 +587,8 @@ def test_advance_renew_fail_payment_and_pay(
     assert renewed.status == "active"
     assert renewed.items.data[0].current_period_start == period_end
     assert renewed.items.data[0].current_period_end > period_end
-    assert renewed.latest_invoice.status == "paid" and renewed.latest_invoice.billing_reason == "subscription_cycle"
+    assert renewed.latest_invoice.status == "paid"
+    assert renewed.latest_invoice.billing_reason == "subscription_cycle"
     assert len(client.v1.invoices.list(params={"subscription": sub.id}).data) == 2
     assert standin.flush_webhooks(5)
     assert _is_subsequence(
@@ -557,10 +597,12 @@ def test_advance_renew_fail_payment_and_pay(
 
     mark = _mark(standin, receiver)
     resp = httpx.post(f"{standin.url}/_standin/advance", data={"subscription": sub.id, "action": "fail_payment"})
-    assert resp.status_code == 200 and resp.json()["subscription"]["status"] == "past_due"
+    assert resp.status_code == 200
+    assert resp.json()["subscription"]["status"] == "past_due"
     failed = client.v1.subscriptions.retrieve(sub.id, params={"expand": ["latest_invoice"]})
     assert failed.status == "past_due"
-    assert failed.latest_invoice.status == "open" and failed.latest_invoice.attempt_count == 1
+    assert failed.latest_invoice.status == "open"
+    assert failed.latest_invoice.attempt_count == 1
     assert [i.id for i in client.v1.invoices.list(params={"customer": cus.id, "status": "open"}).data] == [
         failed.latest_invoice.id
     ]
@@ -575,7 +617,8 @@ def test_advance_renew_fail_payment_and_pay(
     mark = _mark(standin, receiver)
     standin.advance(sub.id, "pay")
     paid = client.v1.subscriptions.retrieve(sub.id, params={"expand": ["latest_invoice"]})
-    assert paid.status == "active" and paid.latest_invoice.status == "paid"
+    assert paid.status == "active"
+    assert paid.latest_invoice.status == "paid"
     assert standin.flush_webhooks(5)
     assert _is_subsequence(["invoice.paid", "customer.subscription.updated"], _types(receiver.since(mark)))
 
@@ -592,11 +635,15 @@ def test_advance_require_action_then_customer_confirms(
 
     mark = _mark(standin, receiver)
     resp = httpx.post(f"{standin.url}/_standin/advance", data={"subscription": sub.id, "action": "require_action"})
-    assert resp.status_code == 200 and resp.json()["subscription"]["status"] == "past_due"
+    assert resp.status_code == 200
+    assert resp.json()["subscription"]["status"] == "past_due"
     waiting = client.v1.subscriptions.retrieve(sub.id, params={"expand": ["latest_invoice"]})
     invoice = waiting.latest_invoice
-    assert waiting.status == "past_due" and invoice.billing_reason == "subscription_cycle"
-    assert invoice.status == "open" and invoice.attempt_count == 1 and invoice.next_payment_attempt is None
+    assert waiting.status == "past_due"
+    assert invoice.billing_reason == "subscription_cycle"
+    assert invoice.status == "open"
+    assert invoice.attempt_count == 1
+    assert invoice.next_payment_attempt is None
     assert len(client.v1.charges.list(params={"customer": cus.id}).data) == charges_before  # nothing charged
     assert standin.flush_webhooks(5)
     events = receiver.since(mark)
@@ -616,7 +663,8 @@ def test_advance_require_action_then_customer_confirms(
     page = httpx.post(f"{standin.url}/invoice/{invoice.id}/pay")  # the hosted invoice page's button
     assert page.status_code == 303
     paid = client.v1.subscriptions.retrieve(sub.id, params={"expand": ["latest_invoice"]})
-    assert paid.status == "active" and paid.latest_invoice.status == "paid"
+    assert paid.status == "active"
+    assert paid.latest_invoice.status == "paid"
     assert standin.flush_webhooks(5)
     assert _is_subsequence(["invoice.paid", "customer.subscription.updated"], _types(receiver.since(mark)))
 
@@ -632,9 +680,11 @@ def test_require_action_on_a_trial_and_unknown_actions(
     resp = httpx.post(f"{standin_url}/_standin/advance", data={"subscription": sub.id, "action": "require_action"})
     assert resp.status_code == 200, resp.text
     after = client.v1.subscriptions.retrieve(sub.id, params={"expand": ["latest_invoice"]})
-    assert after.status == "past_due" and after.latest_invoice.status == "open"
+    assert after.status == "past_due"
+    assert after.latest_invoice.status == "open"
     bad = httpx.post(f"{standin_url}/_standin/advance", data={"subscription": sub.id, "action": "explode"})
-    assert bad.status_code == 400 and "require_action" in bad.json()["error"]["message"]
+    assert bad.status_code == 400
+    assert "require_action" in bad.json()["error"]["message"]
 
 
 def test_invoice_payments_list_filters_by_payment(client: stripe.StripeClient, plan: dict[str, Any]) -> None:
@@ -642,7 +692,9 @@ def test_invoice_payments_list_filters_by_payment(client: stripe.StripeClient, p
     sub = client.v1.subscriptions.create(params={"customer": cus.id, "items": [{"price": plan["monthly"].id}]})
     invoice = client.v1.invoices.retrieve(sub.latest_invoice, params={"expand": ["payments"]})
     [payment] = invoice.payments.data
-    assert payment.status == "paid" and payment.payment.type == "charge" and payment.payment.charge
+    assert payment.status == "paid"
+    assert payment.payment.type == "charge"
+    assert payment.payment.charge
     by_invoice = client.v1.invoice_payments.list(params={"invoice": invoice.id}).data
     assert [p.id for p in by_invoice] == [payment.id]
     # No payment intents in the stand-in: filtering by one finds nothing (instead of ignoring the filter).
@@ -664,10 +716,12 @@ def test_refund_sends_charge_refunded(
     charge = client.v1.charges.list(params={"customer": cus.id}).data[0]
     mark = _mark(standin, receiver)
     resp = httpx.post(f"{standin.url}/_standin/refund", data={"charge": charge.id, "amount": "500"})
-    assert resp.status_code == 200 and resp.json()["amount_refunded"] == 500
+    assert resp.status_code == 200
+    assert resp.json()["amount_refunded"] == 500
     assert standin.flush_webhooks(5)
     refunded = [e for e in receiver.since(mark) if e["type"] == "charge.refunded"]
-    assert len(refunded) == 1 and refunded[0]["data"]["object"]["id"] == charge.id
+    assert len(refunded) == 1
+    assert refunded[0]["data"]["object"]["id"] == charge.id
     assert refunded[0]["data"]["previous_attributes"]["amount_refunded"] == 0
 
 
@@ -679,7 +733,8 @@ def test_meter_events_and_duplicate_identifier(client: stripe.StripeClient, stan
     meter = client.v1.billing.meters.create(
         params={"display_name": "API calls", "event_name": event_name, "default_aggregation": {"formula": "sum"}}
     )
-    assert meter.id.startswith("mtr_") and meter.status == "active"
+    assert meter.id.startswith("mtr_")
+    assert meter.status == "active"
     assert meter.id in [m.id for m in client.v1.billing.meters.list(params={"limit": 100}).data]
     cus = client.v1.customers.create(params={"email": "meter@example.com"})
 
@@ -692,11 +747,13 @@ def test_meter_events_and_duplicate_identifier(client: stripe.StripeClient, stan
     }
     ev = client.v1.billing.meter_events.create(params=params)
     assert isinstance(ev, stripe.billing.MeterEvent)
-    assert ev.identifier == ident and ev.payload["value"] == "25"
+    assert ev.identifier == ident
+    assert ev.payload["value"] == "25"
 
     with pytest.raises(stripe.InvalidRequestError) as exc:
         client.v1.billing.meter_events.create(params=params)
-    assert exc.value.http_status == 400 and exc.value.param == "identifier"
+    assert exc.value.http_status == 400
+    assert exc.value.param == "identifier"
     assert "already exists" in exc.value.user_message
 
     client.v1.billing.meter_events.create(
@@ -735,12 +792,15 @@ def test_events_api_and_webhook_signatures(
     delivered = receiver.since(mark)
     assert [e["type"] for e in delivered] == ["customer.created"]
     event = client.v1.events.retrieve(delivered[0]["id"])
-    assert isinstance(event, stripe.Event) and event.data.object.id == cus.id
-    assert event.request.id and event.request.id.startswith("req_")
+    assert isinstance(event, stripe.Event)
+    assert event.data.object.id == cus.id
+    assert event.request.id
+    assert event.request.id.startswith("req_")
     listed = client.v1.events.list(params={"type": "customer.created", "limit": 3})
     assert listed.data[0].id == event.id
     summary = next(d for d in standin.deliveries() if d["event"] == event.id)
-    assert summary["status"] == "delivered" and summary["attempts"] == 2
+    assert summary["status"] == "delivered"
+    assert summary["attempts"] == 2
     assert client.v1.events.retrieve(event.id).pending_webhooks == 0
 
     # the signature is real: it verifies with the first secret only
@@ -755,7 +815,8 @@ def test_health_and_state_file_persistence(tmp_path: Path) -> None:
     state = tmp_path / "standin.json"
     with StandinServer(port=0, state_file=str(state)) as srv:
         health = httpx.get(f"{srv.url}/_standin/health").json()
-        assert health["status"] == "ok" and health["api_version"] == API_VERSION
+        assert health["status"] == "ok"
+        assert health["api_version"] == API_VERSION
         c = stripe.StripeClient(api_key="sk_test_other", base_addresses={"api": srv.url})
         cus = c.v1.customers.create(params={"email": "persist@example.com"})
     assert state.exists()
@@ -776,12 +837,14 @@ def test_sdk_request_encoding_is_understood(standin: StandinServer) -> None:
     )
     assert resp.status_code == 200, resp.text
     body = resp.json()
-    assert body["metadata"] == {"a": "1", "b": "two"} and body["email"] == "enc@example.com"
+    assert body["metadata"] == {"a": "1", "b": "two"}
+    assert body["email"] == "enc@example.com"
     query = parse_qs(urlsplit(f"{standin.url}/v1/customers?email=enc%40example.com&limit=1").query)
     listed = httpx.get(
         f"{standin.url}/v1/customers", params=query, headers={"Authorization": "Bearer sk_test_local"}
     ).json()
-    assert listed["object"] == "list" and listed["data"][0]["id"] == body["id"]
+    assert listed["object"] == "list"
+    assert listed["data"][0]["id"] == body["id"]
 
 
 def test_renewal_bills_metered_usage_and_pending_prorations(
@@ -805,7 +868,8 @@ def test_renewal_bills_metered_usage_and_pending_prorations(
     )
     licensed = next(i for i in sub.items.data if i.price.id == plan["monthly"].id)
     assert next(i for i in sub.items.data if i.price.id == metered.id).quantity is None
-    assert sub.latest_invoice and client.v1.invoices.retrieve(sub.latest_invoice).total == 2000  # usage in arrears
+    assert sub.latest_invoice
+    assert client.v1.invoices.retrieve(sub.latest_invoice).total == 2000
 
     for value in ("40", "60"):
         client.v1.billing.meter_events.create(
@@ -821,5 +885,6 @@ def test_renewal_bills_metered_usage_and_pending_prorations(
     assert 300 in amounts  # 100 units x 3 cents
     assert 4000 in amounts  # 2 seats for the new period
     assert by_kind["invoice_item_details"]["parent"]["invoice_item_details"]["proration"] is True
-    assert renewal["status"] == "paid" and renewal["total"] == sum(amounts)
+    assert renewal["status"] == "paid"
+    assert renewal["total"] == sum(amounts)
     assert all(e["standin_billed"] for e in standin.meter_events(customer=cus.id))

@@ -34,7 +34,7 @@ class Api:
         extra: dict[str, str] = {"HTTP_HOST": host_of(tenant)}
         if token is not None:
             extra["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-        self.client = Client(**extra)  # type: ignore[arg-type]
+        self.client = Client(**extra)
         if user is not None:
             self.client.force_login(user)
 

@@ -88,7 +88,8 @@ def test_a_template_with_something_unexpected_is_refused_and_migrating_takes_ove
     # schema_create_ready still produces a complete schema (copy from another template, or migrate).
     ready = schema_create_ready()
     got = describe(ready)
-    assert got["columns"] == want["columns"] and got["constraints"] == want["constraints"]
+    assert got["columns"] == want["columns"]
+    assert got["constraints"] == want["constraints"]
     assert [(t, [r[1:3] for r in rows]) for t, rows in got["seeds"]][:1] == [
         (t, [r[1:3] for r in rows]) for t, rows in want["seeds"]
     ][:1]  # the same migration history (app, name)

@@ -29,7 +29,8 @@ pytestmark = pytest.mark.django_db
 def test_suspend_and_reactivate(tenant_a):
     tenant_suspend(tenant=tenant_a)
     tenant_a.refresh_from_db()
-    assert tenant_a.status == TenantStatus.SUSPENDED and tenant_a.status_changed_at is not None
+    assert tenant_a.status == TenantStatus.SUSPENDED
+    assert tenant_a.status_changed_at is not None
     assert tenant_client(tenant_a).post("/", HTTP_ACCEPT="application/json").status_code == 402
     tenant_reactivate(tenant=tenant_a)
     tenant_a.refresh_from_db()
@@ -42,7 +43,8 @@ def test_close_keeps_data_and_blocks_access(tenant_a):
         Project.objects.create(name="kept")
     tenant_close(tenant=tenant_a)
     tenant_a.refresh_from_db()
-    assert tenant_a.status == TenantStatus.CLOSED and tenant_a.closed_at is not None
+    assert tenant_a.status == TenantStatus.CLOSED
+    assert tenant_a.closed_at is not None
     assert tenant_client(tenant_a).get("/", HTTP_ACCEPT="application/json").status_code == 410
     with schema_context(tenant_a.schema_name):
         assert Project.objects.filter(name="kept").exists()
@@ -90,7 +92,8 @@ def test_export_contains_members_and_tenant_data(tenant_a):
     json.dumps(payload, default=str)  # serialisable
 
 
-def test_lifecycle_command(tenant_b, capsys, tmp_path):
+@pytest.mark.usefixtures("capsys")
+def test_lifecycle_command(tenant_b, tmp_path):
     call_command("tenant", "suspend", "beta")
     tenant_b.refresh_from_db()
     assert tenant_b.status == TenantStatus.SUSPENDED

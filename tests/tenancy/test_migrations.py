@@ -58,7 +58,7 @@ def _outcomes(run: TenantMigrationRun) -> dict[str, str]:
 
 
 @pytest.fixture
-def extra_schemas(db) -> list[str]:  # type: ignore[no-untyped-def]
+def extra_schemas(db) -> list[str]:  # noqa: ARG001 - requested for its side effect (usefixtures does not apply to fixtures)
     """Four more migrated tenant schemas in the spare pool (rolled back with the test)."""
     names = [schema_create_migrated() for _ in range(4)]
     SpareSchema.objects.bulk_create([SpareSchema(schema_name=name) for name in names])
@@ -72,10 +72,12 @@ def test_every_tenant_and_spare_schema_is_a_target(extra_schemas):
     assert "public" not in names
 
 
-def test_nothing_pending_skips_every_schema(extra_schemas):
+@pytest.mark.usefixtures("extra_schemas")
+def test_nothing_pending_skips_every_schema():
     report = tenants_migrate(parallel=1)
     assert report.total == len(tenant_schema_names())
-    assert not report.failed and not report.migrated
+    assert not report.failed
+    assert not report.migrated
     assert {r.outcome for r in report.results} == {SKIPPED}
     run = TenantMigrationRun.objects.get(pk=report.run_id)
     assert run.finished_at is not None
@@ -128,7 +130,8 @@ def test_resume_retries_only_the_failed_schema_then_everything_is_up_to_date(ext
         assert {r.outcome for r in report.results} == {SKIPPED}
 
 
-def test_report_table_and_summary_are_printed(extra_schemas, capsys):
+@pytest.mark.usefixtures("capsys")
+def test_report_table_and_summary_are_printed(extra_schemas):
     from io import StringIO
 
     _break(extra_schemas[0])
@@ -137,11 +140,13 @@ def test_report_table_and_summary_are_printed(extra_schemas, capsys):
         call_command("migrate_schemas", tenant=True, interactive=False, parallel=1, stdout=out)
     text = out.getvalue()
     assert "to migrate" in text
-    assert extra_schemas[0] in text and "failed" in text
+    assert extra_schemas[0] in text
+    assert "failed" in text
     assert f"failed 1 of {len(tenant_schema_names())}" in text
 
 
-def test_schema_without_history_is_migrated_from_scratch(db):
+@pytest.mark.usefixtures("db")
+def test_schema_without_history_is_migrated_from_scratch():
     name = generate_schema_name()
     with connection.cursor() as cursor:
         cursor.execute(f'CREATE SCHEMA "{name}"')
@@ -149,13 +154,15 @@ def test_schema_without_history_is_migrated_from_scratch(db):
     report = tenants_migrate(schema_names=[name], parallel=1)
     assert [(r.schema_name, r.outcome) for r in report.results] == [(name, OK)], report.results
     applied = schemas_applied_migrations(schema_names=[name])[name]
-    assert applied and ("projects", "0001_initial") in applied
+    assert applied
+    assert ("projects", "0001_initial") in applied
     with connection.cursor() as cursor:
         cursor.execute(f'SELECT count(*) FROM "{name}".django_content_type')
         assert cursor.fetchone()[0] > 0
 
 
-def test_missing_schema_is_a_failure_not_a_crash(db):
+@pytest.mark.usefixtures("db")
+def test_missing_schema_is_a_failure_not_a_crash():
     report = tenants_migrate(schema_names=["t_0000000000000000"], parallel=1)
     assert [(r.outcome, r.error) for r in report.results] == [(FAILED, "schema does not exist")]
 
@@ -172,7 +179,7 @@ def test_single_schema_stock_path_still_works(extra_schemas):
 
 
 @pytest.fixture
-def committed_schemas(django_db_blocker) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
+def committed_schemas(django_db_blocker) -> Iterator[list[str]]:
     with django_db_blocker.unblock():
         runs_before = set(TenantMigrationRun.objects.values_list("pk", flat=True))
         names = [schema_create_migrated() for _ in range(3)]
@@ -196,7 +203,8 @@ def test_parallel_workers_migrate_in_separate_processes(committed_schemas):
         for name in good:
             assert _probe_column_type(name) == "integer"
             assert _has_probe_row(name)
-        assert _probe_column_type(bad) == "text" and not _has_probe_row(bad)
+        assert _probe_column_type(bad) == "text"
+        assert not _has_probe_row(bad)
 
         _repair(bad)
         report = tenants_migrate(schema_names=committed_schemas, parallel=2, resume=True)

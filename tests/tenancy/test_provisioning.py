@@ -66,13 +66,15 @@ def test_provisioning_takes_a_spare_schema_and_sets_up_owner_and_domain():
     assert SpareSchema.objects.count() == spares_before - 1
     assert Domain.objects.get(tenant=tenant).domain == "newco.localhost"
     membership = Membership.objects.get(tenant=tenant)
-    assert membership.role == Role.OWNER and membership.user.email == "boss@newco.test"
+    assert membership.role == Role.OWNER
+    assert membership.user.email == "boss@newco.test"
     with schema_context(tenant.schema_name):  # the schema is migrated and usable at once
         Project.objects.create(name="first")
         assert Project.objects.count() == 1
 
 
-def test_duplicate_slug_is_refused(tenant_a):
+@pytest.mark.usefixtures("tenant_a")
+def test_duplicate_slug_is_refused():
     with pytest.raises(ValidationError) as exc:
         organization_provision(slug="alpha", name="Again", owner_email="x@example.test")
     assert exc.value.code == "slug_taken"

@@ -27,7 +27,7 @@ def _event(event_id: str, type_: str, obj: dict) -> dict:
     return {"id": event_id, "object": "event", "type": type_, "created": int(time.time()), "data": {"object": obj}}
 
 
-def _subscription_with_history(standin, tenant):  # type: ignore[no-untyped-def]
+def _subscription_with_history(standin, tenant):
     """A subscription created, then changed twice in the stand-in: the events of each step, and
     Stripe's final state."""
     plans_sync()
@@ -46,7 +46,7 @@ def _subscription_with_history(standin, tenant):  # type: ignore[no-untyped-def]
     return customer, sub, [created, paid, first_update, second_update], final
 
 
-def test_a_drain_applies_each_pending_event_once_with_its_own_status(standin, tenant_a) -> None:  # type: ignore[no-untyped-def]
+def test_a_drain_applies_each_pending_event_once_with_its_own_status(standin, tenant_a) -> None:
     _customer, sub, events, final = _subscription_with_history(standin, tenant_a)
     ignored = _event("evt_drain_ignored", "payout.paid", {"id": "po_1"})
     unmatched = _event(
@@ -61,7 +61,8 @@ def test_a_drain_applies_each_pending_event_once_with_its_own_status(standin, te
     for event in events:
         row = rows[event["id"]]
         assert (row.status, row.attempts, row.tenant_id) == (EventStatus.PROCESSED, 1, tenant_a.pk), event["type"]
-        assert row.processed_at is not None and row.last_error == ""
+        assert row.processed_at is not None
+        assert row.last_error == ""
     assert (rows[ignored["id"]].status, rows[ignored["id"]].attempts) == (EventStatus.IGNORED, 1)
     assert (rows[unmatched["id"]].status, rows[unmatched["id"]].attempts) == (EventStatus.UNMATCHED, 1)
     mirror = Subscription.objects.get(stripe_subscription_id=sub["id"])
@@ -73,7 +74,7 @@ def test_a_drain_applies_each_pending_event_once_with_its_own_status(standin, te
     assert set(WebhookEvent.objects.values_list("attempts", flat=True)) == {1}
 
 
-def test_events_of_one_customer_share_one_stripe_read_per_object(standin, tenant_a) -> None:  # type: ignore[no-untyped-def]
+def test_events_of_one_customer_share_one_stripe_read_per_object(standin, tenant_a) -> None:
     _customer, sub, events, final = _subscription_with_history(standin, tenant_a)
     stats = BatchStats()
     with transaction.atomic():
@@ -87,7 +88,7 @@ def test_events_of_one_customer_share_one_stripe_read_per_object(standin, tenant
     assert (mirror.status, mirror.quantity) == (final["status"], 7)
 
 
-def test_a_failing_event_does_not_hold_back_the_others(standin, tenant_a, settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_failing_event_does_not_hold_back_the_others(standin, tenant_a, settings) -> None:
     settings.WEBHOOK_RETRY_BASE_SECONDS = 60.0  # the retry is due 30-60 s later, well after this test
     customer, sub, events, _final = _subscription_with_history(standin, tenant_a)
     # Same customer, so the same batch; the charge does not exist in Stripe, so its handler raises.
@@ -106,7 +107,8 @@ def test_a_failing_event_does_not_hold_back_the_others(standin, tenant_a, settin
     failed = WebhookEvent.objects.get(stripe_event_id=broken["id"])
     assert (failed.status, failed.attempts) == (EventStatus.PENDING, 1)
     assert failed.last_error
-    assert failed.enqueued_at is not None and failed.enqueued_at.timestamp() > time.time()  # a retry, due later
+    assert failed.enqueued_at is not None
+    assert failed.enqueued_at.timestamp() > time.time()
     assert Subscription.objects.get(stripe_subscription_id=sub["id"]).quantity == 7
     # Not due yet: another drain leaves it alone.
     assert webhook_events_drain() == 0
@@ -116,16 +118,18 @@ def test_a_failing_event_does_not_hold_back_the_others(standin, tenant_a, settin
 def test_the_webhook_is_answered_before_the_rest_of_the_middleware() -> None:
     event = _event("evt_fast_path", "payout.paid", {"id": "po_1"})
     response = deliver(event)
-    assert response.status_code == 200 and response.json()["duplicate"] is False
+    assert response.status_code == 200
+    assert response.json()["duplicate"] is False
     assert response.has_header(REQUEST_ID_HEADER)  # the request context (id, counters, log) still runs
     # Headers the full stack adds to every other answer (CSP, clickjacking): this one skipped it.
     assert not response.has_header("Content-Security-Policy")
     assert not response.has_header("X-Frame-Options")
     row = WebhookEvent.objects.get(stripe_event_id="evt_fast_path")
-    assert row.payload["data"]["object"]["id"] == "po_1" and row.status == EventStatus.PENDING
+    assert row.payload["data"]["object"]["id"] == "po_1"
+    assert row.status == EventStatus.PENDING
 
 
-def test_an_organization_host_has_no_webhook_endpoint(tenant_a) -> None:  # type: ignore[no-untyped-def]
+def test_an_organization_host_has_no_webhook_endpoint(tenant_a) -> None:
     body = body_of(_event("evt_tenant_host", "payout.paid", {"id": "po_1"}))
     response = Client(HTTP_HOST=host_of(tenant_a)).post(
         "/webhooks/stripe/", data=body, content_type="application/json", **signed_headers(body)

@@ -55,7 +55,7 @@ EXPECTED_STATUS = {
 
 
 @pytest.mark.parametrize("kind", sorted(EXPECTED_STATUS))
-def test_signed_hostile_body_is_acknowledged_and_stored_byte_exact(kind: str, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_signed_hostile_body_is_acknowledged_and_stored_byte_exact(kind: str, caplog) -> None:
     body = _bodies()[kind]
     assert b"\\u0000" in body or b"\\ud800" in body or b"[[[[" in body
     counted_before = metric_values("webhook_intake_problems")
@@ -71,7 +71,8 @@ def test_signed_hostile_body_is_acknowledged_and_stored_byte_exact(kind: str, ca
     assert row.type == "customer.subscription.updated"
     assert row.parse_note  # the operator sees what was changed
     payload_text = json.dumps(row.payload)
-    assert "\\u0000" not in payload_text and "\\ud800" not in payload_text
+    assert "\\u0000" not in payload_text
+    assert "\\ud800" not in payload_text
 
     outcome = "parked" if row.status == "parked" else "sanitised"
     assert metric_values("webhook_intake_problems").get(outcome, 0) == counted_before.get(outcome, 0) + 1
@@ -79,7 +80,8 @@ def test_signed_hostile_body_is_acknowledged_and_stored_byte_exact(kind: str, ca
     assert any(r.levelno == level and row.stripe_event_id in r.getMessage() for r in caplog.records)
 
     again = deliver(body)  # Stripe retries: still deduplicated
-    assert again.status_code == 200 and again.json()["duplicate"] is True
+    assert again.status_code == 200
+    assert again.json()["duplicate"] is True
     assert WebhookEvent.objects.count() == 1
 
 
@@ -103,7 +105,9 @@ def test_parked_event_is_not_processed_until_replayed() -> None:
     row = WebhookEvent.objects.get()
     assert webhook_event_process(event_id=row.pk) == "parked"
     row.refresh_from_db()
-    assert row.status == "parked" and row.attempts == 0 and row.processed_at is None
+    assert row.status == "parked"
+    assert row.attempts == 0
+    assert row.processed_at is None
     # An operator who has looked at it replays it: the handler runs on the stored (pruned) payload.
     [(stripe_id, status)] = webhook_events_replay(events=[row], inline=True)
     assert (stripe_id, status) == ("evt_deep2k", EventStatus.UNMATCHED)
@@ -115,10 +119,11 @@ def test_unstorable_text_in_a_routing_field_is_parked() -> None:
     response = deliver(event)
     assert response.status_code == 200
     row = WebhookEvent.objects.get()
-    assert row.status == "parked" and "data.object.customer" in row.parse_note
+    assert row.status == "parked"
+    assert "data.object.customer" in row.parse_note
 
 
-def test_nul_in_metadata_still_applies_the_event(standin, tenant_a) -> None:  # type: ignore[no-untyped-def]
+def test_nul_in_metadata_still_applies_the_event(standin, tenant_a) -> None:
     """The handler re-fetches the subscription from Stripe; only the ids in the payload matter."""
     plans_sync()
     customer = customer_for(tenant_a)
@@ -132,10 +137,12 @@ def test_nul_in_metadata_still_applies_the_event(standin, tenant_a) -> None:  # 
     body = json.dumps(created).encode()
     assert deliver(body).status_code == 200
     row = WebhookEvent.objects.get(stripe_event_id=created["id"])
-    assert row.status == EventStatus.PENDING and row.body.encode() == body
+    assert row.status == EventStatus.PENDING
+    assert row.body.encode() == body
     assert webhook_event_process(event_id=row.pk) == EventStatus.PROCESSED
     mirror = Subscription.objects.get(stripe_subscription_id=sub["id"])
-    assert mirror.plan_code == "team" and mirror.quantity == 2
+    assert mirror.plan_code == "team"
+    assert mirror.quantity == 2
 
 
 @pytest.mark.parametrize(
@@ -159,5 +166,6 @@ def test_unsigned_hostile_body_is_refused_before_parsing() -> None:
     response = Client(HTTP_HOST="localhost").post(
         "/webhooks/stripe/", data=_bodies()["deep_60000"], content_type="application/json"
     )
-    assert response.status_code == 400 and response.json()["error"]["code"] == "signature_missing"
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "signature_missing"
     assert not WebhookEvent.objects.exists()

@@ -26,7 +26,7 @@ def event(event_id: str = "evt_test_1", type_: str = "customer.created") -> dict
     }
 
 
-def error_code(response) -> str:  # type: ignore[no-untyped-def]
+def error_code(response) -> str:
     return response.json()["error"]["code"]
 
 
@@ -111,7 +111,7 @@ def test_tampered_body_is_rejected() -> None:
     assert not WebhookEvent.objects.exists()
 
 
-def test_oversized_body_is_413(settings) -> None:  # type: ignore[no-untyped-def]
+def test_oversized_body_is_413(settings) -> None:
     settings.STRIPE_WEBHOOK_MAX_BYTES = 1024
     big = event()
     big["data"]["object"]["pad"] = "x" * 2000
@@ -144,7 +144,7 @@ def test_get_is_not_allowed() -> None:
     assert Client(HTTP_HOST="localhost").get("/webhooks/stripe/").status_code == 405
 
 
-def test_enqueue_happens_on_commit(django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_enqueue_happens_on_commit(django_capture_on_commit_callbacks) -> None:
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         deliver(event())
     assert len(callbacks) == 1

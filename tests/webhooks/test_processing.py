@@ -26,7 +26,7 @@ def _event(event_id: str, type_: str, obj: dict) -> dict:
     return {"id": event_id, "object": "event", "type": type_, "created": int(time.time()), "data": {"object": obj}}
 
 
-def _sub_events(standin, sub_id: str, types: tuple[str, ...]) -> list[dict]:  # type: ignore[no-untyped-def]
+def _sub_events(standin, sub_id: str, types: tuple[str, ...]) -> list[dict]:
     chosen: dict[str, dict] = {}
     for e in events_for(standin, types=types):
         obj = e["data"]["object"]
@@ -46,7 +46,8 @@ def _item_quantity(sub: dict) -> int:
     return int(sub["items"]["data"][0]["quantity"])
 
 
-def test_unknown_customer_is_unmatched(standin) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.usefixtures("standin")
+def test_unknown_customer_is_unmatched() -> None:
     row = deliver_and_process(
         _event("evt_u1", "customer.subscription.updated", {"id": "sub_x", "customer": "cus_nobody"})
     )
@@ -59,23 +60,26 @@ def test_unhandled_type_is_ignored() -> None:
     assert row.status == EventStatus.IGNORED
 
 
-def test_processing_twice_applies_once(standin, tenant_a) -> None:  # type: ignore[no-untyped-def]
+def test_processing_twice_applies_once(standin, tenant_a) -> None:
     plans_sync()
     customer = customer_for(tenant_a)
     sub = subscribe(standin, customer, "team", 2)
     [created] = _sub_events(standin, sub["id"], ("customer.subscription.created",))
     row = deliver_and_process(created)
-    assert row.status == EventStatus.PROCESSED and row.tenant_id == tenant_a.pk
+    assert row.status == EventStatus.PROCESSED
+    assert row.tenant_id == tenant_a.pk
     assert webhook_event_process(event_id=row.pk) == EventStatus.PROCESSED
     row.refresh_from_db()
     assert row.attempts == 1
     mirror = Subscription.objects.get(stripe_subscription_id=sub["id"])
-    assert mirror.plan_code == "team" and mirror.quantity == 2 and mirror.status == sub["status"]
+    assert mirror.plan_code == "team"
+    assert mirror.quantity == 2
+    assert mirror.status == sub["status"]
     assert entitlements_for_tenant(tenant=tenant_a).plan == "team"
 
 
 @pytest.mark.parametrize("with_delete", [False, True])
-def test_every_order_ends_in_stripe_state(standin, tenant_a, with_delete: bool) -> None:  # type: ignore[no-untyped-def]
+def test_every_order_ends_in_stripe_state(standin, tenant_a, with_delete: bool) -> None:
     plans_sync()
     customer = customer_for(tenant_a)
     sub = subscribe(standin, customer, "team", 1)
@@ -106,7 +110,7 @@ def test_every_order_ends_in_stripe_state(standin, tenant_a, with_delete: bool) 
         transaction.savepoint_rollback(savepoint)
 
 
-def test_failure_is_retried_then_applied_once(standin, tenant_a, settings) -> None:  # type: ignore[no-untyped-def]
+def test_failure_is_retried_then_applied_once(standin, tenant_a, settings) -> None:
     plans_sync()
     customer = customer_for(tenant_a)
     sub = subscribe(standin, customer, "team", 1)
@@ -119,16 +123,19 @@ def test_failure_is_retried_then_applied_once(standin, tenant_a, settings) -> No
         webhook_event_process(event_id=row.pk)
     assert not info.value.final
     row.refresh_from_db()
-    assert row.status == EventStatus.PENDING and row.attempts == 1 and row.last_error
+    assert row.status == EventStatus.PENDING
+    assert row.attempts == 1
+    assert row.last_error
     assert not Subscription.objects.exists()
     settings.STRIPE_API_BASE = base
     assert webhook_event_process(event_id=row.pk) == EventStatus.PROCESSED
     row.refresh_from_db()
-    assert row.attempts == 2 and row.last_error == ""
+    assert row.attempts == 2
+    assert row.last_error == ""
     assert Subscription.objects.filter(stripe_subscription_id=sub["id"]).count() == 1
 
 
-def test_parks_as_failed_then_replay_command(standin, tenant_a, settings) -> None:  # type: ignore[no-untyped-def]
+def test_parks_as_failed_then_replay_command(standin, tenant_a, settings) -> None:
     settings.WEBHOOK_MAX_ATTEMPTS = 1
     plans_sync()
     customer = customer_for(tenant_a)
@@ -151,7 +158,7 @@ def test_parks_as_failed_then_replay_command(standin, tenant_a, settings) -> Non
     assert Subscription.objects.filter(stripe_subscription_id=sub["id"]).exists()
 
 
-def test_event_for_tenant_a_never_writes_tenant_b(standin, tenant_a, tenant_b) -> None:  # type: ignore[no-untyped-def]
+def test_event_for_tenant_a_never_writes_tenant_b(standin, tenant_a, tenant_b) -> None:
     plans_sync()
     customer_a = customer_for(tenant_a)
     customer_b = customer_for(tenant_b)
@@ -167,7 +174,8 @@ def test_event_for_tenant_a_never_writes_tenant_b(standin, tenant_a, tenant_b) -
         "evt_forged", "customer.subscription.updated", {"id": sub_a["id"], "customer": customer_b.stripe_customer_id}
     )
     row = deliver_and_process_expect_failure(forged)
-    assert row.status == EventStatus.PENDING and "does not belong" in row.last_error
+    assert row.status == EventStatus.PENDING
+    assert "does not belong" in row.last_error
     assert not Subscription.objects.filter(tenant=tenant_b).exists()
 
 

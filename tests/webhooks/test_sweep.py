@@ -46,7 +46,8 @@ def test_sweep_resends_failed_enqueues_and_lost_messages_only() -> None:
     failed = _event("failed", received_ago=600, enqueued_ago=600, status=EventStatus.FAILED)
 
     assert webhook_events_sweep() == 2
-    assert _enqueued_recently(unsent) and _enqueued_recently(lost)
+    assert _enqueued_recently(unsent)
+    assert _enqueued_recently(lost)
     for untouched in (just_in, on_its_way, done, failed):
         before = untouched.enqueued_at
         untouched.refresh_from_db()

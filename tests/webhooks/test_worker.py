@@ -20,7 +20,7 @@ from webhooks.signature import sign
 
 
 @contextmanager
-def broker_down():  # type: ignore[no-untyped-def]
+def broker_down():
     """Point the Celery app at a closed port: every enqueue fails like during a broker outage."""
     from config.celery import app
 
@@ -37,13 +37,15 @@ def broker_down():  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.django_db
-def test_session_tenants_exist(tenant_a, tenant_b) -> None:  # type: ignore[no-untyped-def]
+def test_session_tenants_exist(tenant_a, tenant_b) -> None:
     # Runs first: sets the test database up through pytest-django's regular path (requesting
     # django_db_setup without the django_db mark fails to see the migrated public schema).
-    assert tenant_a.slug == "alpha" and tenant_b.slug == "beta"
+    assert tenant_a.slug == "alpha"
+    assert tenant_b.slug == "beta"
 
 
-def test_same_event_five_times_in_parallel_applies_once(standin, live_db, live_django) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.usefixtures("live_db")
+def test_same_event_five_times_in_parallel_applies_once(standin, live_django) -> None:
     plans_sync()
     beta = Tenant.objects.get(slug="beta")
     sub = subscribe(standin, customer_for(beta), "team", 1)
@@ -63,8 +65,9 @@ def test_same_event_five_times_in_parallel_applies_once(standin, live_db, live_d
     assert Subscription.objects.filter(stripe_subscription_id=sub["id"]).count() == 1
 
 
+@pytest.mark.usefixtures("live_db", "celery_worker_process")
 @pytest.mark.worker
-def test_broker_down_at_ingest_then_sweeper(standin, live_db, celery_worker_process) -> None:  # type: ignore[no-untyped-def]
+def test_broker_down_at_ingest_then_sweeper(standin) -> None:
     plans_sync()
     beta = Tenant.objects.get(slug="beta")
     sub = subscribe(standin, customer_for(beta), "team", 1)
@@ -72,16 +75,16 @@ def test_broker_down_at_ingest_then_sweeper(standin, live_db, celery_worker_proc
     with broker_down():
         assert deliver(created).status_code == 200
     row = WebhookEvent.objects.get(stripe_event_id=created["id"])
-    assert row.status == EventStatus.PENDING and row.enqueued_at is None
+    assert row.status == EventStatus.PENDING
+    assert row.enqueued_at is None
     assert webhook_events_sweep(older_than_seconds=0) == 1
     wait_for(lambda: WebhookEvent.objects.get(pk=row.pk).status == EventStatus.PROCESSED)
     assert Subscription.objects.get(stripe_subscription_id=sub["id"]).tenant_id == beta.pk
 
 
+@pytest.mark.usefixtures("live_db", "celery_worker_process")
 @pytest.mark.worker
-def test_signed_webhook_over_http_to_worker_changes_entitlements(
-    standin, live_db, live_django, celery_worker_process
-) -> None:  # type: ignore[no-untyped-def]
+def test_signed_webhook_over_http_to_worker_changes_entitlements(standin, live_django) -> None:
     standin.configure_webhooks(f"{live_django.url}/webhooks/stripe/", SECRET)
     plans_sync()
     beta = Tenant.objects.get(slug="beta")
@@ -93,4 +96,5 @@ def test_signed_webhook_over_http_to_worker_changes_entitlements(
     assert entitlements_for_tenant(tenant=Tenant.objects.get(slug="beta")).seats is None
     stored = WebhookEvent.objects.filter(type="customer.subscription.created").get()
     wait_for(lambda: WebhookEvent.objects.get(pk=stored.pk).status == EventStatus.PROCESSED)
-    assert standin.deliveries() and all(d["status"] == "delivered" for d in standin.deliveries())
+    assert standin.deliveries()
+    assert all(d["status"] == "delivered" for d in standin.deliveries())

@@ -19,6 +19,8 @@ from deploy.stripe_standin.util import (
     get_str,
 )
 
+MAX_LOOKUP_KEYS = 10  # Stripe's limit
+
 
 class Catalog(Meters):
     def product_create(self, p: Obj, *, emit: bool = True) -> Obj:
@@ -279,7 +281,7 @@ class Catalog(Meters):
                 )
 
 
-def _products(engine: EngineCore, rows: list[Obj], p: Obj) -> list[Obj]:
+def _products(_engine: EngineCore, rows: list[Obj], p: Obj) -> list[Obj]:
     active = get_bool(p, "active")
     if active is not None:
         rows = [r for r in rows if r["active"] == active]
@@ -289,7 +291,7 @@ def _products(engine: EngineCore, rows: list[Obj], p: Obj) -> list[Obj]:
     return rows
 
 
-def _prices(engine: EngineCore, rows: list[Obj], p: Obj) -> list[Obj]:
+def _prices(_engine: EngineCore, rows: list[Obj], p: Obj) -> list[Obj]:
     active = get_bool(p, "active")
     if active is not None:
         rows = [r for r in rows if r["active"] == active]
@@ -299,7 +301,7 @@ def _prices(engine: EngineCore, rows: list[Obj], p: Obj) -> list[Obj]:
             rows = [r for r in rows if r[field] == (value.lower() if field == "currency" else value)]
     keys = get_list(p, "lookup_keys")
     if keys is not None:
-        if len(keys) > 10:
+        if len(keys) > MAX_LOOKUP_KEYS:
             raise invalid_param("lookup_keys", "You can pass at most 10 lookup_keys.")
         rows = [r for r in rows if r.get("lookup_key") in keys]
     rec = get_dict(p, "recurring")

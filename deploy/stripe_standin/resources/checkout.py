@@ -178,7 +178,7 @@ class Checkout(Customers):
             self.emit("checkout.session.expired", "checkout.session", session)
         return session
 
-    def checkout_line_items(self, cs_id: str, p: Obj) -> Obj:
+    def checkout_line_items(self, cs_id: str, _p: Obj) -> Obj:
         session = self.checkout_session(cs_id)
         data = [self._checkout_line_item(session, row) for row in session["_line_items"]]
         return plain_list(data, f"/v1/checkout/sessions/{cs_id}/line_items")

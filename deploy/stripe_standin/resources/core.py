@@ -21,6 +21,8 @@ from deploy.stripe_standin.errors import invalid_param, missing_param, no_such
 from deploy.stripe_standin.store import Store
 from deploy.stripe_standin.util import Obj, diff_previous, get_int, get_str, public
 
+MAX_LIST_LIMIT = 100  # Stripe's list limit
+
 EventSink = Callable[[Obj], None]
 # A list filter: (engine, rows, params) -> rows. A plain string names a parameter matched exactly
 # against the field of the same name (``?customer=cus_x`` keeps rows whose ``customer`` is ``cus_x``).
@@ -142,7 +144,7 @@ class EngineCore:
                 event["pending_webhooks"] = max(0, int(event.get("pending_webhooks", 0)) - 1)
 
     # -- rendering --------------------------------------------------------------------------------------
-    def render(self, kind: str, obj: Obj) -> Obj:
+    def render(self, _kind: str, obj: Obj) -> Obj:
         """The API shape of a stored object; a deleted one renders as its tombstone."""
         if obj.get("deleted"):
             return {"id": obj["id"], "object": obj["object"], "deleted": True}
@@ -178,7 +180,7 @@ class EngineCore:
         limit = get_int(params, "limit")
         if limit is None:
             limit = 10
-        if not 1 <= limit <= 100:
+        if not 1 <= limit <= MAX_LIST_LIMIT:
             raise invalid_param("limit", "Invalid limit: must be between 1 and 100", "parameter_invalid_integer")
         rows = _filter_created(rows, params)
         rows = sorted(rows, key=lambda o: (o.get("created", 0), o["_seq"]), reverse=True)
@@ -235,7 +237,7 @@ class EngineCore:
         if rest and value is not None:
             self._expand_one(value, rest, full)
 
-    def _includable(self, node: Obj, key: str) -> Any:
+    def _includable(self, _node: Obj, _key: str) -> Any:
         """A property that is only present when expanded (``expand[]=payments`` on an invoice)."""
         return MISSING
 

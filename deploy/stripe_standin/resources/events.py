@@ -12,7 +12,7 @@ def _type_matches(event_type: str, pattern: str) -> bool:
     return event_type == pattern
 
 
-def _by_type(engine: EngineCore, rows: list[Obj], p: Obj) -> list[Obj]:
+def _by_type(_engine: EngineCore, rows: list[Obj], p: Obj) -> list[Obj]:
     wanted = get_list(p, "types") or []
     single = get_str(p, "type")
     if single:

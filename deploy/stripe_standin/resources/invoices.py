@@ -273,12 +273,12 @@ class Invoices(Charges):
             self.emit("invoice.payment_failed", "invoice", invoice)
         return charge
 
-    def invoice_lines(self, inv_id: str, p: Obj) -> Obj:
+    def invoice_lines(self, inv_id: str, _p: Obj) -> Obj:
         invoice = self.get("invoice", inv_id)
         data = invoice["lines"]["data"]
         return plain_list(public(data), f"/v1/invoices/{inv_id}/lines")
 
-    def invoice_pay(self, inv_id: str, p: Obj | None = None) -> Obj:
+    def invoice_pay(self, inv_id: str, _p: Obj | None = None) -> Obj:
         invoice = self.get("invoice", inv_id)
         if invoice["status"] == "paid":
             raise StripeError("Invoice is already paid", code="invoice_already_paid")
@@ -309,12 +309,12 @@ class Invoices(Charges):
         return self.render("invoice", invoice)
 
 
-def _by_subscription(engine: EngineCore, rows: list[Obj], p: Obj) -> list[Obj]:
+def _by_subscription(_engine: EngineCore, rows: list[Obj], p: Obj) -> list[Obj]:
     sub_id = get_str(p, "subscription")
     return [r for r in rows if invoice_subscription(r) == sub_id] if sub_id else rows
 
 
-def _by_status(engine: EngineCore, rows: list[Obj], p: Obj) -> list[Obj]:
+def _by_status(_engine: EngineCore, rows: list[Obj], p: Obj) -> list[Obj]:
     status = get_str(p, "status")
     if not status:
         return rows
@@ -323,7 +323,7 @@ def _by_status(engine: EngineCore, rows: list[Obj], p: Obj) -> list[Obj]:
     return [r for r in rows if r["status"] == status]
 
 
-def _by_payment(engine: EngineCore, rows: list[Obj], p: Obj) -> list[Obj]:
+def _by_payment(_engine: EngineCore, rows: list[Obj], p: Obj) -> list[Obj]:
     """Stripe filters invoice payments on payment[type] and payment[payment_intent] / payment[payment_record]."""
     payment = get_dict(p, "payment")
     if not payment:

@@ -69,7 +69,8 @@ class Meters(EngineCore):
         cus_id = get_str(p, "customer", required=True)
         start = get_int(p, "start_time", required=True)
         end = get_int(p, "end_time", required=True)
-        assert start is not None and end is not None
+        assert start is not None
+        assert end is not None
         events = [
             e
             for e in self.store.all("billing.meter_event")

@@ -738,7 +738,7 @@ class Subscriptions(Invoices):
         return preview
 
 
-def _by_status(engine: EngineCore, rows: list[Obj], p: Obj) -> list[Obj]:
+def _by_status(_engine: EngineCore, rows: list[Obj], p: Obj) -> list[Obj]:
     status = get_str(p, "status")
     if status is None:
         return [r for r in rows if r["status"] not in ("canceled", "incomplete_expired")]
@@ -759,7 +759,7 @@ def _by_price(engine: EngineCore, rows: list[Obj], p: Obj) -> list[Obj]:
     return [r for r in rows if r["id"] in subs]
 
 
-def _of_subscription(engine: EngineCore, rows: list[Obj], p: Obj) -> list[Obj]:
+def _of_subscription(_engine: EngineCore, rows: list[Obj], p: Obj) -> list[Obj]:
     sub_id = get_str(p, "subscription", required=True)
     return [r for r in rows if r["subscription"] == sub_id]
 

@@ -32,6 +32,7 @@ from tenant_apps.members.api.serializers import (
 from tenant_apps.members.models import Team
 from tenants.base.api.context import actor_of
 from tenants.base.api.docs import error_responses
+from tenants.base.request import tenant_request
 
 
 class MemberFilter(django_filters.FilterSet):
@@ -51,7 +52,7 @@ class IsTenantAdminToManage(BasePermission):
     def has_permission(self, request: Request, view: object) -> bool:
         if getattr(view, "action", None) == "list":
             return True
-        return request.membership.role in (Role.OWNER, Role.ADMIN)  # type: ignore[attr-defined]
+        return tenant_request(request).membership.role in (Role.OWNER, Role.ADMIN)
 
 
 class MemberViewSet(TenantViewSet):
@@ -128,7 +129,7 @@ class CanManageTeams(BasePermission):
     message = "Only the organization's owners and admins can manage teams."
 
     def has_permission(self, request: Request, view: object) -> bool:
-        role = request.membership.role  # type: ignore[attr-defined]
+        role = tenant_request(request).membership.role
         if not policies.team_member_allowed(role=role):
             raise exceptions.NotFound()  # billing members see billing only
         if getattr(view, "action", None) in ("list", "retrieve", "members"):

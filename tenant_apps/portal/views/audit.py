@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -18,7 +20,7 @@ from tenant_apps.portal.filters import PortalAuditFilter
 def audit_view(request: HttpRequest) -> HttpResponse:
     filtered = PortalAuditFilter(request.GET or None, queryset=audit_event_list())
     status = 200 if filtered.is_bound is False or filtered.is_valid() else 400
-    events = filtered.qs if status == 200 else audit_event_list().none()
+    events = filtered.qs if status == HTTPStatus.OK else audit_event_list().none()
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)

@@ -15,6 +15,7 @@ from shared_apps.accounts.policies import BILLING_ROLES
 from tenant_apps.portal.access import portal_view
 from tenant_apps.portal.forms import PlanForm
 from tenant_apps.portal.views.common import first_message, meter, tenant_of
+from tenants.base.request import tenant_request
 
 UNAVAILABLE = "Billing is temporarily unavailable. Try again in a moment."
 
@@ -23,7 +24,7 @@ UNAVAILABLE = "Billing is temporarily unavailable. Try again in a moment."
 @portal_view(roles=BILLING_ROLES)
 def billing_view(request: HttpRequest) -> HttpResponse:
     tenant = tenant_of(request)
-    ent = request.entitlements  # type: ignore[attr-defined]
+    ent = tenant_request(request).entitlements
     overview = selectors.billing_overview(tenant=tenant, entitlements=ent)
     catalog = selectors.plan_catalog()
     subscription = overview.subscription
@@ -114,7 +115,7 @@ def customer_portal_view(request: HttpRequest) -> HttpResponse:
 def billing_status_view(request: HttpRequest) -> HttpResponse:
     """What billing.js polls while the page waits for Stripe's webhook (small, never cached)."""
     subscription = selectors.subscription_for_tenant(tenant=tenant_of(request))
-    ent = request.entitlements  # type: ignore[attr-defined]
+    ent = tenant_request(request).entitlements
     return JsonResponse(
         {
             "plan": ent.plan,

@@ -14,14 +14,15 @@ from tenant_apps.portal.access import portal_view
 from tenant_apps.portal.views.common import meter, tenant_of
 from tenant_apps.projects.policies import role_sees_all_projects
 from tenant_apps.projects.selectors import project_count, project_list_visible
+from tenants.base.request import tenant_request
 
 
 @require_GET
 @portal_view()
 def dashboard_view(request: HttpRequest) -> HttpResponse:
     tenant = tenant_of(request)
-    membership = request.membership  # type: ignore[attr-defined]
-    ent = request.entitlements  # type: ignore[attr-defined]
+    membership = tenant_request(request).membership
+    ent = tenant_request(request).entitlements
     overview = billing_overview(tenant=tenant, entitlements=ent)
     members = list(membership_list(tenant_id=tenant.pk).order_by("user__email"))
     visible = project_list_visible(user=request.user, role=membership.role)  # type: ignore[arg-type]

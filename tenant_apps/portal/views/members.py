@@ -26,10 +26,11 @@ from tenant_apps.portal.access import portal_login, portal_view, signed_in_membe
 from tenant_apps.portal.forms import AcceptInvitationForm, InviteForm, RoleForm
 from tenant_apps.portal.views.common import actor, apply_errors, first_message, origin, tenant_of
 from tenant_apps.portal.views.teams import teams_context
+from tenants.base.request import tenant_request
 
 
 def _actor_role(request: HttpRequest) -> str:
-    return request.membership.role  # type: ignore[attr-defined]
+    return tenant_request(request).membership.role
 
 
 def _members_page(request: HttpRequest, invite_form: InviteForm, status: int = 200) -> HttpResponse:
@@ -76,7 +77,7 @@ def invite_view(request: HttpRequest) -> HttpResponse:
     return _members_page(request, form, status=400)
 
 
-def _member_or_404(request: HttpRequest, user_id: int):  # type: ignore[no-untyped-def]
+def _member_or_404(request: HttpRequest, user_id: int):
     membership = membership_for_user_id(tenant_id=tenant_of(request).pk, user_id=user_id)
     if membership is None:
         raise Http404()
@@ -94,7 +95,7 @@ def member_role_view(request: HttpRequest, user_id: int) -> HttpResponse:
     try:
         member_services.member_change_role(
             actor=actor(request),
-            actor_role=request.membership.role,  # type: ignore[attr-defined]
+            actor_role=tenant_request(request).membership.role,
             membership=membership,
             role=form.cleaned_data["role"],
         )
@@ -112,7 +113,7 @@ def member_remove_view(request: HttpRequest, user_id: int) -> HttpResponse:
     try:
         member_services.member_remove(
             actor=actor(request),
-            actor_role=request.membership.role,  # type: ignore[attr-defined]
+            actor_role=tenant_request(request).membership.role,
             membership=membership,
         )
     except ValidationError as exc:
@@ -125,7 +126,7 @@ def member_remove_view(request: HttpRequest, user_id: int) -> HttpResponse:
     return HttpResponseRedirect("/members/")
 
 
-def _invitation_or_404(invitation_id: int):  # type: ignore[no-untyped-def]
+def _invitation_or_404(invitation_id: int):
     invitation = selectors.invitation_get(invitation_id=invitation_id)
     if invitation is None:
         raise Http404()

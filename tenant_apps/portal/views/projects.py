@@ -25,6 +25,7 @@ from tenant_apps.portal.views.teams import team_share_context
 from tenant_apps.projects import policies, selectors, services
 from tenant_apps.projects.api.filters import ProjectFilter, TaskFilter
 from tenant_apps.projects.models import Project, Task, TaskStatus
+from tenants.base.request import tenant_request
 
 PERMISSION_LABELS = dict(PERMISSION_CHOICES)
 PROJECTS_PER_PAGE = 20
@@ -35,7 +36,7 @@ TASKS_PER_PAGE = 50
 
 
 def _role(request: HttpRequest) -> str:
-    return request.membership.role  # type: ignore[attr-defined,no-any-return]
+    return tenant_request(request).membership.role
 
 
 def _load(request: HttpRequest, project_id: int) -> tuple[Project, frozenset[str]]:
@@ -148,7 +149,7 @@ def _share_form(request: HttpRequest, data: object = None) -> ShareForm:
         for m in membership_list(tenant_id=tenant_of(request).pk).order_by("user__email")
         if policies.project_grantee_allowed(role=m.role)
     ]
-    return ShareForm(data, members=members)  # type: ignore[arg-type]
+    return ShareForm(data, members=members)
 
 
 def _project_page(
@@ -303,7 +304,7 @@ def task_create_view(request: HttpRequest, project_id: int) -> HttpResponse:
     return _project_page(request, project, codenames, task_form=form, status=400)
 
 
-def _task_page(request: HttpRequest, task: Task, codenames: frozenset[str], form: TaskForm, status: int = 200):  # type: ignore[no-untyped-def]
+def _task_page(request: HttpRequest, task: Task, codenames: frozenset[str], form: TaskForm, status: int = 200):
     context = {"project": task.project, "task": task, "form": form, "can": _can(codenames)}
     return render(request, "portal/task_detail.html", context, status=status)
 

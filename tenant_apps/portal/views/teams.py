@@ -21,6 +21,7 @@ from tenant_apps.portal.forms import PERMISSION_CHOICES
 from tenant_apps.portal.team_forms import TeamForm, TeamMemberForm, TeamShareForm
 from tenant_apps.portal.views.common import actor, first_message, tenant_of
 from tenant_apps.projects import policies, selectors, services
+from tenants.base.request import tenant_request
 
 PERMISSION_LABELS = dict(PERMISSION_CHOICES)
 
@@ -129,7 +130,7 @@ def _back(project_id: int) -> HttpResponse:
 def _shareable(request: HttpRequest, project_id: int) -> Any:
     found = selectors.project_get_visible(
         user=request.user,  # type: ignore[arg-type]
-        role=request.membership.role,  # type: ignore[attr-defined]
+        role=tenant_request(request).membership.role,
         project_id=project_id,
     )
     if found is None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
+from typing_extensions import override
 
 from tenant_apps.projects import policies
 
@@ -48,6 +49,7 @@ class HasProjectPermission(_CodenamePermission):
 
     actions = PROJECT_ACTIONS
 
+    @override
     def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
         return self._allowed(view)
 
@@ -57,5 +59,6 @@ class HasProjectTaskPermission(_CodenamePermission):
 
     actions = TASK_ACTIONS
 
+    @override
     def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
         return self._allowed(view)

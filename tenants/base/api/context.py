@@ -5,24 +5,23 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from django.http import HttpRequest
-
 from tenants.base.actor import Actor
 from tenants.base.api.tenant_policies import entitlements_for
 from tenants.base.network import client_ip
 from tenants.base.observability import REQUEST_ID_HEADER, valid_request_id
+from tenants.base.request import TenantRequest, tenant_request
 from tenants.base.request_cache import request_cache_for
 
 SUSPENDED = "suspended"  # tenants.models.TenantStatus.SUSPENDED (the base package imports no app)
 
 
-def _raw(request: Any) -> HttpRequest:
+def _raw(request: object) -> TenantRequest:
     """The Django request under a DRF request (or the request itself)."""
-    return getattr(request, "_request", request)
+    return tenant_request(request)
 
 
 def tenant_of(request: Any) -> Any:
-    return _raw(request).tenant  # type: ignore[attr-defined]
+    return _raw(request).tenant
 
 
 def user_of(request: Any) -> Any:
@@ -36,7 +35,7 @@ def request_id_of(request: object) -> str:
     rid = getattr(raw, "request_id", None)
     if rid is None:
         rid = valid_request_id(raw.headers.get(REQUEST_ID_HEADER))
-        raw.request_id = rid  # type: ignore[attr-defined]
+        raw.request_id = rid
     return rid
 
 
@@ -60,11 +59,11 @@ def entitlements_of(request: object) -> Any:
     raw = _raw(request)
     cached = getattr(raw, "entitlements", None)
     if cached is None:
-        tenant = raw.tenant  # type: ignore[attr-defined]
+        tenant = raw.tenant
         cached = request_cache_for(raw).get_or_load(("entitlements",), lambda: entitlements_for(tenant=tenant))
         # read_only follows this request's tenant row (resolution's snapshot), never a cached one.
         read_only = tenant.status == SUSPENDED
         if cached.read_only != read_only:
             cached = dataclasses.replace(cached, read_only=read_only)
-        raw.entitlements = cached  # type: ignore[attr-defined]
+        raw.entitlements = cached
     return cached

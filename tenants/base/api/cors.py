@@ -18,6 +18,8 @@ from tenants.base.api.models import CorsOrigin
 from tenants.base.observability import degraded
 from tenants.base.redis import VALKEY_ERRORS
 
+ORIGIN_MAX_LENGTH = 255
+
 MAX_ORIGINS = 20
 CACHE_SECONDS = 300
 
@@ -46,7 +48,7 @@ def cors_origin_normalize(value: str) -> str:
         or parts.path not in ("", "/")
         or parts.query
         or parts.fragment
-        or len(text) > 255
+        or len(text) > ORIGIN_MAX_LENGTH
     ):
         raise ValidationError(
             f"{text[:100]!r} is not an origin (expected scheme://host[:port], e.g. https://app.example.com).",

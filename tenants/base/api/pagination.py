@@ -26,6 +26,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
+_CURSOR_MAX_LENGTH = 2048
+
 
 class InvalidCursor(exceptions.APIException):
     status_code = status.HTTP_400_BAD_REQUEST
@@ -45,7 +47,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _decode(token: str) -> dict[str, Any]:
-    if len(token) > 2048:
+    if len(token) > _CURSOR_MAX_LENGTH:
         raise InvalidCursor()
     try:
         payload = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))

@@ -11,6 +11,7 @@ from django.conf import settings
 from rest_framework import exceptions, status
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.parsers import JSONParser
+from typing_extensions import override
 
 from tenants.base import jsonlimits
 from tenants.base.api.exceptions import PayloadTooLarge
@@ -29,6 +30,7 @@ def _charset(parser_context: Mapping[str, Any]) -> str:
 
 
 class LimitedJSONParser(JSONParser):
+    @override
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
         parser_context = parser_context or {}
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE

@@ -19,6 +19,7 @@ import time
 from django.core.cache import cache
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
+from typing_extensions import override
 
 from tenants.base.api.context import client_ip_of, entitlements_of
 from tenants.base.observability import degraded
@@ -122,7 +123,7 @@ def _counts(request: Request, view: object) -> dict[str, int]:
         keys = [t.key(request, now) for t in throttles if isinstance(t, _PlanRateThrottle)]
         counted = _count_all(keys)
         raw._throttle_counts = counted  # type: ignore[attr-defined]
-    return counted  # type: ignore[no-any-return]
+    return counted
 
 
 def _count_all(keys: list[str]) -> dict[str, int]:
@@ -160,5 +161,6 @@ class CredentialRateThrottle(_PlanRateThrottle):
 class TenantRateThrottle(_PlanRateThrottle):
     scope = "tenant"
 
+    @override
     def ident(self, request: Request) -> str:
         return "all"

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from django.db import transaction
@@ -38,12 +39,12 @@ class _Replay(exceptions.APIException):
 class _ApiBaseMixin:
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.method not in idempotency.UNSAFE_METHODS or idempotency.HEADER not in request.headers:
-            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc, no-any-return]
+            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
         # One transaction for the key's lock, the view's writes and the stored response (D61).
         with transaction.atomic():
             response: HttpResponseBase = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
             claim = getattr(self, "_idempotency_claim", None)
-            if not 200 <= response.status_code < 300:
+            if not HTTPStatus.OK <= response.status_code < HTTPStatus.MULTIPLE_CHOICES:
                 transaction.set_rollback(True)  # an error leaves nothing behind, and is not stored
             elif claim is not None:
                 if hasattr(response, "render"):
@@ -82,7 +83,7 @@ class _ApiBaseMixin:
             replay = HttpResponse(stored.body, status=stored.status, content_type=stored.content_type)
             replay[idempotency.REPLAYED_HEADER] = "true"
             return replay  # type: ignore[return-value]
-        return super().handle_exception(exc)  # type: ignore[misc, no-any-return]
+        return super().handle_exception(exc)  # type: ignore[misc]
 
     def precondition(self, current: Any) -> None:
         """For PATCH/DELETE: call with the object's representation, computed from the row locked in
@@ -93,7 +94,7 @@ class _ApiBaseMixin:
         etag = None
         if (
             isinstance(response, Response)
-            and 200 <= response.status_code < 300
+            and HTTPStatus.OK <= response.status_code < HTTPStatus.MULTIPLE_CHOICES
             and request.method in ("GET", "HEAD", "PATCH", "PUT")
             and isinstance(response.data, dict)
             and "results" not in response.data

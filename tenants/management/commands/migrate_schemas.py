@@ -25,6 +25,8 @@ from rich.table import Table
 from tenants.migration import FAILED, OK, MigrationReport, SchemaOutcome, tenants_migrate_shards
 from tenants.routing import shard_activate, shard_aliases
 
+_VERBOSE = 2  # --verbosity 2 lists every schema, skipped ones too
+
 _STOCK_ONLY_OPTIONS = (
     "schema_name",
     "app_label",
@@ -76,7 +78,7 @@ class Command(MigrateSchemasCommand):
 
     def _migrate_tenants(self, options: dict[str, Any]) -> None:
         verbosity = int(options.get("verbosity", 1))
-        console = Console(file=self.stdout._out, highlight=False, soft_wrap=True)  # type: ignore[attr-defined]
+        console = Console(file=self.stdout._out, highlight=False, soft_wrap=True)
         progress = Progress(
             TextColumn("[bold]tenant schemas"),
             BarColumn(),
@@ -105,7 +107,7 @@ class Command(MigrateSchemasCommand):
                     current = next(t for t in progress.tasks if t.id == bar["id"]).total or 0
                     progress.update(bar["id"], total=current + total)
 
-        def on_result(shard: str, outcome: SchemaOutcome) -> None:
+        def on_result(_shard: str, outcome: SchemaOutcome) -> None:
             with lock:
                 if outcome.outcome == FAILED:
                     bar["failed"] += 1
@@ -128,7 +130,7 @@ class Command(MigrateSchemasCommand):
 
     @staticmethod
     def _print_report(console: Console, report: MigrationReport, *, verbosity: int) -> None:
-        shown = [r for r in report.results if verbosity >= 2 or r.outcome != "skipped"]
+        shown = [r for r in report.results if verbosity >= _VERBOSE or r.outcome != "skipped"]
         if shown:
             table = Table(title=f"migration run {report.run_id}")
             table.add_column("schema")

@@ -110,7 +110,7 @@ class Command(BaseCommand):
                 "name": t.name,
                 "status": t.status,
                 "plan": organization_plan(t),
-                "members": t.member_count,  # type: ignore[attr-defined]
+                "members": t.member_count,
                 "created": t.created_at.date().isoformat(),
                 **({"shard": t.shard} if sharded else {}),
             }
