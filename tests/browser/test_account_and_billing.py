@@ -205,8 +205,7 @@ def test_after_checkout_the_billing_page_shows_the_new_plan_by_itself(
         updating = page.get_by_test_id("billing-updating").all_inner_texts()
         shown = page.locator("main").inner_text()[:400] if page.locator("main").count() else page.content()[:400]
         raise AssertionError(
-            f"still not Team: url={page.url} title={page.title()!r} status={state} updating={updating} "
-            f"page={shown!r}"
+            f"still not Team: url={page.url} title={page.title()!r} status={state} updating={updating} page={shown!r}"
         ) from None
     took = time.monotonic() - landed
     print(f"billing page showed Team {took:.2f} s after returning from Checkout ({viewport['width']} px)")
