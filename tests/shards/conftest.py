@@ -32,7 +32,9 @@ def _shard_server_url() -> str:
     return url
 
 
-@pytest.fixture(scope="session")
+# Package scope: the shard is registered only while tests/shards run, so that no later test of the
+# suite sees a second shard (placement would start sending new organizations there).
+@pytest.fixture(scope="package")
 def shard2(django_db_setup, django_db_blocker) -> Iterator[str]:  # noqa: ARG001 - requested for its side effect (usefixtures does not apply to fixtures)
     """A fresh database on the second cluster, registered as the shard "shard2", bootstrapped (public
     tables, the replicated copy of users) with two spare schemas. Everything is dropped afterwards."""
