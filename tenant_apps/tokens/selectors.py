@@ -11,18 +11,23 @@ from tenant_apps.tokens.models import ApiToken
 
 
 def api_token_authenticate(*, raw: str) -> ApiToken | None:
-    """The live token for `raw` (with its user, one query), or None: unknown, wrong secret, revoked, expired."""
+    """The live token for `raw` (with its user, two queries), or None: unknown, wrong secret, revoked, expired."""
     prefix = secret_prefix(raw, scheme=API_TOKEN_SCHEME)
     if prefix is None:
         return None
     token = (
-        ApiToken.objects.select_related("user")
-        .filter(prefix=prefix, revoked_at__isnull=True)
+        ApiToken.objects.filter(prefix=prefix, revoked_at__isnull=True)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
         .first()
     )
-    if token is None or not secret_matches(stored_hash=token.secret_hash, raw=raw) or not token.user.is_active:
+    if token is None or not secret_matches(stored_hash=token.secret_hash, raw=raw):
         return None
+    # The user from the control database, not joined in the tenant's schema: on a shard that join would
+    # read the replicated copy of users, which can lag (a new user's first token, a deactivation).
+    user = User.objects.filter(pk=token.user_id, is_active=True).first()
+    if user is None:
+        return None
+    token.user = user
     return token
 
 

@@ -118,7 +118,12 @@ def test_compose_services() -> None:
         "redis",
         "pgbouncer",
         "migrations",
+        "postgres-shard2",
     }
+    # The second cluster only starts with `--profile shards`, with logical replication for moves.
+    shard2 = services["postgres-shard2"]
+    assert shard2["profiles"] == ["shards"]
+    assert "wal_level=logical" in shard2["command"]
     app_services = ("web", "worker", "worker-webhooks", "beat", "migrations")
     assert len({services[s]["image"] for s in app_services}) == 1, "one image for every app process"
     # Migrations: one shot, directly on PostgreSQL, public then tenants; everything else waits for it.
