@@ -371,11 +371,8 @@ def _step_final(move: TenantMove, progress: Progress | None, *, timeout: float) 
         time.sleep(settings.TENANT_MOVE_PAUSE_PROPAGATION_SECONDS)
     with shard_raw_connection(move.source) as source, shard_raw_connection(move.target) as target:
         source.autocommit = False
-        source.execute("SET LOCAL lock_timeout = '5s'")
         tables = _tables(source, schema)
-        qualified = sql.SQL(", ").join(sql.Identifier(schema, t) for t in tables)
-        # Writers wait (and writes that passed the gate before the pause finish first); readers go on.
-        source.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(qualified))
+        _lock_tables(source, schema, tables)
         counts = _counts(source, schema, tables)
         deadline = time.monotonic() + timeout
         while True:
@@ -420,6 +417,25 @@ def _step_final(move: TenantMove, progress: Progress | None, *, timeout: float) 
         source.commit()
     resolution_cache_invalidate()
     _say(progress, "flip", f"serving from {move.target}; writes were paused {move.paused_seconds:.2f} s")
+
+
+def _lock_tables(source: psycopg.Connection[Any], schema: str, tables: list[str], *, budget: float = 5.0) -> None:
+    """Lock every table against writes (readers go on). The tables are locked one after the other,
+    so a write transaction that holds one and wants another would deadlock with us: each attempt
+    gives up after a short lock_timeout, lets go of what it holds (the writer finishes; new writes
+    are refused at the gate meanwhile) and tries again, for `budget` seconds in all."""
+    qualified = sql.SQL(", ").join(sql.Identifier(schema, t) for t in tables)
+    deadline = time.monotonic() + budget
+    while True:
+        try:
+            source.execute("SET LOCAL lock_timeout = '200ms'")
+            source.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(qualified))
+            return
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
+            source.rollback()
+            if time.monotonic() > deadline:
+                raise MoveFailed(f"could not lock the tables against writes within {budget:.0f} s") from None
+            time.sleep(0.02)
 
 
 def _drop_replication(move: TenantMove) -> None:
