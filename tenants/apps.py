@@ -9,9 +9,12 @@ class TenantsConfig(AppConfig):
         from tenants import (
             cache_invalidation,  # noqa: F401  (connects cache invalidation receivers)
             routing,
+            shard_tasks,
+            tasks,  # noqa: F401  (the task entry points in every process: services enqueue them by name, D87)
         )
         from tenants.base.observability import register_metrics
         from tenants.metrics import collect_metrics
 
         register_metrics(collect_metrics)
-        routing.install()  # shards: atomic() pairing and the Celery shard hooks (tenants/routing.py)
+        routing.install()  # shards: atomic() pairing (tenants/routing.py)
+        shard_tasks.connect_celery()  # shards: a task runs on its organization's shard

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from celery import current_app
 from django.apps import apps
 from django.conf import settings
 from django.core import serializers
@@ -28,6 +29,10 @@ from tenants.signals import tenant_provisioned
 ORGANIZATION_NAME_MAX_LENGTH = 200
 
 logger = logging.getLogger(__name__)
+
+# Celery task names, declared here and used by tenants/tasks.py: the service enqueues by name through
+# Celery's registry, so services and their task entry points do not import each other (D87).
+REFILL_SCHEMA_POOL_TASK = "tenants.refill_schema_pool"
 
 
 # --- Spare-schema pool ---------------------------------------------------------------------------
@@ -159,10 +164,8 @@ def _tenant_create(*, schema_name: str, slug: str, name: str, shard: str = DEFAU
 
 
 def _request_pool_refill() -> None:
-    from tenants.tasks import refill_schema_pool
-
     try:
-        refill_schema_pool.delay()
+        current_app.tasks[REFILL_SCHEMA_POOL_TASK].delay()
     except Exception:  # broker down: the beat schedule refills the pool later
         logger.warning("could not enqueue pool refill; the periodic refill will catch up", exc_info=True)
 

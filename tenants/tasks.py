@@ -7,7 +7,7 @@ from tenants.base.redis import redis_client
 from tenants.celery import tenant_task
 
 
-@shared_task(name="tenants.refill_schema_pool", ignore_result=True)
+@shared_task(name=services.REFILL_SCHEMA_POOL_TASK, ignore_result=True)
 def refill_schema_pool() -> int:
     # One refill at a time across all workers; a second caller simply returns.
     lock = redis_client().lock("tenants:pool-refill", timeout=600, blocking=False)

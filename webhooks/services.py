@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Q
@@ -272,6 +273,9 @@ def _report_intake_problem(*, row: WebhookEvent) -> None:
 # Set (NX) by whoever sends a drain message, deleted by the drain when it starts looking for events: while
 # it exists a drain is queued that will see every event stored before it starts, so an ingest finding
 # it set sends nothing. It expires by itself, so a message lost with it costs at most DRAIN_FLAG_MS.
+# Celery task names, declared here and used by webhooks/tasks.py: the service enqueues by name through
+# Celery's registry, so services and their task entry points do not import each other (D87).
+DRAIN_TASK = "webhooks.drain"
 DRAIN_FLAG = "tenantry:webhooks:drain-queued"
 DRAIN_FLAG_MS = 2000
 _flag_clients: dict[str, Any] = {}
@@ -280,9 +284,7 @@ _flag_clients: dict[str, Any] = {}
 def _flag_client() -> Any:
     """A redis client on the broker (the flag and the message live and die together), or None when the
     broker is not Valkey/Redis (then every ingest sends a message)."""
-    from webhooks.tasks import drain
-
-    app = drain.app  # the project's Celery app (config/celery.py), without importing the config package
+    app = current_app  # the project's Celery app (config/celery.py), without importing the config package
     url = str(app.conf.broker_url or "")
     if not url.startswith(("redis://", "rediss://", "unix://")):
         return None
@@ -304,8 +306,7 @@ def webhook_drain_kick(*, force: bool = False, countdown: float | None = None) -
     """Make sure a drain (webhooks.drain) will run after this: send one unless one is already queued
     (see DRAIN_FLAG); `force` or a `countdown` always sends. False if the broker is unreachable (logged,
     not raised: the rows stay pending and the sweeper re-sends them)."""
-    from webhooks.tasks import drain
-
+    drain = current_app.tasks[DRAIN_TASK]
     try:
         client = None if (force or countdown) else _flag_client()
         if client is not None and not client.set(DRAIN_FLAG, b"1", nx=True, px=DRAIN_FLAG_MS):

@@ -36,7 +36,7 @@ def process_event(self: Any, event_id: int) -> str:
         raise self.retry(countdown=countdown, exc=exc) from exc
 
 
-@shared_task(bind=True, name="webhooks.drain", ignore_result=True, max_retries=None)
+@shared_task(bind=True, name=services.DRAIN_TASK, ignore_result=True, max_retries=None)
 def drain(self: Any, kicked_at: float | None = None) -> int:
     """Apply every pending, due event (webhooks.services.webhook_events_drain). Sent after an ingest
     when no drain is queued yet, by the sweeper, for a delayed retry, and by a drain out of budget."""

@@ -23,6 +23,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
 
+from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
@@ -51,6 +52,10 @@ from tenants.conn import connection
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
+
+# Celery task names, declared here and used by tenant_apps/outgoing/tasks.py: the service enqueues by
+# name through Celery's registry, so services and their task entry points do not import each other (D87).
+DELIVER_TASK = "outgoing.deliver"
 
 EXCERPT_CHARS = 1000
 
@@ -296,8 +301,7 @@ def _enqueue_on_commit(delivery_ids: list[int]) -> None:
 def deliveries_enqueue(*, schema_name: str, delivery_ids: list[int], countdown: float | None = None) -> int:
     """Send the delivery tasks (in the tenant's schema, so the message carries it). A broker outage is
     logged, not raised: the rows lose their `enqueued_at` and the sweeper sends them later."""
-    from tenant_apps.outgoing.tasks import deliver
-
+    deliver = current_app.tasks[DELIVER_TASK]
     sent = 0
     with schema_context(schema_name):
         for pk in delivery_ids:

@@ -14,7 +14,7 @@ from tenants.conn import connection
 
 # The hard limit is a backstop only: the HTTP deadline (OUTGOING_WEBHOOKS_TIMEOUT_SECONDS) ends every
 # attempt first, and the claim's lease outlives both.
-@tenant_task(name="outgoing.deliver", ignore_result=True, soft_time_limit=25, time_limit=30)
+@tenant_task(name=services.DELIVER_TASK, ignore_result=True, soft_time_limit=25, time_limit=30)
 def deliver(delivery_id: int) -> str:
     outcome, retry_in = services.delivery_attempt(delivery_id=delivery_id)
     if outcome == "retry" and retry_in is not None and retry_in <= settings.OUTGOING_WEBHOOKS_COUNTDOWN_MAX_SECONDS:
