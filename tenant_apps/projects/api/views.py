@@ -15,6 +15,7 @@ from rest_framework import exceptions, filters, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 
 from shared_apps.accounts.permissions import IsTenantMember
 from shared_apps.accounts.viewsets import TenantViewSet
@@ -36,6 +37,32 @@ _TEAM_SHARING = (
     "Which teams hold which object permissions on a project (guardian group permissions); each member of "
     "a team holds them too, in addition to their own. Managing them needs `manage` (or admin)."
 )
+
+
+def _revoke_parameters(key: str, description: str) -> builtins.list[OpenApiParameter]:
+    """The query parameters of a revocation (from a person or from a team)."""
+    return [
+        OpenApiParameter(key, OpenApiTypes.INT, required=True, description=description),
+        OpenApiParameter(
+            "permissions",
+            OpenApiTypes.STR,
+            many=True,
+            explode=True,
+            enum=s.PERMISSION_CHOICES,
+            description="Permissions to revoke (repeat the parameter); all when omitted.",
+        ),
+    ]
+
+
+def _revoke_query(request: Request, key: str, serializer: type[Serializer]) -> tuple[int, set[str]]:
+    """The id in `key` and the codenames to revoke (all when `permissions` is omitted), validated."""
+    query: dict[str, Any] = {key: request.query_params.get(key)}
+    if "permissions" in request.query_params:
+        query["permissions"] = request.query_params.getlist("permissions")
+    data = serializer(data=query)
+    data.is_valid(raise_exception=True)
+    names = data.validated_data.get("permissions") or list(PROJECT_PERMISSIONS)
+    return data.validated_data[key], {PROJECT_PERMISSIONS[p] for p in names}
 
 
 class ProjectScopedViewSet(TenantViewSet):
@@ -186,33 +213,15 @@ class ProjectViewSet(ProjectScopedViewSet):
     @extend_schema(
         operation_id="project_permissions_revoke",
         description=_SHARING,
-        parameters=[
-            OpenApiParameter("user_id", OpenApiTypes.INT, required=True, description="Member to revoke from."),
-            OpenApiParameter(
-                "permissions",
-                OpenApiTypes.STR,
-                many=True,
-                explode=True,
-                enum=s.PERMISSION_CHOICES,
-                description="Permissions to revoke (repeat the parameter); all when omitted.",
-            ),
-        ],
+        parameters=_revoke_parameters("user_id", "Member to revoke from."),
         responses={200: s.PermissionRevokeOutput, **error_responses()},
     )
     @permissions.mapping.delete
     def revoke_permissions(self, request: Request, project_id: int) -> Response:
-        project = self.get_object()
-        query = {"user_id": request.query_params.get("user_id")}
-        if "permissions" in request.query_params:
-            query["permissions"] = request.query_params.getlist("permissions")  # type: ignore[assignment]
-        data = s.PermissionRevokeQuery(data=query)
-        data.is_valid(raise_exception=True)
-        names = data.validated_data.get("permissions") or list(PROJECT_PERMISSIONS)
+        project = self.get_object()  # not visible: 404 before the query is looked at
+        who, codenames = _revoke_query(request, "user_id", s.PermissionRevokeQuery)
         removed = services.project_permission_revoke(
-            actor=actor_of(request),
-            project=project,
-            user_id=data.validated_data["user_id"],
-            codenames={PROJECT_PERMISSIONS[p] for p in names},
+            actor=actor_of(request), project=project, user_id=who, codenames=codenames
         )
         return Response({"removed": removed})
 
@@ -269,33 +278,15 @@ class ProjectViewSet(ProjectScopedViewSet):
     @extend_schema(
         operation_id="project_team_permissions_revoke",
         description=_TEAM_SHARING,
-        parameters=[
-            OpenApiParameter("team_id", OpenApiTypes.INT, required=True, description="Team to revoke from."),
-            OpenApiParameter(
-                "permissions",
-                OpenApiTypes.STR,
-                many=True,
-                explode=True,
-                enum=s.PERMISSION_CHOICES,
-                description="Permissions to revoke (repeat the parameter); all when omitted.",
-            ),
-        ],
+        parameters=_revoke_parameters("team_id", "Team to revoke from."),
         responses={200: s.PermissionRevokeOutput, **error_responses()},
     )
     @team_permissions.mapping.delete
     def revoke_team_permissions(self, request: Request, project_id: int) -> Response:
-        project = self.get_object()
-        query = {"team_id": request.query_params.get("team_id")}
-        if "permissions" in request.query_params:
-            query["permissions"] = request.query_params.getlist("permissions")  # type: ignore[assignment]
-        data = s.TeamPermissionRevokeQuery(data=query)
-        data.is_valid(raise_exception=True)
-        names = data.validated_data.get("permissions") or list(PROJECT_PERMISSIONS)
+        project = self.get_object()  # not visible: 404 before the query is looked at
+        who, codenames = _revoke_query(request, "team_id", s.TeamPermissionRevokeQuery)
         removed = services.project_team_permission_revoke(
-            actor=actor_of(request),
-            project=project,
-            team_id=data.validated_data["team_id"],
-            codenames={PROJECT_PERMISSIONS[p] for p in names},
+            actor=actor_of(request), project=project, team_id=who, codenames=codenames
         )
         return Response({"removed": removed})
 
