@@ -16,7 +16,7 @@ from tenants.base.observability import metrics_view
 from tenants.base.request import tenant_request
 from tenants.conn import connection
 from tenants.models import TenantStatus
-from tenants.moves_gate import tenant_move_gate
+from tenants.moves_gate import tenant_move_gate, tenant_move_refresh
 from tenants.resolution import tenant_for_host
 from tenants.routing import tenant_shard_context
 
@@ -70,6 +70,7 @@ class TenantResolutionMiddleware:
 
         tenant.domain_url = hostname
         tenant_request(request).tenant = tenant
+        tenant_move_refresh(request, tenant)
         # The organization's shard is this thread's `default` connection for the request (a no-op
         # for the control database's own tenants, and with no TENANT_SHARDS): tenants/routing.py.
         with tenant_shard_context(tenant):

@@ -79,21 +79,35 @@ def _schema_exists(conn: psycopg.Connection[Any], schema: str) -> bool:
 
 
 def _fingerprint(conn: psycopg.Connection[Any], schema: str, table: str) -> tuple[int, str]:
-    """(rows, md5 of every row's text in primary-key order): equal on both sides means equal tables."""
-    key = conn.execute(
-        """
-        SELECT a.attname FROM pg_index i
-          JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
-         WHERE i.indrelid = %s::regclass AND i.indisprimary ORDER BY a.attnum
-        """,
-        [f'"{schema}"."{table}"'],
-    ).fetchall()
-    order = sql.SQL(", ").join(sql.Identifier(k[0]) for k in key) if key else sql.SQL("t::text")
-    row = conn.execute(
-        sql.SQL("SELECT count(*), coalesce(md5(string_agg(md5(t::text), '' ORDER BY {})), '') FROM {} AS t").format(
-            order, sql.Identifier(schema, table)
-        )
-    ).fetchone()
+    """(rows, checksum): the row count and the sum of every row's 64-bit hash (PostgreSQL's
+    `hash_record_extended`, the hash that hash partitioning relies on staying stable). Order does not
+    matter, so there is no sort and no long string to build: about a quarter of the time of an
+    ordered md5 over 100,000 rows, and this runs while the organization's writes wait (D142). A table
+    with a column type that has no hash function falls back to the md5 of every row in key order."""
+    table_sql = sql.Identifier(schema, table)
+    try:
+        row = conn.execute(
+            sql.SQL("SELECT count(*), coalesce(sum(hash_record_extended(t, 0)), 0)::text FROM {} AS t").format(
+                table_sql
+            )
+        ).fetchone()
+    except (psycopg.errors.UndefinedFunction, psycopg.errors.FeatureNotSupported):
+        if not conn.autocommit:
+            raise
+        key = conn.execute(
+            """
+            SELECT a.attname FROM pg_index i
+              JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+             WHERE i.indrelid = %s::regclass AND i.indisprimary ORDER BY a.attnum
+            """,
+            [f'"{schema}"."{table}"'],
+        ).fetchall()
+        order = sql.SQL(", ").join(sql.Identifier(k[0]) for k in key) if key else sql.SQL("t::text")
+        row = conn.execute(
+            sql.SQL(
+                "SELECT count(*), 'md5:' || coalesce(md5(string_agg(md5(t::text), '' ORDER BY {})), '') FROM {} AS t"
+            ).format(order, table_sql)
+        ).fetchone()
     assert row is not None
     return int(row[0]), str(row[1])
 

@@ -9,6 +9,11 @@ Two layers, so that no write is lost or duplicated while the move's last changes
   waits on the move's table locks on the source, then hits the trigger the move leaves there
   (`tenantry_moved_away`); that error becomes the same 503 instead of a 500. Its transaction rolled
   back, so the client's retry writes it once, on the target.
+
+The end of a pause is seen at once, not at the process's next resolution check (up to
+TENANT_RESOLUTION_RECHECK_SECONDS later, which used to add up to a second to the writes that waited):
+`tenant_move_refresh` reads the routing row for a write the cached snapshot shows paused (one query,
+only while paused), and a write refused by the trigger drops the process's cached resolutions (D143).
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 
 from tenants.base.errors import error_response
+from tenants.models import Tenant
+from tenants.resolution import resolution_cache_forget_local
 
 MOVED_AWAY_MARKER = "tenantry_moved_away"
 RETRY_AFTER_SECONDS = "1"
@@ -37,6 +44,17 @@ def _moving(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def tenant_move_refresh(request: HttpRequest, tenant: Any) -> None:
+    """Before routing a write that the cached snapshot shows paused: read the routing row. If the pause
+    is over (the move flipped or was aborted), `tenant` takes the row's shard and the write goes on."""
+    if getattr(tenant, "writes_paused_at", None) is None or request.method in _READS:
+        return
+    row = Tenant.objects.filter(pk=tenant.pk).values_list("shard", "writes_paused_at").first()
+    if row is not None and row[1] is None:
+        tenant.shard, tenant.writes_paused_at = row[0], None
+        resolution_cache_forget_local()
+
+
 def tenant_move_gate(request: HttpRequest, tenant: Any) -> HttpResponse | None:
     if getattr(tenant, "writes_paused_at", None) is None or request.method in _READS:
         return None
@@ -52,5 +70,7 @@ class MovedAwayMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, DatabaseError) and MOVED_AWAY_MARKER in str(exception):
+            # This process routed the write to the old copy: its cached routing is stale.
+            resolution_cache_forget_local()
             return _moving(request)
         return None

@@ -136,6 +136,12 @@ def tenant_for_host(*, host: str) -> Tenant | None:
     return _cache.lookup(host.lower())
 
 
+def resolution_cache_forget_local() -> None:
+    """Forget this process's cached resolutions (nothing shared): the next lookup of each host reads
+    the database. For a process that has just learnt, first hand, that a routing row changed."""
+    _cache.invalidate_local()
+
+
 def resolution_cache_invalidate() -> None:
     """Forget every cached resolution, in this process now and in every other process on its next check."""
     _cache.invalidate_local()

@@ -21,7 +21,7 @@ from django_tenants.utils import schema_context
 from tenants.conn import connection
 from tenants.models import Domain, SpareSchema, Tenant, TenantStatus
 from tenants.naming import SCHEMA_RE, generate_schema_name, validate_slug
-from tenants.routing import shard_activate, shard_aliases, tenant_activate
+from tenants.routing import current_shard, shard_activate, shard_aliases, tenant_activate
 from tenants.shard_config import DEFAULT_SHARD
 from tenants.shards import schema_detach_global_references, shard_for_new_tenant
 from tenants.signals import tenant_provisioned
@@ -313,9 +313,10 @@ def _tenant_app_labels() -> list[str]:
 
 
 def tenant_ping() -> dict[str, Any]:
-    """What a worker sees of the active tenant: its schema and its project count (read only)."""
+    """What a worker sees of the active tenant: its schema, the shard it ran on and its project count
+    (read only)."""
     from tenants.celery import require_tenant_schema
 
     schema = require_tenant_schema()
     project_model: Any = apps.get_model("projects", "Project")
-    return {"schema": schema, "projects": project_model.objects.count()}
+    return {"schema": schema, "shard": current_shard(), "projects": project_model.objects.count()}

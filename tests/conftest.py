@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
@@ -21,7 +20,7 @@ from tenants.conn import connection
 from tenants.models import Tenant
 from tenants.services import schema_pool_refill
 from tests.factories import TEST_PASSWORD, UserFactory
-from tests.support.clients import ROOT, database_url
+from tests.support.workers import celery_worker
 
 SESSION_TENANTS = ("alpha", "beta")
 
@@ -88,53 +87,8 @@ def celery_worker_process(django_db_setup) -> Iterator[subprocess.Popen]:  # noq
     from tests.billing.support import standin_server
 
     standin_server()  # the worker inherits the stand-in's address and the webhook secrets
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "PYTHONUNBUFFERED": "1",
-    }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool",
-            "solo",
-            "-l",
-            "warning",
-            "-n",
-            f"test-{os.getpid()}@localhost",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )
-    from config.celery import app
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"celery worker exited with {proc.returncode}")
-        replies = app.control.ping(timeout=0.5)
-        if replies:
-            break
-    else:
-        proc.terminate()
-        raise TimeoutError("celery worker did not answer a ping within 60 s")
-    yield proc
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    with celery_worker(name=f"test-{os.getpid()}") as proc:
+        yield proc
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import threading
 import time
+from typing import Any
 
 import psycopg
 import pytest
@@ -228,3 +229,33 @@ def test_command_moves_lists_and_audits(committed: Committed) -> None:
         call_command("tenant", "move", org.slug, "--to", SHARD, stdout=bad)
     with pytest.raises(Exception, match=r"unknown_shard"):
         call_command("tenant", "move", org.slug, "--to", "nowhere", stdout=bad)
+
+
+def test_a_write_goes_on_as_soon_as_the_pause_ends_not_at_the_next_resolution_check(
+    committed: Committed, settings: Any
+) -> None:
+    """Another process's cached snapshot may still say "paused" for up to the resolution recheck
+    interval after a move flips or aborts; the write reads the routing row and goes on at once."""
+    from django.utils import timezone
+
+    from tenant_apps.projects.models import Task
+    from tenants.resolution import resolution_cache_forget_local
+    from tenants.routing import tenant_activate
+
+    settings.TENANT_RESOLUTION_RECHECK_SECONDS = 3600  # no generation check in this process
+    org = committed.org("paused", shard=SHARD)
+    api, pid = _seed(org, 0)
+    Tenant.objects.filter(pk=org.pk).update(writes_paused_at=timezone.now())
+    resolution_cache_forget_local()  # this process now caches the paused snapshot
+    r = api.post(f"/api/v1/projects/{pid}/tasks/", {"title": "while paused"})
+    assert r.status_code == 503, r.content
+    assert r.json()["error"]["code"] == "tenant_moving"
+    assert r.headers["Retry-After"]
+    # The pause ends; nothing tells this process (no generation bump, no recheck for an hour).
+    Tenant.objects.filter(pk=org.pk).update(writes_paused_at=None)
+    r = api.post(f"/api/v1/projects/{pid}/tasks/", {"title": "after the pause"})
+    assert r.status_code == 201, r.content
+    with tenant_activate(Tenant.objects.get(pk=org.pk)):
+        assert list(Task.objects.filter(project_id=pid).values_list("title", flat=True)) == ["after the pause"]
+    # Reads never waited: the cached snapshot is used for them as before.
+    assert api.get(f"/api/v1/projects/{pid}/tasks/").status_code == 200
