@@ -6,15 +6,17 @@ here as the shard "shard2" (a fresh database, bootstrapped: public tables, copy 
 TENANT_SHARDS pointing at it.
 
 Large move: one organization on the control database with BENCH_MOVE_ROWS (100,000) tasks in one
-project. Client threads, paced: writers create tasks at BENCH_MOVE_WRITES (50/s, each a new unique
-title, retried every 0.1 s on 503 + Retry-After until accepted), readers get the project at
-BENCH_MOVE_READS (100/s), 10 threads each. After a warm-up, `tenant_move(... target="shard2")` runs;
-the client goes on for a few seconds after it. Recorded: every write's latency from first attempt to
-acceptance; its extra latency (latency - median latency outside the move); reads' statuses; then,
-row by row, that the target holds exactly the seed rows plus every accepted write, once each.
+project. The client is a process of its own (`python -m bench.tenant_move client`, so that it does not
+share a GIL with the move), with paced threads: writers create tasks at BENCH_MOVE_WRITES (50/s, each
+a new unique title, retried every 0.1 s on 503 + Retry-After until accepted), readers get the project
+at BENCH_MOVE_READS (100/s), BENCH_MOVE_THREADS (25) threads each, so that one slow answer does not
+lower the offered rate. Times are CLOCK_MONOTONIC, shared by both processes. After a warm-up,
+`tenant_move(... target="shard2")` runs; the client goes on for a few seconds after it. Recorded:
+every write's latency from first attempt to acceptance; its extra latency (latency - median latency
+outside the move); reads' statuses; then, row by row, that the target holds exactly the seed rows plus every accepted write, once each.
 
 Small moves: BENCH_MOVE_SMALL (20) moves of an organization with 20 tasks back and forth between
-the two shards, a writer at 10/s and a reader at 20/s running throughout, same checks after all.
+the two shards, writers at 10/s and readers at 20/s (2 threads each) running throughout, same checks after all.
 """
 
 from __future__ import annotations
@@ -124,6 +126,71 @@ class Load(threading.Thread):
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
             self.samples.append((t0, time.monotonic() - t0, status))
             i += 1
+
+
+class LoadProcess:
+    """The Load threads in a separate process: `start(specs)`, then `stop()` returns their results."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self, specs: list[dict[str, Any]]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.tenant_move", "client"],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps({"port": self.port, "loads": specs}) + "\n")
+        self.proc.stdin.flush()
+
+    def stop(self) -> list[Load]:
+        assert self.proc is not None
+        out, _ = self.proc.communicate("stop\n", timeout=120)
+        report = json.loads(out)
+        loads = []
+        for spec, got in zip(report["specs"], report["loads"], strict=True):
+            load = Load(self.port, **spec)
+            load.samples = [(t0, lat, status) for t0, lat, status in got["samples"]]
+            load.written, load.retried, load.errors = got["written"], got["retried"], got["errors"]
+            loads.append(load)
+        return loads
+
+
+def client_main() -> None:
+    """The client process: runs the loads until "stop" arrives on stdin, then prints their results."""
+    spec = json.loads(sys.stdin.readline())
+    loads = [Load(spec["port"], **load) for load in spec["loads"]]
+    for load in loads:
+        load.start()
+    sys.stdin.readline()
+    for load in loads:
+        load.stop.set()
+    for load in loads:
+        load.join(60)
+    print(
+        json.dumps(
+            {
+                "specs": spec["loads"],
+                "loads": [
+                    {"samples": ld.samples, "written": ld.written, "retried": ld.retried, "errors": ld.errors}
+                    for ld in loads
+                ],
+            }
+        )
+    )
+
+
+def _specs(
+    host: str, token: str, path: str, *, rate: float, threads: int, write: bool, tag: str
+) -> list[dict[str, Any]]:
+    return [
+        {"host": host, "token": token, "path": path, "rate": rate / threads, "write": write, "tag": f"{tag}{n}"}
+        for n in range(threads)
+    ]
 
 
 def _warm(port: int, host: str, token: str, path: str) -> None:
@@ -248,11 +315,12 @@ def run(env: dict[str, str]) -> dict[str, Any]:
     with _server(env, {"TENANT_SHARDS": f"shard2={shard_url}"}) as port:
         _warm(port, f"{tenant.slug}.localhost", token, f"/api/v1/projects/{pid}/")
         _warm(port, f"{small.slug}.localhost", small_token, f"/api/v1/projects/{small_pid}/")
-        # Several paced threads each, so that one slow answer does not lower the offered rate.
-        writers = [Load(port, host, token, path, rate=writes / 10, write=True, tag=f"w{n}") for n in range(10)]
-        readers = [Load(port, host, token, read_path, rate=reads / 10, write=False, tag="r") for _ in range(10)]
-        for t in (*writers, *readers):
-            t.start()
+        threads = int(os.environ.get("BENCH_MOVE_THREADS", "25"))
+        client = LoadProcess(port)
+        client.start(
+            _specs(host, token, path, rate=writes, threads=threads, write=True, tag="w")
+            + _specs(host, token, read_path, rate=reads, threads=threads, write=False, tag="r")
+        )
         time.sleep(5)
         started = time.monotonic()
         steps: list[tuple[float, str, str]] = []
@@ -263,10 +331,9 @@ def run(env: dict[str, str]) -> dict[str, Any]:
         )
         finished = time.monotonic()
         time.sleep(5)
-        for t in (*writers, *readers):
-            t.stop.set()
-        for t in (*writers, *readers):
-            t.join(60)
+        loads = client.stop()
+        writers = [ld for ld in loads if ld.write]
+        readers = [ld for ld in loads if not ld.write]
         elapsed = finished - started
         run_seconds = max(s[0] + s[1] for t in writers for s in t.samples) - min(
             s[0] for t in writers for s in t.samples
@@ -288,10 +355,11 @@ def run(env: dict[str, str]) -> dict[str, Any]:
 
         host = f"{small.slug}.localhost"
         path = f"/api/v1/projects/{small_pid}/tasks/"
-        writer = Load(port, host, small_token, path, rate=10, write=True, tag="s")
-        reader = Load(port, host, small_token, f"/api/v1/projects/{small_pid}/", rate=20, write=False, tag="r")
-        writer.start()
-        reader.start()
+        client = LoadProcess(port)
+        client.start(
+            _specs(host, small_token, path, rate=10, threads=2, write=True, tag="s")
+            + _specs(host, small_token, f"/api/v1/projects/{small_pid}/", rate=20, threads=2, write=False, tag="r")
+        )
         durations, pauses = [], []
         target = "shard2"
         for _ in range(small_moves):
@@ -302,10 +370,9 @@ def run(env: dict[str, str]) -> dict[str, Any]:
             pauses.append(m.paused_seconds or 0)
             target = "default" if target == "shard2" else "shard2"
         time.sleep(2)
-        writer.stop.set()
-        reader.stop.set()
-        writer.join(60)
-        reader.join(60)
+        loads = client.stop()
+        small_writers = [ld for ld in loads if ld.write]
+        small_readers = [ld for ld in loads if not ld.write]
         final = Tenant.objects.get(pk=small.pk).shard
         results["small"] = {
             "moves": small_moves,
@@ -313,10 +380,15 @@ def run(env: dict[str, str]) -> dict[str, Any]:
             "move_seconds_max": round(max(durations), 2),
             "writes_paused_seconds_median": round(statistics.median(pauses), 3),
             "writes_paused_seconds_max": round(max(pauses), 3),
-            **_latencies([writer], (0, 0)),
-            "reads": len(reader.samples),
-            "reads_failed": sum(1 for (_t, _l, s) in reader.samples if s != 200),
+            **_latencies(small_writers, (0, 0)),
+            "reads": sum(len(r.samples) for r in small_readers),
+            "reads_failed": sum(1 for r in small_readers for (_t, _l, s) in r.samples if s != 200),
             "shard_after": final,
-            **_check(final, small.schema_name, 20, [writer]),
+            **_check(final, small.schema_name, 20, small_writers),
         }
     return results
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["client"]:
+        client_main()
