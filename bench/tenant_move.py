@@ -13,7 +13,8 @@ at BENCH_MOVE_READS (100/s), BENCH_MOVE_THREADS (25) threads each, so that one s
 lower the offered rate. Times are CLOCK_MONOTONIC, shared by both processes. After a warm-up,
 `tenant_move(... target="shard2")` runs; the client goes on for a few seconds after it. Recorded:
 every write's latency from first attempt to acceptance; its extra latency (latency - median latency
-outside the move); reads' statuses; then, row by row, that the target holds exactly the seed rows plus every accepted write, once each.
+outside the move); reads' statuses; then, row by row, that the target holds exactly the seed rows
+plus every accepted write, once each.
 
 Small moves: BENCH_MOVE_SMALL (20) moves of an organization with 20 tasks back and forth between
 the two shards, writers at 10/s and readers at 20/s (2 threads each) running throughout, same checks after all.
