@@ -39,6 +39,7 @@ from django.utils import timezone
 from psycopg import sql
 
 from tenants.models import Tenant, TenantMove
+from tenants.moves_gate import pause_in_effect
 from tenants.routing import shard_activate, shard_aliases
 from tenants.shard_config import DEFAULT_SHARD
 from tenants.shards import schema_detach_global_references, shard_raw_connection
@@ -241,7 +242,7 @@ def tenant_move_wait_unpaused(*, tenant_id: int, timeout: float | None = None) -
         if row is None:
             return None
         shard, paused = row
-        if paused is None or time.monotonic() >= deadline:
+        if not pause_in_effect(paused) or time.monotonic() >= deadline:
             return str(shard)
         time.sleep(0.1)
 

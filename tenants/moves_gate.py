@@ -18,11 +18,14 @@ only while paused), and a write refused by the trigger drops the process's cache
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
 from tenants.base.errors import error_response
 from tenants.models import Tenant
@@ -31,6 +34,16 @@ from tenants.resolution import resolution_cache_forget_local
 MOVED_AWAY_MARKER = "tenantry_moved_away"
 RETRY_AFTER_SECONDS = "1"
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def pause_in_effect(paused_at: dt.datetime | None, *, now: dt.datetime | None = None) -> bool:
+    """Whether a routing row's `writes_paused_at` still holds writes: set, and younger than
+    TENANT_MOVE_PAUSE_MAX_SECONDS. An older pause was left by a mover that died (D144): the table
+    locks died with its connection and the routing row still names the source, so writes go on there."""
+    if paused_at is None:
+        return False
+    age = ((now or timezone.now()) - paused_at).total_seconds()
+    return age < settings.TENANT_MOVE_PAUSE_MAX_SECONDS
 
 
 def _moving(request: HttpRequest) -> HttpResponse:
@@ -47,16 +60,16 @@ def _moving(request: HttpRequest) -> HttpResponse:
 def tenant_move_refresh(request: HttpRequest, tenant: Any) -> None:
     """Before routing a write that the cached snapshot shows paused: read the routing row. If the pause
     is over (the move flipped or was aborted), `tenant` takes the row's shard and the write goes on."""
-    if getattr(tenant, "writes_paused_at", None) is None or request.method in _READS:
+    if not pause_in_effect(getattr(tenant, "writes_paused_at", None)) or request.method in _READS:
         return
     row = Tenant.objects.filter(pk=tenant.pk).values_list("shard", "writes_paused_at").first()
-    if row is not None and row[1] is None:
+    if row is not None and not pause_in_effect(row[1]):
         tenant.shard, tenant.writes_paused_at = row[0], None
         resolution_cache_forget_local()
 
 
 def tenant_move_gate(request: HttpRequest, tenant: Any) -> HttpResponse | None:
-    if getattr(tenant, "writes_paused_at", None) is None or request.method in _READS:
+    if request.method in _READS or not pause_in_effect(getattr(tenant, "writes_paused_at", None)):
         return None
     return _moving(request)
 

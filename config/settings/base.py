@@ -151,6 +151,9 @@ TENANT_MOVE_TASK_WAIT_SECONDS = env.float("TENANT_MOVE_TASK_WAIT_SECONDS", defau
 # Seconds between pausing a moving organization's writes and locking its tables (0: at once; writes
 # of processes that have not seen the pause yet wait on the lock and get the same 503).
 TENANT_MOVE_PAUSE_PROPAGATION_SECONDS = env.float("TENANT_MOVE_PAUSE_PROPAGATION_SECONDS", default=0.0)
+# A pause older than this is over, whoever set it (a mover killed mid-pause must not hold an
+# organization's writes until someone notices: D144). Far above a move's pause (~0.1-1 s).
+TENANT_MOVE_PAUSE_MAX_SECONDS = env.float("TENANT_MOVE_PAUSE_MAX_SECONDS", default=60.0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 TENANT_MIGRATION_EXECUTOR = env("TENANT_MIGRATION_EXECUTOR", default="standard")
 

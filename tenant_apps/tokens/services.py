@@ -14,6 +14,7 @@ from tenant_apps.tokens.models import ApiToken
 from tenant_apps.tokens.scopes import scopes_default, scopes_normalized
 from tenants.base.actor import Actor
 from tenants.conn import connection
+from tenants.moves_gate import pause_in_effect
 
 MAX_EXPIRY_DAYS = 3650
 
@@ -68,7 +69,7 @@ def api_token_touch(*, token: ApiToken, min_interval_seconds: int = 60) -> None:
     now = timezone.now()
     if token.last_used_at is not None and (now - token.last_used_at).total_seconds() < min_interval_seconds:
         return
-    if getattr(getattr(connection, "tenant", None), "writes_paused_at", None) is not None:
+    if pause_in_effect(getattr(getattr(connection, "tenant", None), "writes_paused_at", None)):
         return  # a move holds this organization's writes (tenants/moves.py): a read must not wait on it
     try:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
