@@ -8,6 +8,7 @@ block is never closed), so they open the database themselves and remove what the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +23,9 @@ from tenants.shard_config import DEFAULT_SHARD
 from tenants.tasks import tenant_ping
 from tests.shards.support import Committed
 from tests.support.api import Api
+from tests.support.clients import public_client
+
+METRICS_TOKEN = "recycling-metrics-token"
 
 
 def backend_of(wrapper: Any) -> int:
@@ -63,11 +67,23 @@ def _list_projects(org: Any, owner: User) -> None:
     assert response.status_code == 200, response.content
 
 
+def _recycled_total(alias: str) -> float:
+    """The operator's view: tenantry_db_connections_recycled_total{alias} on /metrics (0 before any)."""
+    response = public_client().get("/metrics", HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}")
+    assert response.status_code == 200
+    found = re.search(
+        rf'^tenantry_db_connections_recycled_total\{{alias="{alias}"\}} (\S+)$', response.content.decode(), re.M
+    )
+    return float(found.group(1)) if found else 0.0
+
+
 @pytest.mark.usefixtures("open_db")
 def test_connection_is_replaced_once_a_request_ends_past_the_schema_limit(orgs, settings) -> None:
     settings.TENANT_CONN_MAX_SCHEMAS = 3
+    settings.METRICS_TOKEN = METRICS_TOKEN
     conn = connections["default"]
     conn.close()
+    recycled_before = _recycled_total("default")
     first = backend_of(conn)
 
     # Three distinct schemas (one of them twice): at the limit, not past it.
@@ -85,6 +101,7 @@ def test_connection_is_replaced_once_a_request_ends_past_the_schema_limit(orgs, 
         assert backend_of(conn) == second
     _list_projects(*orgs[3])
     assert backend_of(conn) != second
+    assert _recycled_total("default") == recycled_before + 2
 
 
 @pytest.mark.usefixtures("open_db")
