@@ -36,7 +36,9 @@ def test_shard_connection_is_replaced_past_the_limit_and_the_control_one_is_kept
     orgs = [committed.org(f"recycle{i}", shard=SHARD) for i in range(3)]
     assert {o.shard for o in orgs} == {SHARD}
     settings.TENANT_CONN_MAX_SCHEMAS = 2
+    # Fresh connections: earlier tests of the session may have used tenant schemas on them.
     connections[SHARD].close()
+    connections["default"].close()
     shard_first, control_first = backend_pid(SHARD), backend_pid("default")
 
     for org in orgs[:2]:
