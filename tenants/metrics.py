@@ -13,7 +13,10 @@ from tenants.models import Tenant
 
 
 def collect_metrics() -> Iterator[Any]:
-    from prometheus_client.core import GaugeMetricFamily
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+    from tenants.base.observability import metric_values_or_last
+    from tenants.conn_recycling import RECYCLED_METRIC
 
     with schema_context(settings.PUBLIC_SCHEMA_NAME):
         rows = Tenant.objects.values("status").annotate(n=Count("pk")).order_by()
@@ -22,3 +25,13 @@ def collect_metrics() -> Iterator[Any]:
     for label, value in sorted(counts.items()):
         family.add_metric([label], value)
     yield family
+
+    recycled_values, _ = metric_values_or_last(RECYCLED_METRIC)
+    recycled = CounterMetricFamily(
+        "tenantry_db_connections_recycled",
+        "Database connections closed after using more than TENANT_CONN_MAX_SCHEMAS tenant schemas, by alias",
+        labels=["alias"],
+    )
+    for label, value in sorted(recycled_values.items()):
+        recycled.add_metric([label], value)
+    yield recycled

@@ -143,6 +143,9 @@ for _shard, _url in TENANT_SHARDS.items():
         "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
         "CONN_HEALTH_CHECKS": True,
     }
+# Close a connection (at the end of a request or task) once it has used more tenant schemas than this:
+# each costs its PostgreSQL backend ~125 kB of catalog cache for good (tenants/conn_recycling.py). 0: off.
+TENANT_CONN_MAX_SCHEMAS = env.int("TENANT_CONN_MAX_SCHEMAS", default=300)
 DATABASE_ROUTERS = ["tenants.routing.ShardRouter", "django_tenants.routers.TenantSyncRouter"]
 # Online moves (tenants/moves.py): how long a moved organization's old schema is kept, and how long
 # a worker waits for a moving organization's paused writes before running its task anyway.

@@ -19,6 +19,11 @@ schema reaches PostgreSQL:
 
   Server-side (named) cursors cannot carry the prefix: set DISABLE_SERVER_SIDE_CURSORS = True for
   this mode (config/settings/production.py does).
+
+In both modes the wrapper remembers which tenant schemas it has put on the search path since the
+connection was opened (`tenant_schemas_used`, reset on every connect): tenants/conn_recycling.py closes
+a connection that has used too many at a safe point, because PostgreSQL's catalog caches for every
+schema a backend touched stay in that backend (D138).
 """
 
 from __future__ import annotations
@@ -104,6 +109,8 @@ class DatabaseWrapper(tenants_base.DatabaseWrapper):
         self.search_path_mode: str = mode
         # The prefix applied in the server transaction currently open on this connection, if any.
         self._txn_prefix: str | None = None
+        # Tenant schemas this connection has used since it was opened (tenants/conn_recycling.py).
+        self.tenant_schemas_used: set[str] = set()
 
     @property
     def transaction_search_path(self) -> bool:
@@ -125,15 +132,21 @@ class DatabaseWrapper(tenants_base.DatabaseWrapper):
             cursor.tenantry_wrapper = self
         return cursor
 
+    def connect(self) -> None:
+        super().connect()
+        self.tenant_schemas_used = set()  # a new server session: no catalog cached yet
+
     def _handle_search_path(self, cursor: Any = None) -> None:
         if not self.transaction_search_path:
             super()._handle_search_path(cursor)
-            return
-        # Nothing goes to the session. Validate the schema and record it (the middleware reads
-        # search_path_set_schemas to skip redundant tenant switches); statements carry the path.
-        if not self.schema_name:
-            raise ImproperlyConfigured("Database schema not set. Call set_schema() or set_tenant().")
-        self.search_path_set_schemas = self._get_cursor_search_paths()
+        else:
+            # Nothing goes to the session. Validate the schema and record it (the middleware reads
+            # search_path_set_schemas to skip redundant tenant switches); statements carry the path.
+            if not self.schema_name:
+                raise ImproperlyConfigured("Database schema not set. Call set_schema() or set_tenant().")
+            self.search_path_set_schemas = self._get_cursor_search_paths()
+        if self.search_path_set_schemas and self.schema_name != settings.PUBLIC_SCHEMA_NAME:
+            self.tenant_schemas_used.add(self.schema_name)
 
     def set_tenant(self, tenant: Any, include_public: bool = True) -> None:
         super().set_tenant(tenant, include_public)
