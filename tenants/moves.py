@@ -42,7 +42,7 @@ from tenants.models import Tenant, TenantMove
 from tenants.moves_gate import pause_in_effect
 from tenants.routing import shard_activate, shard_aliases
 from tenants.shard_config import DEFAULT_SHARD
-from tenants.shards import schema_detach_global_references, shard_raw_connection
+from tenants.shards import schema_detach_global_references, shard_raw_connection, subscription_exists
 
 logger = logging.getLogger(__name__)
 
@@ -313,7 +313,7 @@ def _step_copy(move: TenantMove, progress: Progress | None, *, max_lag_bytes: in
     from tenants.shards import shard_conninfo
 
     with shard_raw_connection(move.target) as target:
-        if not target.execute("SELECT 1 FROM pg_subscription WHERE subname = %s", [name]).fetchone():
+        if not subscription_exists(target, name):
             _say(progress, "copy", f"subscribing {move.target} to {move.source}")
             target.execute(
                 sql.SQL("CREATE SUBSCRIPTION {} CONNECTION {} PUBLICATION {}").format(
@@ -327,7 +327,7 @@ def _step_copy(move: TenantMove, progress: Progress | None, *, max_lag_bytes: in
                 """
                 SELECT count(*), count(*) FILTER (WHERE r.srsubstate = 'r')
                   FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid
-                 WHERE s.subname = %s
+                 WHERE s.subname = %s AND s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())
                 """,
                 [name],
             ).fetchone()

@@ -33,6 +33,17 @@ REPLICATED_GLOBAL_TABLES = ("accounts_user",)
 # --- Connections outside Django (replication DDL cannot run in a transaction block) ----------------
 
 
+def subscription_exists(conn: psycopg.Connection[Any], name: str) -> bool:
+    """Whether this database has the subscription `name` (pg_subscription is shared by every
+    database of a cluster: two shard databases on one cluster may each have one of that name)."""
+    row = conn.execute(
+        "SELECT 1 FROM pg_subscription WHERE subname = %s "
+        "AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        [name],
+    ).fetchone()
+    return row is not None
+
+
 def shard_conninfo(alias: str) -> str:
     """libpq connection string of a shard alias (the control database is "default")."""
     db = connections.settings[DEFAULT_DB_ALIAS if alias == DEFAULT_SHARD else alias]
@@ -148,7 +159,7 @@ def shard_replication_setup(*, alias: str) -> None:
             )
     with shard_raw_connection(alias) as shard:
         name = _subscription_name(alias)
-        if shard.execute("SELECT 1 FROM pg_subscription WHERE subname = %s", [name]).fetchone():
+        if subscription_exists(shard, name):
             return
         shard.execute(
             sql.SQL("CREATE SUBSCRIPTION {} CONNECTION {} PUBLICATION {}").format(
@@ -161,7 +172,7 @@ def shard_replication_teardown(*, alias: str) -> None:
     """Drop the shard's subscription (and so its replication slot on the control database)."""
     with shard_raw_connection(alias) as shard:
         name = _subscription_name(alias)
-        if shard.execute("SELECT 1 FROM pg_subscription WHERE subname = %s", [name]).fetchone():
+        if subscription_exists(shard, name):
             shard.execute(sql.SQL("DROP SUBSCRIPTION {}").format(sql.Identifier(name)))
 
 
