@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ import pytest
 from django.conf import settings
 from django.test import Client, override_settings
 
-from tests.support.clients import ROOT, database_url
+from tests.support.workers import celery_worker_spawn
 
 pytestmark = [pytest.mark.django_db, pytest.mark.worker]
 
@@ -36,36 +35,8 @@ def own_worker(django_db_setup) -> Iterator[tuple[subprocess.Popen, str]]:  # no
     """(process, key prefix): a Celery worker of our own, stopped by pid afterwards."""
     tag = uuid.uuid4().hex[:10]
     prefix = f"tenantry-test-hb-{tag}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "CACHE_KEY_PREFIX": prefix,
-        "PYTHONUNBUFFERED": "1",
-    }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool",
-            "solo",
-            "-l",
-            "warning",
-            "-Q",
-            f"heartbeat-test-{tag}",
-            "-n",
-            f"heartbeat-{tag}@localhost",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
+    proc = celery_worker_spawn(
+        node=f"heartbeat-{tag}@localhost", queues=f"heartbeat-test-{tag}", env={"CACHE_KEY_PREFIX": prefix}
     )
     try:
         yield proc, prefix

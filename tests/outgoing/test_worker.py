@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -28,7 +27,7 @@ from tenant_apps.projects import services as projects
 from tenant_apps.projects.models import Project
 from tenants.base.actor import Actor
 from tenants.models import Tenant
-from tests.support.clients import ROOT, database_url
+from tests.support.workers import celery_worker_spawn, celery_worker_wait
 from tests.webhooks.test_worker import broker_down
 
 pytestmark = [pytest.mark.worker]
@@ -59,48 +58,12 @@ def alpha(django_db_setup: Any, django_db_blocker: Any, settings: Any) -> Iterat
 class Worker:
     def __init__(self, queue: str, **env: str) -> None:
         self.name = f"{PREFIX}-{uuid.uuid4().hex[:6]}@localhost"
-        full_env = {
-            **os.environ,
-            "DATABASE_URL": database_url(),
-            "DJANGO_SETTINGS_MODULE": "config.settings.test",
-            "PYTHONUNBUFFERED": "1",
-            "OUTGOING_WEBHOOKS_QUEUE": queue,
-            **env,
-        }
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "--pool",
-                "solo",
-                "-Q",
-                queue,
-                "-n",
-                self.name,
-                "-l",
-                "warning",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ],
-            cwd=ROOT,
-            env=full_env,
-            start_new_session=True,
-        )
-        from config.celery import app
-
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"worker exited with {self.proc.returncode}")
-            if app.control.ping(destination=[self.name], timeout=0.5):
-                return
-        self.stop()
-        raise TimeoutError("worker did not answer a ping")
+        self.proc = celery_worker_spawn(node=self.name, queues=queue, env={"OUTGOING_WEBHOOKS_QUEUE": queue, **env})
+        try:
+            celery_worker_wait(self.proc, self.name)
+        except (RuntimeError, TimeoutError):
+            self.stop()
+            raise
 
     def kill(self) -> None:
         os.killpg(self.proc.pid, signal.SIGKILL)

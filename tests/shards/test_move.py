@@ -4,6 +4,7 @@ reading; nothing is lost or written twice, reads never fail, and abort/resume le
 from __future__ import annotations
 
 import io
+import logging
 import threading
 import time
 from typing import Any
@@ -232,7 +233,7 @@ def test_command_moves_lists_and_audits(committed: Committed) -> None:
 
 
 def test_a_write_goes_on_as_soon_as_the_pause_ends_not_at_the_next_resolution_check(
-    committed: Committed, settings: Any
+    committed: Committed, settings: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Another process's cached snapshot may still say "paused" for up to the resolution recheck
     interval after a move flips or aborts; the write reads the routing row and goes on at once."""
@@ -247,10 +248,14 @@ def test_a_write_goes_on_as_soon_as_the_pause_ends_not_at_the_next_resolution_ch
     api, pid = _seed(org, 0)
     Tenant.objects.filter(pk=org.pk).update(writes_paused_at=timezone.now())
     resolution_cache_forget_local()  # this process now caches the paused snapshot
-    r = api.post(f"/api/v1/projects/{pid}/tasks/", {"title": "while paused"})
+    with caplog.at_level(logging.INFO):
+        r = api.post(f"/api/v1/projects/{pid}/tasks/", {"title": "while paused"})
     assert r.status_code == 503, r.content
     assert r.json()["error"]["code"] == "tenant_moving"
     assert r.headers["Retry-After"]
+    # An expected answer of a planned move: logged at INFO, not as a server error.
+    assert not [rec for rec in caplog.records if rec.levelno >= logging.ERROR], caplog.text
+    assert "503 tenant_moving" in caplog.text
     # The pause ends; nothing tells this process (no generation bump, no recheck for an hour).
     Tenant.objects.filter(pk=org.pk).update(writes_paused_at=None)
     r = api.post(f"/api/v1/projects/{pid}/tasks/", {"title": "after the pause"})

@@ -12,16 +12,10 @@ from contextlib import contextmanager
 from tests.support.clients import ROOT, database_url
 
 
-@contextmanager
-def celery_worker(
-    *, name: str, queues: str | None = None, env: dict[str, str] | None = None
-) -> Iterator[subprocess.Popen]:
-    """A solo-pool worker named `name@localhost` (consuming `queues`, or the default queues), running
-    until the block ends; it has answered a ping before the block starts."""
-    from config.celery import app
-
-    node = f"{name}@localhost"
-    proc = subprocess.Popen(
+def celery_worker_spawn(*, node: str, queues: str | None = None, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start a solo-pool worker named `node` (consuming `queues`, or the default queues) in a session
+    of its own; it may not be consuming yet (`celery_worker_wait`)."""
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -50,18 +44,41 @@ def celery_worker(
         },
         start_new_session=True,
     )
+
+
+def celery_worker_wait(proc: subprocess.Popen, node: str, timeout: float = 60.0) -> None:
+    """Until the worker answers a ping (it consumes from then on)."""
+    from config.celery import app
+
+    deadline = time.monotonic() + timeout
+    while not app.control.ping(destination=[node], timeout=0.5):
+        if proc.poll() is not None:
+            raise RuntimeError(f"celery worker exited with {proc.returncode}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"celery worker did not answer a ping within {timeout:.0f} s")
+
+
+def celery_worker_stop(proc: subprocess.Popen) -> None:
+    """SIGTERM (a warm shutdown), SIGKILL after 15 s."""
+    if proc.poll() is None:
+        proc.terminate()
     try:
-        deadline = time.monotonic() + 60
-        while not app.control.ping(destination=[node], timeout=0.5):
-            if proc.poll() is not None:
-                raise RuntimeError(f"celery worker exited with {proc.returncode}")
-            if time.monotonic() > deadline:
-                raise TimeoutError("celery worker did not answer a ping within 60 s")
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@contextmanager
+def celery_worker(
+    *, name: str, queues: str | None = None, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen]:
+    """A worker named `name@localhost` running until the block ends; it has answered a ping before
+    the block starts."""
+    node = f"{name}@localhost"
+    proc = celery_worker_spawn(node=node, queues=queues, env=env)
+    try:
+        celery_worker_wait(proc, node)
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        celery_worker_stop(proc)
