@@ -1,9 +1,15 @@
 """The other surfaces for an organization on the second cluster: the portal reads and writes its
-schema there, and Stripe webhooks and billing keep working for it, also while a move holds its writes."""
+schema there, operator commands act on it there, and Stripe webhooks and billing keep working for
+it, also while a move holds its writes."""
 
 from __future__ import annotations
 
+import io
+import json
+from pathlib import Path
+
 import psycopg
+from django.core.management import call_command
 from django.utils import timezone
 
 from billing import services as billing_services
@@ -75,3 +81,22 @@ def test_checkout_webhooks_and_seats_work_for_an_organization_on_a_shard_even_du
     remote = standin_call(standin, "GET", f"/v1/subscriptions/{sub.stripe_subscription_id}")
     assert remote["items"]["data"][0]["quantity"] == 1
     assert _projects(SHARD, org.schema_name) == []  # the paused write did not land anywhere
+
+
+def test_operator_commands_act_on_the_organizations_shard(committed: Committed, tmp_path: Path) -> None:
+    org = committed.org("cmd-far", shard=SHARD)
+    owner = User.objects.get(email=f"owner@{org.slug}.test")
+    api = Api(org, user=owner)
+    assert api.post("/api/v1/projects/", {"name": "Exported"}).status_code == 201
+    target = tmp_path / "export.json"
+    call_command("tenant", "export", org.slug, "-o", str(target), "--no-progress", stdout=io.StringIO())
+    exported = json.loads(target.read_text())
+    assert [row["name"] for row in exported["data"]["projects.Project"]] == ["Exported"]
+    assert [m["email"] for m in exported["members"]] == [owner.email]
+
+    call_command("tenant", "suspend", org.slug, stdout=io.StringIO())
+    refused = api.post("/api/v1/projects/", {"name": "while suspended"})
+    assert refused.status_code == 402, refused.content
+    call_command("tenant", "reactivate", org.slug, stdout=io.StringIO())
+    assert api.post("/api/v1/projects/", {"name": "again"}).status_code == 201
+    assert _projects(SHARD, org.schema_name) == ["Exported", "again"]
