@@ -13,9 +13,9 @@ from tenants.models import Tenant
 
 
 def collect_metrics() -> Iterator[Any]:
-    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+    from prometheus_client.core import GaugeMetricFamily
 
-    from tenants.base.observability import metric_values_or_last
+    from tenants.base.observability import counter_family
     from tenants.conn_recycling import RECYCLED_METRIC
 
     with schema_context(settings.PUBLIC_SCHEMA_NAME):
@@ -26,12 +26,11 @@ def collect_metrics() -> Iterator[Any]:
         family.add_metric([label], value)
     yield family
 
-    recycled_values, _ = metric_values_or_last(RECYCLED_METRIC)
-    recycled = CounterMetricFamily(
-        "tenantry_db_connections_recycled",
-        "Database connections closed after using more than TENANT_CONN_MAX_SCHEMAS tenant schemas, by alias",
-        labels=["alias"],
+    yield counter_family(
+        name="tenantry_db_connections_recycled",
+        documentation=(
+            "Database connections closed after using more than TENANT_CONN_MAX_SCHEMAS tenant schemas, by alias"
+        ),
+        metric=RECYCLED_METRIC,
+        label="alias",
     )
-    for label, value in sorted(recycled_values.items()):
-        recycled.add_metric([label], value)
-    yield recycled

@@ -385,6 +385,18 @@ def register_metrics(collect: Callable[[], Iterator[Any]]) -> None:
         _EXTRA_METRICS.append(collect)
 
 
+def counter_family(*, name: str, documentation: str, metric: str, label: str) -> Any:
+    """A Prometheus counter family of one of our Valkey-kept counters (`metric_incr`), one sample per
+    label value: for the collectors of /metrics."""
+    from prometheus_client.core import CounterMetricFamily
+
+    values, _ = metric_values_or_last(metric)
+    family = CounterMetricFamily(name, documentation, labels=[label])
+    for key, value in sorted(values.items()):
+        family.add_metric([key], value)
+    return family
+
+
 class _Collector:
     def collect(self) -> Iterator[Any]:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -397,23 +409,18 @@ class _Collector:
             http.add_metric([label], value)
         yield http
 
-        failure_values, _ = metric_values_or_last("celery_task_failures")
-        failures = CounterMetricFamily(
-            "tenantry_celery_task_failures", "Celery task failures by task name", labels=["task"]
+        yield counter_family(
+            name="tenantry_celery_task_failures",
+            documentation="Celery task failures by task name",
+            metric="celery_task_failures",
+            label="task",
         )
-        for label, value in sorted(failure_values.items()):
-            failures.add_metric([label], value)
-        yield failures
-
-        intake_values, _ = metric_values_or_last("webhook_intake_problems")
-        intake = CounterMetricFamily(
-            "tenantry_webhook_intake_problems",
-            "Signed webhook bodies stored in a form other than as sent (outcome: parked or sanitised)",
-            labels=["outcome"],
+        yield counter_family(
+            name="tenantry_webhook_intake_problems",
+            documentation="Signed webhook bodies stored in a form other than as sent (outcome: parked or sanitised)",
+            metric="webhook_intake_problems",
+            label="outcome",
         )
-        for label, value in sorted(intake_values.items()):
-            intake.add_metric([label], value)
-        yield intake
 
         degraded_values, _ = metric_values_or_last(DEGRADED_METRIC)
         degraded_family = CounterMetricFamily(
